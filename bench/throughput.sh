@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Throughput of ferrokv-server against redis-server (Debian package), side by side in
+# one run, with redis-benchmark: 50 clients, 100-byte values, with and without a
+# pipeline of 16. Prints each figure and the ratio ferrokv/redis.
+#
+#   bench/throughput.sh                 # default: 200k requests per test
+#   REQUESTS=1000000 bench/throughput.sh
+#   TESTS=set,get,hset bench/throughput.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUESTS=${REQUESTS:-200000}
+TESTS=${TESTS:-set,get}
+KEYSPACE=${KEYSPACE:-100000}
+FERROKV_PORT=${FERROKV_PORT:-16666}
+REDIS_PORT=${REDIS_PORT:-16379}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrokv-target}"
+
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools" >&2; exit 1; }
+done
+
+cargo build --quiet --bin ferrokv-server
+BIN="$CARGO_TARGET_DIR/debug/ferrokv-server"
+WORK=$(mktemp -d)
+cleanup() {
+  [ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null || true
+  [ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" --port "$FERROKV_PORT" --dir "$WORK/ferrokv" --log-level warning &
+FPID=$!
+# Redis as packaged, minus RDB snapshots so that a background save does not land in
+# the middle of a measurement.
+redis-server --port "$REDIS_PORT" --save "" --dir "$WORK" --daemonize no --logfile "$WORK/redis.log" &
+RPID=$!
+for port in "$FERROKV_PORT" "$REDIS_PORT"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+# Runs redis-benchmark and prints "TEST rps" lines.
+measure() {
+  local port=$1; shift
+  redis-benchmark -p "$port" -c 50 -d 100 -n "$REQUESTS" -r "$KEYSPACE" -t "$TESTS" --csv "$@" 2>/dev/null |
+    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print $1, $2 }'
+}
+
+printf '%-22s %14s %14s %8s\n' "test" "ferrokv rps" "redis rps" "ratio"
+for pipeline in 1 16; do
+  declare -A F=() R=()
+  while read -r name rps; do F[$name]=$rps; done < <(measure "$FERROKV_PORT" -P "$pipeline")
+  while read -r name rps; do R[$name]=$rps; done < <(measure "$REDIS_PORT" -P "$pipeline")
+  for name in "${!F[@]}"; do
+    ratio=$(awk -v f="${F[$name]}" -v r="${R[$name]:-0}" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "n/a" }')
+    printf '%-22s %14s %14s %8s\n' "$name (P=$pipeline)" "${F[$name]}" "${R[$name]:-n/a}" "$ratio"
+  done | sort
+  unset F R
+done

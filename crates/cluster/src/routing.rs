@@ -1,0 +1,488 @@
+//! Where a keyed command may run: the per-slot migration states and the routing
+//! decision of cluster.md "Routing every keyed command", steps 2-7.
+
+use std::collections::HashMap;
+
+use crate::error::ClusterError;
+use crate::slots::SlotSet;
+use crate::topology::{ClusterState, Role};
+
+/// What this node knows about a slot beyond the topology. Migration sets and clears
+/// these; SETNODES and SETSLOT clear the committed records (`Imported`, `MigratedAway`)
+/// once the topology has caught up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SlotState {
+    #[default]
+    Normal,
+    /// Destination side, copy running: only the importing link and ASKING clients.
+    Importing { source_id: String },
+    /// Destination side, committed, topology not caught up: serve everyone.
+    Imported { source_id: String },
+    /// Source side, committed, topology not caught up: MOVED to the destination.
+    MigratedAway { dest_id: String },
+    /// Source side, cut-over: writes are held, reads go on.
+    Fenced { dest_id: String },
+}
+
+/// The sparse per-slot state table: almost every slot is `Normal`, so only the others
+/// are stored, and the common case is one empty-map check.
+#[derive(Debug, Clone, Default)]
+pub struct SlotStates {
+    map: HashMap<u16, SlotState>,
+}
+
+static NORMAL: SlotState = SlotState::Normal;
+
+impl SlotStates {
+    pub fn get(&self, slot: u16) -> &SlotState {
+        if self.map.is_empty() {
+            return &NORMAL;
+        }
+        self.map.get(&slot).unwrap_or(&NORMAL)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn set_one(&mut self, slot: u16, state: SlotState) {
+        if state == SlotState::Normal {
+            self.map.remove(&slot);
+        } else {
+            self.map.insert(slot, state);
+        }
+    }
+
+    pub(crate) fn set(&mut self, slots: &SlotSet, state: &SlotState) {
+        for slot in slots {
+            self.set_one(slot, state.clone());
+        }
+    }
+
+    pub fn slots_where(&self, pred: impl Fn(&SlotState) -> bool) -> SlotSet {
+        self.map
+            .iter()
+            .filter(|(_, s)| pred(s))
+            .map(|(&slot, _)| slot)
+            .collect()
+    }
+
+    /// Drops the committed records, keeping what running jobs own.
+    pub(crate) fn clear_records(&mut self) {
+        self.map.retain(|_, s| {
+            !matches!(
+                s,
+                SlotState::Imported { .. } | SlotState::MigratedAway { .. }
+            )
+        });
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+/// Per-connection facts the routing decision depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnRouting {
+    /// The previous command was ASKING (the server clears it after a command that
+    /// passed routing).
+    pub asking: bool,
+    /// The connection sent READONLY.
+    pub readonly: bool,
+    /// The connection is the source node's importing link.
+    pub importing_link: bool,
+}
+
+/// The routing decision for one keyed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Execute here.
+    Local,
+    /// `-MOVED <slot> <host>:<port>`.
+    Moved { slot: u16, host: String, port: u16 },
+    /// `-CLUSTERDOWN Hash slot not served`.
+    ClusterDown,
+    /// `-TRYAGAIN <text>`.
+    TryAgain(String),
+    /// A write to a slot in its cut-over: hold it until the fence lifts and route it
+    /// again; past `migrate-fence-max-ms` (or where it cannot wait, e.g. inside MULTI)
+    /// reply [`ClusterError::fenced`].
+    Fenced,
+}
+
+impl Route {
+    /// The error to reply instead of executing, or `None` for [`Route::Local`]. A
+    /// [`Route::Fenced`] maps to the TRYAGAIN reply, for callers that cannot wait.
+    pub fn to_error(&self) -> Option<ClusterError> {
+        match self {
+            Route::Local => None,
+            Route::Moved { slot, host, port } => Some(ClusterError::Moved {
+                slot: *slot,
+                host: host.clone(),
+                port: *port,
+            }),
+            Route::ClusterDown => Some(ClusterError::SlotNotServed),
+            Route::TryAgain(text) => Some(ClusterError::TryAgain(text.clone())),
+            Route::Fenced => Some(ClusterError::fenced()),
+        }
+    }
+}
+
+/// The one slot all `slots` share, `None` for no keys, CROSSSLOT if they differ
+/// (cluster.md step 1).
+pub fn common_slot(slots: impl IntoIterator<Item = u16>) -> Result<Option<u16>, ClusterError> {
+    let mut slots = slots.into_iter();
+    let Some(first) = slots.next() else {
+        return Ok(None);
+    };
+    if slots.all(|s| s == first) {
+        Ok(Some(first))
+    } else {
+        Err(ClusterError::CrossSlot)
+    }
+}
+
+impl ClusterState {
+    /// Decides where a command on `slot` runs (cluster.md steps 2-7).
+    pub fn route(&self, slot: u16, is_write: bool, conn: ConnRouting) -> Route {
+        let Some(owner) = self.slot_owner(slot) else {
+            return Route::ClusterDown;
+        };
+        let moved_to_owner = || Route::Moved {
+            slot,
+            host: owner.host.clone(),
+            port: owner.port,
+        };
+        let state = self.states.get(slot);
+
+        if self.i_own(slot) {
+            return match state {
+                SlotState::MigratedAway { dest_id } => match self.node(dest_id) {
+                    Some(dest) => Route::Moved {
+                        slot,
+                        host: dest.host.clone(),
+                        port: dest.port,
+                    },
+                    // Unreachable through the setters, which require a known
+                    // destination; refusing is safer than serving a slot given away.
+                    None => Route::ClusterDown,
+                },
+                SlotState::Fenced { .. } if is_write => Route::Fenced,
+                _ => Route::Local,
+            };
+        }
+
+        match state {
+            SlotState::Importing { .. } if conn.importing_link || conn.asking => {
+                return Route::Local
+            }
+            SlotState::Imported { .. } => return Route::Local,
+            _ => {}
+        }
+
+        if let Some(me) = self.myself() {
+            let master_owns =
+                me.role == Role::Slave && me.master_id.as_deref() == Some(owner.id.as_str());
+            if master_owns && !is_write && conn.readonly {
+                return Route::Local;
+            }
+        }
+        moved_to_owner()
+    }
+
+    pub fn slot_state(&self, slot: u16) -> &SlotState {
+        self.states.get(slot)
+    }
+
+    pub fn slot_states(&self) -> &SlotStates {
+        &self.states
+    }
+
+    /// Destination, copy phase started.
+    pub fn set_importing(&mut self, slots: &SlotSet, source_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Importing {
+                source_id: source_id.to_string(),
+            },
+        );
+    }
+
+    /// Destination, job committed.
+    pub fn set_imported(&mut self, slots: &SlotSet, source_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Imported {
+                source_id: source_id.to_string(),
+            },
+        );
+    }
+
+    /// Source, job committed: MOVED to `dest_id`, which must be in the topology.
+    pub fn set_migrated_away(
+        &mut self,
+        slots: &SlotSet,
+        dest_id: &str,
+    ) -> Result<(), ClusterError> {
+        if self.node(dest_id).is_none() {
+            return Err(ClusterError::NoSuchDestination);
+        }
+        self.states.set(
+            slots,
+            &SlotState::MigratedAway {
+                dest_id: dest_id.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Source, cut-over started.
+    pub fn set_fenced(&mut self, slots: &SlotSet, dest_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Fenced {
+                dest_id: dest_id.to_string(),
+            },
+        );
+    }
+
+    /// Back to `Normal` (job failed or cancelled, fence lifted without commit).
+    pub fn set_normal(&mut self, slots: &SlotSet) {
+        self.states.set(slots, &SlotState::Normal);
+    }
+
+    pub fn clear_migration_states(&mut self) {
+        self.states.clear();
+    }
+
+    pub fn importing_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Importing { .. }))
+    }
+
+    pub fn imported_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Imported { .. }))
+    }
+
+    pub fn migrated_away_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::MigratedAway { .. }))
+    }
+
+    pub fn fenced_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Fenced { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::tests::{state_as, A, B, S};
+    use crate::topology::SetNodesOutcome;
+
+    const PLAIN: ConnRouting = ConnRouting {
+        asking: false,
+        readonly: false,
+        importing_link: false,
+    };
+
+    fn moved(slot: u16, port: u16) -> Route {
+        Route::Moved {
+            slot,
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    fn set(s: &str) -> SlotSet {
+        SlotSet::parse(s).unwrap()
+    }
+
+    #[test]
+    fn common_slot_and_crossslot() {
+        assert_eq!(common_slot([]), Ok(None));
+        assert_eq!(common_slot([7, 7, 7]), Ok(Some(7)));
+        let err = common_slot([1, 2]).unwrap_err();
+        assert_eq!(
+            err.resp_text(),
+            "CROSSSLOT Attempted to access keys that don't hash to the same slot"
+        );
+    }
+
+    #[test]
+    fn unowned_slot_is_clusterdown() {
+        let mut st = crate::ClusterState::new();
+        assert_eq!(st.route(0, false, PLAIN), Route::ClusterDown);
+        st.set_nodes(
+            &format!("{A} 127.0.0.1 30002 master - 0-100"),
+            1,
+            false,
+            &["127.0.0.1".into()],
+            30002,
+        )
+        .unwrap();
+        assert_eq!(st.route(100, true, PLAIN), Route::Local);
+        assert_eq!(st.route(101, false, PLAIN), Route::ClusterDown);
+        assert_eq!(
+            Route::ClusterDown.to_error().unwrap().resp_text(),
+            "CLUSTERDOWN Hash slot not served"
+        );
+    }
+
+    #[test]
+    fn owner_serves_others_are_moved() {
+        let st = state_as(30002);
+        assert_eq!(st.route(0, true, PLAIN), Route::Local);
+        assert_eq!(st.route(8191, false, PLAIN), Route::Local);
+        assert_eq!(st.route(8192, false, PLAIN), moved(8192, 30003));
+        assert_eq!(
+            st.route(16383, true, PLAIN).to_error().unwrap().resp_text(),
+            "MOVED 16383 127.0.0.1:30003"
+        );
+    }
+
+    #[test]
+    fn node_without_myself_moves_everything() {
+        let st = state_as(1);
+        assert_eq!(st.route(0, false, PLAIN), moved(0, 30002));
+    }
+
+    #[test]
+    fn migrated_away_moves_reads_and_writes_to_destination() {
+        let mut st = state_as(30002);
+        st.set_migrated_away(&set("100-200"), B).unwrap();
+        for w in [false, true] {
+            assert_eq!(st.route(150, w, PLAIN), moved(150, 30003));
+            assert_eq!(
+                st.route(
+                    150,
+                    w,
+                    ConnRouting {
+                        asking: true,
+                        readonly: true,
+                        importing_link: true
+                    }
+                ),
+                moved(150, 30003)
+            );
+        }
+        assert_eq!(st.route(99, true, PLAIN), Route::Local);
+        assert_eq!(
+            st.set_migrated_away(&set("1"), "nobody"),
+            Err(ClusterError::NoSuchDestination)
+        );
+    }
+
+    #[test]
+    fn fenced_holds_writes_only() {
+        let mut st = state_as(30002);
+        st.set_fenced(&set("5"), B);
+        assert_eq!(st.route(5, true, PLAIN), Route::Fenced);
+        assert_eq!(st.route(5, false, PLAIN), Route::Local);
+        assert_eq!(st.route(6, true, PLAIN), Route::Local);
+        assert_eq!(
+            Route::Fenced.to_error().unwrap().resp_text(),
+            "TRYAGAIN Can't write to slot being migrated which is in write forbidden phase"
+        );
+        st.set_normal(&set("5"));
+        assert_eq!(st.route(5, true, PLAIN), Route::Local);
+    }
+
+    #[test]
+    fn importing_serves_link_and_asking_only() {
+        let mut st = state_as(30003);
+        st.set_importing(&set("100-200"), A);
+        assert_eq!(st.route(150, true, PLAIN), moved(150, 30002));
+        assert_eq!(st.route(150, false, PLAIN), moved(150, 30002));
+        let asking = ConnRouting {
+            asking: true,
+            ..PLAIN
+        };
+        let link = ConnRouting {
+            importing_link: true,
+            ..PLAIN
+        };
+        assert_eq!(st.route(150, true, asking), Route::Local);
+        assert_eq!(st.route(150, true, link), Route::Local);
+        // ASKING does not open slots that are not being imported.
+        assert_eq!(st.route(300, true, asking), moved(300, 30002));
+        assert_eq!(st.importing_slots().to_string(), "100-200");
+    }
+
+    #[test]
+    fn imported_serves_everyone() {
+        let mut st = state_as(30003);
+        st.set_imported(&set("100-200"), A);
+        assert_eq!(st.route(150, true, PLAIN), Route::Local);
+        assert_eq!(st.route(150, false, PLAIN), Route::Local);
+        assert_eq!(st.route(201, false, PLAIN), moved(201, 30002));
+    }
+
+    #[test]
+    fn slave_reads_with_readonly_writes_moved_to_master() {
+        let st = state_as(30004);
+        let ro = ConnRouting {
+            readonly: true,
+            ..PLAIN
+        };
+        assert_eq!(st.route(10, false, ro), Route::Local);
+        assert_eq!(st.route(10, false, PLAIN), moved(10, 30002));
+        assert_eq!(st.route(10, true, ro), moved(10, 30002));
+        // Not its master's slot: MOVED even with READONLY.
+        assert_eq!(st.route(9000, false, ro), moved(9000, 30003));
+    }
+
+    #[test]
+    fn setslot_clears_records_and_reports_deletions() {
+        let mut st = state_as(30002);
+        st.set_migrated_away(&set("100-200"), B).unwrap();
+        st.set_fenced(&set("300"), B);
+        let out = st.set_slot(&set("100-150"), B, 2).unwrap();
+        assert_eq!(out.slots_to_delete.to_string(), "100-150");
+        assert_eq!(st.migrated_away_slots().to_string(), "151-200");
+        assert_eq!(st.fenced_slots().to_string(), "300");
+        assert_eq!(st.route(120, true, PLAIN), moved(120, 30003));
+        assert_eq!(st.route(160, true, PLAIN), moved(160, 30003));
+
+        // On the destination, SETSLOT to itself turns Imported into Normal.
+        let mut dst = state_as(30003);
+        dst.set_imported(&set("100-200"), A);
+        let out = dst.set_slot(&set("100-200"), B, 2).unwrap();
+        assert!(out.slots_to_delete.is_empty());
+        assert!(dst.imported_slots().is_empty());
+        assert_eq!(dst.route(150, true, PLAIN), Route::Local);
+    }
+
+    #[test]
+    fn setnodes_clears_records_and_reports_deletions() {
+        let binds = ["127.0.0.1".to_string()];
+        let mut st = state_as(30002);
+        st.set_migrated_away(&set("0-9"), B).unwrap();
+        st.set_importing(&set("9000"), B);
+        st.set_imported(&set("9001"), B);
+        // The new topology hands 0-4 to B; 5-9 stay with A.
+        let text = format!(
+            "{A} 127.0.0.1 30002 master - 5-8191\n\
+             {B} 127.0.0.1 30003 master - 0-4 8192-16383\n\
+             {S} 127.0.0.1 30004 slave {A}"
+        );
+        let out = st.set_nodes(&text, 2, false, &binds, 30002).unwrap();
+        let SetNodesOutcome::Applied {
+            slots_to_delete, ..
+        } = out
+        else {
+            panic!("not applied");
+        };
+        assert_eq!(slots_to_delete.to_string(), "0-4");
+        assert!(st.migrated_away_slots().is_empty());
+        assert!(st.imported_slots().is_empty());
+        // A running import survives a topology update.
+        assert_eq!(st.importing_slots().to_string(), "9000");
+        assert_eq!(st.route(7, true, PLAIN), Route::Local);
+        st.clear_migration_states();
+        assert!(st.slot_states().is_empty());
+    }
+}

@@ -1,0 +1,165 @@
+//! The command table: every command is a row of data (name, arity, flags, key positions,
+//! handler), declared at the end of its family's file under `commands/`.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::context::Context;
+use crate::error::CmdResult;
+
+/// Command flags (Redis' names, as COMMAND INFO reports them).
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const ADMIN: u32 = 1 << 2;
+    pub const FAST: u32 = 1 << 3;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 4;
+    /// Not queued inside MULTI; runs at once (EXEC, DISCARD, WATCH, ...).
+    pub const NO_QUEUE: u32 = 1 << 5;
+    /// Refused inside MULTI.
+    pub const NO_MULTI: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    /// May block the client (blocking pops, DEBUG SLEEP).
+    pub const BLOCKING: u32 = 1 << 9;
+    /// Keys are not at fixed positions; the spec's `keys` function finds them.
+    pub const MOVABLE_KEYS: u32 = 1 << 10;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (BLOCKING, "blocking"),
+        (MOVABLE_KEYS, "movablekeys"),
+    ];
+}
+
+pub type Handler = fn(&mut Context<'_>, &[Bytes]) -> CmdResult;
+
+/// One row of the command table.
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Redis convention: `n` exactly n arguments (name included), `-n` at least n.
+    pub arity: i32,
+    pub flags: u32,
+    /// Position of the first key (0 = no keys), of the last (negative: from the end),
+    /// and the step between keys.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// For commands with movable keys: finds the key positions.
+    pub keys: Option<fn(&[Bytes]) -> Vec<usize>>,
+    pub handler: Handler,
+    pub summary: &'static str,
+    pub group: &'static str,
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// Positions of the key arguments in `args` (args[0] is the command name).
+    pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(find) = self.keys {
+            return find(args);
+        }
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let argc = args.len() as i64;
+        let last = if self.last_key < 0 {
+            argc + i64::from(self.last_key)
+        } else {
+            i64::from(self.last_key).min(argc - 1)
+        };
+        let step = i64::from(self.step.max(1));
+        (i64::from(self.first_key)..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+/// Builds a table row; keeps the per-family tables short and aligned.
+#[allow(clippy::too_many_arguments)]
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    first_key: i32,
+    last_key: i32,
+    step: i32,
+    handler: Handler,
+    group: &'static str,
+    summary: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key,
+        last_key,
+        step,
+        keys: None,
+        handler,
+        summary,
+        group,
+    }
+}
+
+/// All commands by lower-case name.
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static CommandSpec>,
+}
+
+impl CommandTable {
+    pub fn new(families: &[&'static [CommandSpec]]) -> Self {
+        let by_name = families
+            .iter()
+            .flat_map(|family| family.iter())
+            .map(|spec| (spec.name, spec))
+            .collect();
+        CommandTable { by_name }
+    }
+
+    /// Looks a command up by name in any letter case, without allocating for the
+    /// usual short names.
+    pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            return std::str::from_utf8(lower)
+                .ok()
+                .and_then(|n| self.by_name.get(n).copied());
+        }
+        None
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.values().copied()
+    }
+}

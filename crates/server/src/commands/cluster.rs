@@ -1,0 +1,254 @@
+//! Cluster commands (Kvrocks-compatible): CLUSTERX for the controller, CLUSTER for
+//! clients and tools, and the per-connection ASKING/READONLY/READWRITE flags.
+
+use bytes::Bytes;
+use ferrokv_cluster::{
+    cluster_info, cluster_nodes, cluster_replicas, cluster_shards, cluster_slots,
+    parse_setnodes_args, parse_setslot_args, ClusterError, NodeAddr, SetNodesOutcome, SlotSet,
+};
+use ferrokv_protocol::Frame;
+
+use super::{int_arg, is, text};
+use crate::command::{cmd, flags::*, CommandSpec};
+use crate::context::Context;
+use crate::error::{CmdResult, CommandError};
+
+impl From<ClusterError> for CommandError {
+    fn from(e: ClusterError) -> Self {
+        CommandError::Raw(e.resp_text())
+    }
+}
+
+fn require_cluster(ctx: &Context<'_>) -> Result<(), CommandError> {
+    if ctx.server.cluster.is_some() {
+        Ok(())
+    } else {
+        Err(ClusterError::NotEnabled.into())
+    }
+}
+
+fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    require_cluster(ctx)?;
+    let Some(cluster) = ctx.server.cluster.as_ref() else {
+        return Err(ClusterError::NotEnabled.into());
+    };
+    let sub = &args[1];
+    let rest: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
+    if is(sub, "VERSION") && rest.is_empty() {
+        Ok(Frame::bulk(cluster.state.read().version().to_string()))
+    } else if is(sub, "MYID") && rest.is_empty() {
+        Ok(Frame::bulk(
+            cluster.state.read().myid().unwrap_or("").to_string(),
+        ))
+    } else if is(sub, "SETNODEID") && rest.len() == 1 {
+        cluster.update(ctx.server, |state| {
+            state.set_node_id(&text(rest[0])).map(|_| SlotSet::new())
+        })?;
+        Ok(Frame::ok())
+    } else if is(sub, "SETNODES") && (2..=3).contains(&rest.len()) {
+        let parsed = parse_setnodes_args(&rest)?;
+        let (bind, port) = {
+            let config = ctx.server.config.read();
+            (config.bind_addrs(), config.port())
+        };
+        cluster.update(ctx.server, |state| {
+            match state.set_nodes(&parsed.nodes, parsed.version, parsed.force, &bind, port)? {
+                SetNodesOutcome::Unchanged => Ok(SlotSet::new()),
+                SetNodesOutcome::Applied {
+                    slots_to_delete, ..
+                } => Ok(slots_to_delete),
+            }
+        })?;
+        Ok(Frame::ok())
+    } else if is(sub, "SETSLOT") && rest.len() == 4 {
+        let parsed = parse_setslot_args(&rest)?;
+        cluster.update(ctx.server, |state| {
+            state
+                .set_slot(&parsed.slots, &parsed.node_id, parsed.version)
+                .map(|outcome| outcome.slots_to_delete)
+        })?;
+        Ok(Frame::ok())
+    } else {
+        Err(ClusterError::ClusterxUsage.into())
+    }
+}
+
+fn node_addr(node: &NodeAddr) -> Frame {
+    Frame::Array(vec![
+        Frame::bulk(node.host.clone()),
+        Frame::Integer(node.port.into()),
+        Frame::bulk(node.id.clone()),
+    ])
+}
+
+fn slot_arg(arg: &[u8]) -> Result<u16, CommandError> {
+    ferrokv_types::numbers::parse_i64(arg)
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|n| *n <= ferrokv_keyslot::MAX_SLOT)
+        .ok_or_else(|| CommandError::err("Invalid slot"))
+}
+
+fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let argc = args.len();
+    if is(sub, "KEYSLOT") && argc == 3 {
+        // Works before the topology is set, and on any node.
+        return Ok(Frame::Integer(ferrokv_keyslot::key_slot(&args[2]).into()));
+    }
+    require_cluster(ctx)?;
+    let Some(cluster) = ctx.server.cluster.as_ref() else {
+        return Err(ClusterError::NotEnabled.into());
+    };
+    if is(sub, "INFO") && argc == 2 {
+        let state = cluster.state.read();
+        Ok(Frame::bulk(cluster_info(&state, "")?))
+    } else if is(sub, "NODES") && argc == 2 {
+        let state = cluster.state.read();
+        Ok(Frame::bulk(cluster_nodes(&state, "")?))
+    } else if is(sub, "SLOTS") && argc == 2 {
+        let state = cluster.state.read();
+        let entries = cluster_slots(&state)?
+            .iter()
+            .map(|entry| {
+                let mut fields = vec![
+                    Frame::Integer(entry.start.into()),
+                    Frame::Integer(entry.end.into()),
+                    node_addr(&entry.master),
+                ];
+                fields.extend(entry.replicas.iter().map(node_addr));
+                Frame::Array(fields)
+            })
+            .collect();
+        Ok(Frame::Array(entries))
+    } else if is(sub, "SHARDS") && argc == 2 {
+        let state = cluster.state.read();
+        let shards = cluster_shards(&state)?
+            .into_iter()
+            .map(|shard| {
+                let nodes = shard
+                    .nodes
+                    .into_iter()
+                    .map(|n| {
+                        Frame::Map(vec![
+                            (Frame::bulk_from_str("id"), Frame::bulk(n.id)),
+                            (Frame::bulk_from_str("port"), Frame::Integer(n.port.into())),
+                            (Frame::bulk_from_str("ip"), Frame::bulk(n.ip)),
+                            (Frame::bulk_from_str("endpoint"), Frame::bulk(n.endpoint)),
+                            (Frame::bulk_from_str("role"), Frame::bulk_from_str(n.role)),
+                            (
+                                Frame::bulk_from_str("replication-offset"),
+                                Frame::Integer(n.replication_offset),
+                            ),
+                            (
+                                Frame::bulk_from_str("health"),
+                                Frame::bulk_from_str(n.health),
+                            ),
+                        ])
+                    })
+                    .collect();
+                Frame::Map(vec![
+                    (
+                        Frame::bulk_from_str("slots"),
+                        Frame::Array(
+                            shard
+                                .slots
+                                .into_iter()
+                                .map(|s| Frame::Integer(s.into()))
+                                .collect(),
+                        ),
+                    ),
+                    (Frame::bulk_from_str("nodes"), Frame::Array(nodes)),
+                ])
+            })
+            .collect();
+        Ok(Frame::Array(shards))
+    } else if is(sub, "MYID") && argc == 2 {
+        Ok(Frame::bulk(
+            cluster.state.read().myid().unwrap_or("").to_string(),
+        ))
+    } else if is(sub, "REPLICAS") && argc == 3 {
+        let state = cluster.state.read();
+        Ok(Frame::bulk(cluster_replicas(&state, &text(&args[2]))?))
+    } else if is(sub, "COUNTKEYSINSLOT") && argc == 3 {
+        let slot = slot_arg(&args[2])?;
+        let hidden = cluster.state.read().importing_slots().contains(slot);
+        let count = if hidden {
+            0
+        } else {
+            ctx.server.db.count_keys_in_slot(slot)?
+        };
+        Ok(Frame::Integer(count as i64))
+    } else if is(sub, "GETKEYSINSLOT") && argc == 4 {
+        let slot = slot_arg(&args[2])?;
+        let limit = int_arg(&args[3])
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| CommandError::err("Invalid slot or number of keys"))?;
+        let hidden = cluster.state.read().importing_slots().contains(slot);
+        let keys = if hidden {
+            Vec::new()
+        } else {
+            ctx.server.db.keys_in_slot(slot, limit as usize)?
+        };
+        Ok(super::bulk_array(keys))
+    } else if is(sub, "RESET")
+        && (argc == 2 || (argc == 3 && (is(&args[2], "HARD") || is(&args[2], "SOFT"))))
+    {
+        let state = cluster.state.read();
+        if !state.migrated_away_slots().is_empty() || !state.fenced_slots().is_empty() {
+            return Err(ClusterError::ResetWhileMigrating.into());
+        }
+        if !state.importing_slots().is_empty() {
+            return Err(ClusterError::ResetWhileImporting.into());
+        }
+        drop(state);
+        if ctx.server.db.dbsize(&|_| true)? > 0 {
+            return Err(ClusterError::ResetDbNotEmpty.into());
+        }
+        cluster.reset(ctx.server)?;
+        Ok(Frame::ok())
+    } else {
+        Err(ClusterError::ClusterUsage.into())
+    }
+}
+
+fn asking(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.client.asking = true;
+    Ok(Frame::ok())
+}
+
+fn readonly(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.client.readonly = true;
+    Ok(Frame::ok())
+}
+
+fn readwrite(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.client.readonly = false;
+    Ok(Frame::ok())
+}
+
+fn slaveof(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.cluster.is_some() {
+        return Err(CommandError::err("can't change to slave in cluster mode"));
+    }
+    if is(&args[1], "NO") && is(&args[2], "ONE") {
+        // Already a master: nothing to stop.
+        return Ok(Frame::ok());
+    }
+    Err(CommandError::err(
+        "replication is not supported by this version of Ferrokv",
+    ))
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("clusterx", -2, ADMIN | NO_MULTI, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
+    cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
+    cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
+    cmd("readonly", 1, FAST, 0, 0, 0, readonly, "cluster", "Lets a replica serve reads of its master's slots."),
+    cmd("readwrite", 1, FAST, 0, 0, 0, readwrite, "cluster", "Ends READONLY."),
+    cmd("slaveof", 3, ADMIN | NO_MULTI, 0, 0, 0, slaveof, "server", "Changes the replication role."),
+    cmd("replicaof", 3, ADMIN | NO_MULTI, 0, 0, 0, slaveof, "server", "Changes the replication role."),
+];

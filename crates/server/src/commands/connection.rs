@@ -1,0 +1,384 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use ferrokv_protocol::{Frame, ProtocolVersion};
+
+use super::{int_arg, is, text};
+use crate::client::Action;
+use crate::command::{cmd, flags::*, CommandSpec};
+use crate::context::Context;
+use crate::error::{CmdResult, CommandError};
+
+fn ping(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => Ok(Frame::simple("PONG")),
+        2 => Ok(Frame::Bulk(args[1].clone())),
+        _ => Err(CommandError::WrongArity("ping".into())),
+    }
+}
+
+fn echo(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Bulk(args[1].clone()))
+}
+
+/// Checks a password against `requirepass`. Like Redis, the only user is `default`;
+/// without `requirepass` it accepts any password but a bare `AUTH <password>` is an error.
+fn authenticate(
+    ctx: &mut Context<'_>,
+    user: Option<&[u8]>,
+    password: &[u8],
+) -> Result<(), CommandError> {
+    let required = ctx.server.config.read().get("requirepass").to_string();
+    if required.is_empty() && user.is_none() {
+        return Err(CommandError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    let user_ok = user.is_none_or(|u| u == b"default");
+    if user_ok && (required.is_empty() || password == required.as_bytes()) {
+        ctx.client.authenticated = true;
+        return Ok(());
+    }
+    Err(CommandError::Raw(
+        "WRONGPASS invalid username-password pair or user is disabled.".into(),
+    ))
+}
+
+fn auth(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        2 => authenticate(ctx, None, &args[1])?,
+        3 => authenticate(ctx, Some(&args[1]), &args[2])?,
+        _ => return Err(CommandError::Syntax),
+    }
+    Ok(Frame::ok())
+}
+
+fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let mut protocol = ctx.client.protocol;
+    let mut i = 1;
+    if let Some(version) = args.get(1) {
+        protocol = match ferrokv_types::numbers::parse_i64(version) {
+            Some(2) => ProtocolVersion::Resp2,
+            Some(3) => ProtocolVersion::Resp3,
+            Some(_) => {
+                return Err(CommandError::Raw(
+                    "NOPROTO unsupported protocol version".into(),
+                ))
+            }
+            None => {
+                return Err(CommandError::err(
+                    "Protocol version is not an integer or out of range",
+                ))
+            }
+        };
+        i = 2;
+    }
+    let mut name = None;
+    while i < args.len() {
+        if is(&args[i], "AUTH") && i + 2 < args.len() {
+            authenticate(ctx, Some(&args[i + 1]), &args[i + 2])?;
+            i += 3;
+        } else if is(&args[i], "SETNAME") && i + 1 < args.len() {
+            name = Some(valid_client_name(&args[i + 1])?);
+            i += 2;
+        } else {
+            return Err(CommandError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                text(&args[i])
+            )));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err(CommandError::Raw(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        ));
+    }
+    if let Some(name) = name {
+        *ctx.client.info.name.lock() = name;
+    }
+    ctx.client.protocol = protocol;
+    let mode = if ctx.server.cluster_enabled() {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    let proto = if protocol == ProtocolVersion::Resp3 {
+        3
+    } else {
+        2
+    };
+    Ok(Frame::Map(vec![
+        (
+            Frame::bulk_from_str("server"),
+            Frame::bulk_from_str("redis"),
+        ),
+        (
+            Frame::bulk_from_str("version"),
+            Frame::bulk_from_str(crate::info::REDIS_VERSION),
+        ),
+        (Frame::bulk_from_str("proto"), Frame::Integer(proto)),
+        (
+            Frame::bulk_from_str("id"),
+            Frame::Integer(ctx.client.id() as i64),
+        ),
+        (Frame::bulk_from_str("mode"), Frame::bulk_from_str(mode)),
+        (Frame::bulk_from_str("role"), Frame::bulk_from_str("master")),
+        (Frame::bulk_from_str("modules"), Frame::Array(Vec::new())),
+    ]))
+}
+
+fn select(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    match int_arg(&args[1])? {
+        0 => Ok(Frame::ok()),
+        _ => Err(CommandError::err("DB index is out of range")),
+    }
+}
+
+fn quit(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.client.action = Some(Action::Close);
+    Ok(Frame::ok())
+}
+
+fn reset(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let watched = std::mem::take(&mut ctx.client.watched);
+    ctx.server.watches.unwatch(ctx.client.id(), &watched);
+    ctx.client.watch_dirty.store(false, Ordering::Relaxed);
+    ctx.client.multi = None;
+    ctx.client.info.in_multi.store(false, Ordering::Relaxed);
+    ctx.client.protocol = ProtocolVersion::Resp2;
+    ctx.client.asking = false;
+    ctx.client.readonly = false;
+    *ctx.client.info.name.lock() = None;
+    ctx.client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
+    Ok(Frame::simple("RESET"))
+}
+
+/// Client names may not contain spaces or control characters (they appear in CLIENT LIST).
+fn valid_client_name(name: &[u8]) -> Result<Option<String>, CommandError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CommandError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(Some(text(name)))
+}
+
+fn client(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let argc = args.len();
+    let arity_error = || CommandError::WrongArity(format!("client|{}", text(sub).to_lowercase()));
+    if is(sub, "SETNAME") {
+        if argc != 3 {
+            return Err(arity_error());
+        }
+        *ctx.client.info.name.lock() = valid_client_name(&args[2])?;
+        Ok(Frame::ok())
+    } else if is(sub, "GETNAME") {
+        Ok(match ctx.client.info.name.lock().clone() {
+            Some(name) => Frame::bulk(name.into_bytes()),
+            None => Frame::Null,
+        })
+    } else if is(sub, "ID") {
+        Ok(Frame::Integer(ctx.client.id() as i64))
+    } else if is(sub, "LIST") || is(sub, "INFO") {
+        let now = ferrokv_types::now_ms();
+        let mut listing = String::new();
+        if is(sub, "INFO") {
+            listing = ctx.client.info.describe(now);
+            listing.push('\n');
+        } else {
+            for client in ctx.server.clients.all() {
+                listing.push_str(&client.describe(now));
+                listing.push('\n');
+            }
+        }
+        Ok(Frame::Verbatim(Bytes::from(listing)))
+    } else if is(sub, "KILL") {
+        client_kill(ctx, args)
+    } else if is(sub, "SETINFO") {
+        if argc != 4 {
+            return Err(arity_error());
+        }
+        if !is(&args[2], "LIB-NAME") && !is(&args[2], "LIB-VER") {
+            return Err(CommandError::err(format!(
+                "Unrecognized option '{}'",
+                text(&args[2])
+            )));
+        }
+        Ok(Frame::ok())
+    } else if is(sub, "NO-EVICT") || is(sub, "NO-TOUCH") {
+        match args.get(2) {
+            Some(v) if is(v, "ON") || is(v, "OFF") => Ok(Frame::ok()),
+            _ => Err(CommandError::Syntax),
+        }
+    } else {
+        Err(CommandError::UnknownSubcommand {
+            command: "CLIENT",
+            sub: text(sub),
+        })
+    }
+}
+
+/// CLIENT KILL addr (old form, +OK) or CLIENT KILL <filter value>... (count).
+fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let clients = ctx.server.clients.all();
+    if args.len() == 3 {
+        let addr = text(&args[2]);
+        let target = clients.iter().find(|c| c.addr.to_string() == addr);
+        return match target {
+            Some(target) => {
+                kill_one(ctx, target);
+                Ok(Frame::ok())
+            }
+            None => Err(CommandError::err("No such client")),
+        };
+    }
+    if args.len() % 2 != 0 {
+        return Err(CommandError::Syntax);
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut skip_me = true;
+    for pair in args[2..].chunks_exact(2) {
+        let value = text(&pair[1]);
+        match &pair[0] {
+            f if is(f, "ID") => {
+                id = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| CommandError::err("client-id should be greater than 0"))?,
+                )
+            }
+            f if is(f, "ADDR") => addr = Some(value),
+            f if is(f, "LADDR") => laddr = Some(value),
+            f if is(f, "SKIPME") => {
+                skip_me = match value.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(CommandError::Syntax),
+                }
+            }
+            f if is(f, "TYPE") || is(f, "USER") || is(f, "MAXAGE") => {}
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    let mut killed = 0;
+    for client in &clients {
+        let matches = id.is_none_or(|id| client.id == id)
+            && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
+            && laddr
+                .as_ref()
+                .is_none_or(|a| client.local_addr.to_string() == *a)
+            && !(skip_me && client.id == ctx.client.id());
+        if matches {
+            kill_one(ctx, client);
+            killed += 1;
+        }
+    }
+    Ok(Frame::Integer(killed))
+}
+
+fn kill_one(ctx: &mut Context<'_>, target: &crate::client::ClientInfo) {
+    if target.id == ctx.client.id() {
+        ctx.client.action = Some(Action::Close);
+    } else {
+        target.kill();
+    }
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "ping",
+        -1,
+        FAST | STALE,
+        0,
+        0,
+        0,
+        ping,
+        "connection",
+        "Returns PONG or the argument.",
+    ),
+    cmd(
+        "echo",
+        2,
+        FAST,
+        0,
+        0,
+        0,
+        echo,
+        "connection",
+        "Returns the argument.",
+    ),
+    cmd(
+        "hello",
+        -1,
+        FAST | NO_AUTH | STALE,
+        0,
+        0,
+        0,
+        hello,
+        "connection",
+        "Handshake: protocol version, authentication, name.",
+    ),
+    cmd(
+        "auth",
+        -2,
+        FAST | NO_AUTH | STALE,
+        0,
+        0,
+        0,
+        auth,
+        "connection",
+        "Authenticates the connection.",
+    ),
+    cmd(
+        "select",
+        2,
+        FAST,
+        0,
+        0,
+        0,
+        select,
+        "connection",
+        "Selects the database (only 0 exists).",
+    ),
+    cmd(
+        "quit",
+        -1,
+        FAST | NO_AUTH | NO_QUEUE,
+        0,
+        0,
+        0,
+        quit,
+        "connection",
+        "Closes the connection.",
+    ),
+    cmd(
+        "reset",
+        1,
+        FAST | NO_AUTH | NO_QUEUE,
+        0,
+        0,
+        0,
+        reset,
+        "connection",
+        "Resets the connection state.",
+    ),
+    cmd(
+        "client",
+        -2,
+        ADMIN,
+        0,
+        0,
+        0,
+        client,
+        "connection",
+        "Connection management (SETNAME, GETNAME, ID, LIST, INFO, KILL, SETINFO).",
+    ),
+];

@@ -1,0 +1,346 @@
+//! Keyspace commands: existence, deletion, expiry, renaming, iteration.
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+use ferrokv_types::{ExpireCondition, Ttl};
+
+use super::{absolute_expiry, bulk_array, int_arg, is, text, ExpiryUnit};
+use crate::command::{cmd, flags::*, CommandSpec};
+use crate::context::Context;
+use crate::error::{CmdResult, CommandError};
+
+fn keys_of(args: &[Bytes]) -> Vec<&[u8]> {
+    args.iter().map(|k| k.as_ref()).collect()
+}
+
+fn del(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(
+        ctx.server.db.del(&keys_of(&args[1..]))? as i64
+    ))
+}
+
+fn exists(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(
+        ctx.server.db.exists(&keys_of(&args[1..]))? as i64
+    ))
+}
+
+fn type_(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let name = ctx
+        .server
+        .db
+        .type_of(&args[1])?
+        .map_or("none", |t| t.name());
+    Ok(Frame::simple(name))
+}
+
+fn expire_generic(
+    ctx: &mut Context<'_>,
+    args: &[Bytes],
+    unit: ExpiryUnit,
+    name: &str,
+) -> CmdResult {
+    let value = int_arg(&args[2])?;
+    let mut condition = ExpireCondition::Always;
+    for arg in &args[3..] {
+        let next = match arg {
+            a if is(a, "NX") => ExpireCondition::Nx,
+            a if is(a, "XX") => ExpireCondition::Xx,
+            a if is(a, "GT") => ExpireCondition::Gt,
+            a if is(a, "LT") => ExpireCondition::Lt,
+            a => return Err(CommandError::err(format!("Unsupported option {}", text(a)))),
+        };
+        condition = match (condition, next) {
+            (ExpireCondition::Always, c) => c,
+            (c, n) if c == n => c,
+            (ExpireCondition::Nx, _) | (_, ExpireCondition::Nx) => {
+                return Err(CommandError::err(
+                    "NX and XX, GT or LT options at the same time are not compatible",
+                ))
+            }
+            (ExpireCondition::Xx, ExpireCondition::Lt)
+            | (ExpireCondition::Lt, ExpireCondition::Xx) => ExpireCondition::XxLt,
+            (ExpireCondition::Xx, c) | (c, ExpireCondition::Xx) => c,
+            _ => {
+                return Err(CommandError::err(
+                    "GT and LT options at the same time are not compatible",
+                ))
+            }
+        };
+    }
+    let at = absolute_expiry(unit, value).ok_or_else(|| super::invalid_expire(name))?;
+    let applied = ctx
+        .server
+        .db
+        .expire_at(&args[1], at.max(0) as u64, condition)?;
+    Ok(Frame::Integer(applied as i64))
+}
+
+fn expire(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpiryUnit::Seconds, "expire")
+}
+
+fn pexpire(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpiryUnit::Millis, "pexpire")
+}
+
+fn expireat(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpiryUnit::UnixSeconds, "expireat")
+}
+
+fn pexpireat(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, ExpiryUnit::UnixMillis, "pexpireat")
+}
+
+/// Shared body of TTL/PTTL/EXPIRETIME/PEXPIRETIME: -2 missing, -1 no expiry.
+fn ttl_generic(ctx: &mut Context<'_>, key: &[u8], show: impl Fn(u64) -> i64) -> CmdResult {
+    Ok(Frame::Integer(match ctx.server.db.ttl(key)? {
+        Ttl::Missing => -2,
+        Ttl::NoExpiry => -1,
+        Ttl::ExpiresAt(at) => show(at),
+    }))
+}
+
+fn remaining_ms(at: u64) -> i64 {
+    at.saturating_sub(ferrokv_types::now_ms()) as i64
+}
+
+fn ttl(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis rounds the remaining time to the nearest second.
+    ttl_generic(ctx, &args[1], |at| (remaining_ms(at) + 500) / 1000)
+}
+
+fn pttl(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], remaining_ms)
+}
+
+fn expiretime(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at| (at / 1000) as i64)
+}
+
+fn pexpiretime(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], |at| at as i64)
+}
+
+fn persist(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(ctx.server.db.persist(&args[1])? as i64))
+}
+
+fn rename(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    ctx.server.db.rename(&args[1], &args[2], false)?;
+    Ok(Frame::ok())
+}
+
+fn renamenx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(
+        ctx.server.db.rename(&args[1], &args[2], true)? as i64,
+    ))
+}
+
+fn keys(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let visible = ctx.visible_slots();
+    Ok(bulk_array(ctx.server.db.keys(&args[1], &*visible)?))
+}
+
+fn scan(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let scan = super::scan_args(ctx, &args[1..], true)?;
+    let visible = ctx.visible_slots();
+    let page = ctx.server.db.scan(
+        &scan.start,
+        scan.pattern.as_deref(),
+        scan.count,
+        scan.kind.as_deref(),
+        &*visible,
+    )?;
+    drop(visible);
+    Ok(super::scan_reply(ctx, page.next, bulk_array(page.keys)))
+}
+
+fn randomkey(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let visible = ctx.visible_slots();
+    Ok(super::bulk_or_null(ctx.server.db.random_key(&*visible)?))
+}
+
+const W: u32 = WRITE;
+const R: u32 = READONLY;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("del", -2, W, 1, -1, 1, del, "generic", "Deletes keys."),
+    cmd(
+        "unlink",
+        -2,
+        W | FAST,
+        1,
+        -1,
+        1,
+        del,
+        "generic",
+        "Deletes keys (reclaimed in the background).",
+    ),
+    cmd(
+        "exists",
+        -2,
+        R | FAST,
+        1,
+        -1,
+        1,
+        exists,
+        "generic",
+        "Counts the given keys that exist.",
+    ),
+    cmd(
+        "type",
+        2,
+        R | FAST,
+        1,
+        1,
+        1,
+        type_,
+        "generic",
+        "Returns the type of a key.",
+    ),
+    cmd(
+        "expire",
+        -3,
+        W | FAST,
+        1,
+        1,
+        1,
+        expire,
+        "generic",
+        "Sets a key's time to live in seconds.",
+    ),
+    cmd(
+        "pexpire",
+        -3,
+        W | FAST,
+        1,
+        1,
+        1,
+        pexpire,
+        "generic",
+        "Sets a key's time to live in milliseconds.",
+    ),
+    cmd(
+        "expireat",
+        -3,
+        W | FAST,
+        1,
+        1,
+        1,
+        expireat,
+        "generic",
+        "Sets a key's expiry as a Unix time in seconds.",
+    ),
+    cmd(
+        "pexpireat",
+        -3,
+        W | FAST,
+        1,
+        1,
+        1,
+        pexpireat,
+        "generic",
+        "Sets a key's expiry as a Unix time in milliseconds.",
+    ),
+    cmd(
+        "ttl",
+        2,
+        R | FAST,
+        1,
+        1,
+        1,
+        ttl,
+        "generic",
+        "Returns a key's time to live in seconds.",
+    ),
+    cmd(
+        "pttl",
+        2,
+        R | FAST,
+        1,
+        1,
+        1,
+        pttl,
+        "generic",
+        "Returns a key's time to live in milliseconds.",
+    ),
+    cmd(
+        "expiretime",
+        2,
+        R | FAST,
+        1,
+        1,
+        1,
+        expiretime,
+        "generic",
+        "Returns a key's expiry as a Unix time in seconds.",
+    ),
+    cmd(
+        "pexpiretime",
+        2,
+        R | FAST,
+        1,
+        1,
+        1,
+        pexpiretime,
+        "generic",
+        "Returns a key's expiry as a Unix time in milliseconds.",
+    ),
+    cmd(
+        "persist",
+        2,
+        W | FAST,
+        1,
+        1,
+        1,
+        persist,
+        "generic",
+        "Removes a key's expiry.",
+    ),
+    cmd("rename", 3, W, 1, 2, 1, rename, "generic", "Renames a key."),
+    cmd(
+        "renamenx",
+        3,
+        W | FAST,
+        1,
+        2,
+        1,
+        renamenx,
+        "generic",
+        "Renames a key if the new name is free.",
+    ),
+    cmd(
+        "keys",
+        2,
+        R,
+        0,
+        0,
+        0,
+        keys,
+        "generic",
+        "Returns the keys matching a pattern.",
+    ),
+    cmd(
+        "scan",
+        -2,
+        R,
+        0,
+        0,
+        0,
+        scan,
+        "generic",
+        "Iterates over the keys.",
+    ),
+    cmd(
+        "randomkey",
+        1,
+        R,
+        0,
+        0,
+        0,
+        randomkey,
+        "generic",
+        "Returns a random key.",
+    ),
+];

@@ -1,0 +1,165 @@
+//! Command families, one file each (parsing and replies; storage logic lives in
+//! `ferrokv-types`). Each file ends with its rows of the command table.
+
+mod bitmap;
+mod cluster;
+mod connection;
+mod hash;
+mod hll;
+mod keyspace;
+mod list;
+mod server;
+mod set;
+mod stream;
+mod string;
+mod transaction;
+mod zset;
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+
+use crate::command::CommandTable;
+use crate::context::Context;
+use crate::error::CommandError;
+
+pub fn table() -> CommandTable {
+    CommandTable::new(&[
+        bitmap::COMMANDS,
+        cluster::COMMANDS,
+        connection::COMMANDS,
+        hash::COMMANDS,
+        hll::COMMANDS,
+        server::COMMANDS,
+        set::COMMANDS,
+        keyspace::COMMANDS,
+        list::COMMANDS,
+        stream::COMMANDS,
+        string::COMMANDS,
+        transaction::COMMANDS,
+        zset::COMMANDS,
+    ])
+}
+
+/// A strict integer argument.
+pub fn int_arg(arg: &[u8]) -> Result<i64, CommandError> {
+    ferrokv_types::numbers::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// A float argument.
+pub fn float_arg(arg: &[u8]) -> Result<f64, CommandError> {
+    ferrokv_types::numbers::parse_f64(arg).ok_or(CommandError::NotFloat)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// An argument as text (lossy), for messages and names.
+pub fn text(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+/// A reply of optional values: bulk or nil.
+pub fn bulk_or_null(value: Option<Vec<u8>>) -> Frame {
+    value.map_or(Frame::Null, |v| Frame::Bulk(Bytes::from(v)))
+}
+
+/// An array of bulk strings.
+pub fn bulk_array(items: impl IntoIterator<Item = Vec<u8>>) -> Frame {
+    Frame::Array(
+        items
+            .into_iter()
+            .map(|v| Frame::Bulk(Bytes::from(v)))
+            .collect(),
+    )
+}
+
+/// Units of a relative or absolute expiry argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryUnit {
+    Seconds,
+    Millis,
+    UnixSeconds,
+    UnixMillis,
+}
+
+/// Turns an expiry argument into absolute Unix milliseconds. `None` when the value
+/// overflows; the caller decides what a past time means.
+pub fn absolute_expiry(unit: ExpiryUnit, value: i64) -> Option<i64> {
+    let now = ferrokv_types::now_ms() as i64;
+    match unit {
+        ExpiryUnit::Seconds => value.checked_mul(1000)?.checked_add(now),
+        ExpiryUnit::Millis => value.checked_add(now),
+        ExpiryUnit::UnixSeconds => value.checked_mul(1000),
+        ExpiryUnit::UnixMillis => Some(value),
+    }
+}
+
+/// Redis' error for an unusable expiry.
+pub fn invalid_expire(command: &str) -> CommandError {
+    CommandError::err(format!("invalid expire time in '{command}' command"))
+}
+
+/// The parsed `cursor [MATCH pattern] [COUNT n] [TYPE t]` of the SCAN family.
+pub struct ScanArgs {
+    /// Where to continue: empty for cursor 0.
+    pub start: Vec<u8>,
+    pub pattern: Option<Vec<u8>>,
+    pub count: usize,
+    pub kind: Option<Vec<u8>>,
+}
+
+/// Parses `args` = `cursor [options...]`. Cursors are small integers handed out by the
+/// server (the Rust `redis` crate parses them as numbers); each maps to the position to
+/// continue from. An unknown cursor restarts the iteration, which SCAN's guarantees
+/// allow (elements may be returned more than once).
+pub fn scan_args(
+    ctx: &Context<'_>,
+    args: &[Bytes],
+    allow_type: bool,
+) -> Result<ScanArgs, CommandError> {
+    let cursor = ferrokv_types::numbers::parse_u64(&args[0])
+        .ok_or_else(|| CommandError::err("invalid cursor"))?;
+    let mut scan = ScanArgs {
+        start: if cursor == 0 {
+            Vec::new()
+        } else {
+            ctx.server
+                .scan_cursors
+                .lock()
+                .position(cursor)
+                .unwrap_or_default()
+        },
+        pattern: None,
+        count: 10,
+        kind: None,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).ok_or(CommandError::Syntax)?;
+        match &args[i] {
+            a if is(a, "MATCH") => scan.pattern = Some(value.to_vec()),
+            a if is(a, "COUNT") => {
+                let n = int_arg(value)?;
+                if n < 1 {
+                    return Err(CommandError::Syntax);
+                }
+                scan.count = n as usize;
+            }
+            a if allow_type && is(a, "TYPE") => scan.kind = Some(value.to_vec()),
+            _ => return Err(CommandError::Syntax),
+        }
+        i += 2;
+    }
+    Ok(scan)
+}
+
+/// `[next cursor, items]`, saving where to continue.
+pub fn scan_reply(ctx: &Context<'_>, next: Option<Vec<u8>>, items: Frame) -> Frame {
+    let cursor = match next {
+        Some(position) => ctx.server.scan_cursors.lock().save(position),
+        None => 0,
+    };
+    Frame::Array(vec![Frame::bulk(cursor.to_string()), items])
+}

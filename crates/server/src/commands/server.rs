@@ -1,0 +1,439 @@
+//! Server commands: INFO, CONFIG, COMMAND, DBSIZE, FLUSHDB/FLUSHALL, SHUTDOWN, TIME, DEBUG.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+
+use super::{is, text};
+use crate::client::Action;
+use crate::command::{cmd, flags, flags::*, CommandSpec};
+use crate::config::ConfigError;
+use crate::context::Context;
+use crate::error::{CmdResult, CommandError};
+
+fn info(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let requested: Vec<String> = args[1..].iter().map(|a| text(a).to_lowercase()).collect();
+    let body = crate::info::render(ctx.server, &requested);
+    Ok(Frame::Verbatim(Bytes::from(body)))
+}
+
+fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let arity = |ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(CommandError::WrongArity(format!(
+                "config|{}",
+                text(sub).to_lowercase()
+            )))
+        }
+    };
+    if is(sub, "GET") {
+        arity(args.len() >= 3)?;
+        let config = ctx.server.config.read();
+        let mut pairs = Vec::new();
+        for (name, value) in config.entries() {
+            let wanted = args[2..]
+                .iter()
+                .any(|p| ferrokv_types::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()));
+            if wanted {
+                pairs.push((Frame::bulk_from_str(name), Frame::bulk_from_str(value)));
+            }
+        }
+        Ok(Frame::Map(pairs))
+    } else if is(sub, "SET") {
+        arity(args.len() >= 4 && args.len() % 2 == 0)?;
+        config_set(ctx, &args[2..])
+    } else if is(sub, "REWRITE") {
+        arity(args.len() == 2)?;
+        ctx.server
+            .config
+            .read()
+            .rewrite()
+            .map_err(CommandError::err)?;
+        Ok(Frame::ok())
+    } else if is(sub, "RESETSTAT") {
+        arity(args.len() == 2)?;
+        let stats = &ctx.server.stats;
+        for counter in [
+            &stats.connections_received,
+            &stats.rejected_connections,
+            &stats.commands_processed,
+            &stats.expired_keys,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        Ok(Frame::ok())
+    } else {
+        Err(CommandError::UnknownSubcommand {
+            command: "CONFIG",
+            sub: text(sub),
+        })
+    }
+}
+
+/// CONFIG SET of one or more pairs: all are validated before any is applied.
+fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
+    let mut config = ctx.server.config.write();
+    let mut updated = config.clone();
+    for pair in pairs.chunks_exact(2) {
+        let name = text(&pair[0]);
+        updated.set_runtime(&name, &text(&pair[1])).map_err(|e| match e {
+            ConfigError::Unknown(_) => CommandError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )),
+            ConfigError::Immutable(_) => CommandError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            )),
+            ConfigError::Invalid { reason, value, .. } => CommandError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - argument '{value}' {reason}"
+            )),
+        })?;
+    }
+    *config = updated;
+    crate::logging::set_level(config.get("log-level"));
+    let persist_now = config.get_bool("persist-cluster-nodes-enabled");
+    drop(config);
+    let persist_named = pairs
+        .chunks_exact(2)
+        .any(|p| p[0].eq_ignore_ascii_case(b"persist-cluster-nodes-enabled"));
+    if let (Some(cluster), true) = (ctx.server.cluster.as_ref(), persist_named) {
+        if persist_now {
+            cluster.save()?;
+        } else {
+            cluster.remove_conf()?;
+        }
+    }
+    Ok(Frame::ok())
+}
+
+/// One entry of COMMAND / COMMAND INFO, in Redis 7's ten-field layout.
+fn command_entry(spec: &CommandSpec) -> Frame {
+    let flag_names = flags::NAMES
+        .iter()
+        .filter(|(flag, _)| spec.has(*flag))
+        .map(|(_, name)| Frame::simple(name))
+        .collect();
+    let key_specs = if spec.first_key > 0 {
+        vec![Frame::Map(vec![
+            (Frame::bulk_from_str("flags"), Frame::Array(Vec::new())),
+            (
+                Frame::bulk_from_str("begin_search"),
+                Frame::Map(vec![
+                    (Frame::bulk_from_str("type"), Frame::bulk_from_str("index")),
+                    (
+                        Frame::bulk_from_str("spec"),
+                        Frame::Map(vec![(
+                            Frame::bulk_from_str("index"),
+                            Frame::Integer(spec.first_key.into()),
+                        )]),
+                    ),
+                ]),
+            ),
+            (
+                Frame::bulk_from_str("find_keys"),
+                Frame::Map(vec![
+                    (Frame::bulk_from_str("type"), Frame::bulk_from_str("range")),
+                    (
+                        Frame::bulk_from_str("spec"),
+                        Frame::Map(vec![
+                            (
+                                Frame::bulk_from_str("lastkey"),
+                                Frame::Integer(if spec.last_key < 0 {
+                                    spec.last_key.into()
+                                } else {
+                                    (spec.last_key - spec.first_key).into()
+                                }),
+                            ),
+                            (
+                                Frame::bulk_from_str("keystep"),
+                                Frame::Integer(spec.step.into()),
+                            ),
+                            (Frame::bulk_from_str("limit"), Frame::Integer(0)),
+                        ]),
+                    ),
+                ]),
+            ),
+        ])]
+    } else {
+        Vec::new()
+    };
+    Frame::Array(vec![
+        Frame::bulk_from_str(spec.name),
+        Frame::Integer(spec.arity.into()),
+        Frame::Set(flag_names),
+        Frame::Integer(spec.first_key.into()),
+        Frame::Integer(spec.last_key.into()),
+        Frame::Integer(spec.step.into()),
+        Frame::Set(vec![Frame::simple(&format!("@{}", spec.group))]),
+        Frame::Array(Vec::new()),
+        Frame::Array(key_specs),
+        Frame::Array(Vec::new()),
+    ])
+}
+
+fn command(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &ctx.server.commands;
+    let Some(sub) = args.get(1) else {
+        let mut specs: Vec<_> = table.iter().collect();
+        specs.sort_by_key(|s| s.name);
+        return Ok(Frame::Array(specs.into_iter().map(command_entry).collect()));
+    };
+    if is(sub, "COUNT") {
+        Ok(Frame::Integer(table.len() as i64))
+    } else if is(sub, "LIST") {
+        let mut names: Vec<_> = table.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        Ok(Frame::Array(
+            names.into_iter().map(Frame::bulk_from_str).collect(),
+        ))
+    } else if is(sub, "INFO") {
+        Ok(Frame::Array(
+            args[2..]
+                .iter()
+                .map(|name| table.get(name).map_or(Frame::Null, command_entry))
+                .collect(),
+        ))
+    } else if is(sub, "DOCS") {
+        let mut specs: Vec<_> = if args.len() > 2 {
+            args[2..].iter().filter_map(|n| table.get(n)).collect()
+        } else {
+            table.iter().collect()
+        };
+        specs.sort_by_key(|s| s.name);
+        Ok(Frame::Map(
+            specs
+                .into_iter()
+                .map(|spec| {
+                    (
+                        Frame::bulk_from_str(spec.name),
+                        Frame::Map(vec![
+                            (
+                                Frame::bulk_from_str("summary"),
+                                Frame::bulk_from_str(spec.summary),
+                            ),
+                            (Frame::bulk_from_str("since"), Frame::bulk_from_str("1.0.0")),
+                            (
+                                Frame::bulk_from_str("group"),
+                                Frame::bulk_from_str(spec.group),
+                            ),
+                        ]),
+                    )
+                })
+                .collect(),
+        ))
+    } else if is(sub, "GETKEYS") {
+        let target = &args[2..];
+        let spec = target
+            .first()
+            .and_then(|name| table.get(name))
+            .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+        if !spec.arity_ok(target.len()) {
+            return Err(CommandError::err(
+                "Invalid number of arguments specified for command",
+            ));
+        }
+        let positions = spec.key_positions(target);
+        if positions.is_empty() {
+            return Err(CommandError::err("The command has no key arguments"));
+        }
+        Ok(Frame::Array(
+            positions
+                .into_iter()
+                .filter_map(|i| target.get(i).cloned().map(Frame::Bulk))
+                .collect(),
+        ))
+    } else {
+        Err(CommandError::UnknownSubcommand {
+            command: "COMMAND",
+            sub: text(sub),
+        })
+    }
+}
+
+fn dbsize(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let visible = ctx.visible_slots();
+    Ok(Frame::Integer(ctx.server.db.dbsize(&*visible)? as i64))
+}
+
+fn flushdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    match args.get(1) {
+        None => {}
+        Some(mode) if is(mode, "ASYNC") || is(mode, "SYNC") => {}
+        Some(_) => return Err(CommandError::Syntax),
+    }
+    if args.len() > 2 {
+        return Err(CommandError::Syntax);
+    }
+    ctx.server.db.flush_all()?;
+    ctx.server.watches.touch_all();
+    Ok(Frame::ok())
+}
+
+fn shutdown(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    for arg in &args[1..] {
+        if is(arg, "ABORT") {
+            return Err(CommandError::err("No shutdown in progress."));
+        }
+        if !["NOSAVE", "SAVE", "NOW", "FORCE"]
+            .iter()
+            .any(|k| is(arg, k))
+        {
+            return Err(CommandError::Syntax);
+        }
+    }
+    ctx.client.action = Some(Action::Shutdown);
+    Ok(Frame::ok())
+}
+
+fn time(_ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Frame::Array(vec![
+        Frame::bulk(now.as_secs().to_string()),
+        Frame::bulk(now.subsec_micros().to_string()),
+    ]))
+}
+
+fn debug(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if is(&args[1], "SLEEP") && args.len() == 3 {
+        let seconds = super::float_arg(&args[2])?;
+        if seconds > 0.0 && !ctx.in_exec {
+            ctx.client.action = Some(Action::Sleep(Duration::from_secs_f64(seconds.min(1e6))));
+        }
+        return Ok(Frame::ok());
+    }
+    Err(CommandError::UnknownSubcommand {
+        command: "DEBUG",
+        sub: text(&args[1]),
+    })
+}
+
+/// COMPACT (as in Kvrocks): a full compaction in the background; reclaims deleted
+/// records and the members of deleted or expired collections.
+fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let server = ctx.server.clone();
+    server.stats.compactions.fetch_add(1, Ordering::Relaxed);
+    std::thread::Builder::new()
+        .name("compact".into())
+        .spawn(move || server.db.storage().compact_all())
+        .map_err(|e| CommandError::err(format!("cannot start compaction: {e}")))?;
+    Ok(Frame::ok())
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "compact",
+        1,
+        ADMIN,
+        0,
+        0,
+        0,
+        compact,
+        "server",
+        "Compacts the database in the background.",
+    ),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        0,
+        0,
+        0,
+        info,
+        "server",
+        "Returns information and statistics about the server.",
+    ),
+    cmd(
+        "config",
+        -2,
+        ADMIN | NO_MULTI,
+        0,
+        0,
+        0,
+        config,
+        "server",
+        "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT).",
+    ),
+    cmd(
+        "command",
+        -1,
+        LOADING | STALE,
+        0,
+        0,
+        0,
+        command,
+        "server",
+        "Describes the commands (COUNT, LIST, INFO, DOCS, GETKEYS).",
+    ),
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        0,
+        0,
+        0,
+        dbsize,
+        "server",
+        "Returns the number of keys.",
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        0,
+        0,
+        0,
+        flushdb,
+        "server",
+        "Removes all keys.",
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        0,
+        0,
+        0,
+        flushdb,
+        "server",
+        "Removes all keys.",
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NO_MULTI,
+        0,
+        0,
+        0,
+        shutdown,
+        "server",
+        "Stops the server cleanly.",
+    ),
+    cmd(
+        "time",
+        1,
+        FAST | LOADING | STALE,
+        0,
+        0,
+        0,
+        time,
+        "server",
+        "Returns the server time.",
+    ),
+    cmd(
+        "debug",
+        -2,
+        ADMIN,
+        0,
+        0,
+        0,
+        debug,
+        "server",
+        "Debugging aids (SLEEP).",
+    ),
+];

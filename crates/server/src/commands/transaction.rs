@@ -1,0 +1,149 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+
+use crate::client::MultiState;
+use crate::command::{cmd, flags::*, CommandSpec};
+use crate::context::Context;
+use crate::dispatch;
+use crate::error::{CmdResult, CommandError};
+
+fn multi(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(MultiState::default());
+    ctx.client.info.in_multi.store(true, Ordering::Relaxed);
+    Ok(Frame::ok())
+}
+
+/// Forgets the transaction and the watched keys.
+fn end_transaction(ctx: &mut Context<'_>) -> Option<MultiState> {
+    ctx.client.info.in_multi.store(false, Ordering::Relaxed);
+    unwatch_all(ctx);
+    ctx.client.multi.take()
+}
+
+fn unwatch_all(ctx: &mut Context<'_>) {
+    let watched = std::mem::take(&mut ctx.client.watched);
+    ctx.server.watches.unwatch(ctx.client.id(), &watched);
+    ctx.client.watch_dirty.store(false, Ordering::Relaxed);
+}
+
+fn exec(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CommandError::err("EXEC without MULTI"));
+    }
+    let server = ctx.server.clone();
+    // Exclusive: no other command runs while the queued ones do.
+    let _gate = server.exec_gate.write();
+    let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed);
+    let Some(state) = end_transaction(ctx) else {
+        return Err(CommandError::err("EXEC without MULTI"));
+    };
+    if state.aborted {
+        return Err(CommandError::Raw(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
+    }
+    if dirty {
+        return Ok(Frame::NullArray);
+    }
+    ctx.in_exec = true;
+    let replies = state
+        .queued
+        .into_iter()
+        .map(|queued| dispatch::run(ctx, queued.spec, &queued.args))
+        .collect();
+    ctx.in_exec = false;
+    Ok(Frame::Array(replies))
+}
+
+fn discard(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CommandError::err("DISCARD without MULTI"));
+    }
+    end_transaction(ctx);
+    Ok(Frame::ok())
+}
+
+fn watch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("WATCH inside MULTI is not allowed"));
+    }
+    for key in &args[1..] {
+        if !ctx.client.watched.iter().any(|k| k == key) {
+            ctx.server
+                .watches
+                .watch(ctx.client.id(), &ctx.client.watch_dirty, key);
+            ctx.client.watched.push(key.to_vec());
+        }
+    }
+    Ok(Frame::ok())
+}
+
+fn unwatch(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    unwatch_all(ctx);
+    Ok(Frame::ok())
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "multi",
+        1,
+        FAST | NO_QUEUE,
+        0,
+        0,
+        0,
+        multi,
+        "transactions",
+        "Starts a transaction.",
+    ),
+    cmd(
+        "exec",
+        1,
+        NO_QUEUE,
+        0,
+        0,
+        0,
+        exec,
+        "transactions",
+        "Executes the queued commands.",
+    ),
+    cmd(
+        "discard",
+        1,
+        FAST | NO_QUEUE,
+        0,
+        0,
+        0,
+        discard,
+        "transactions",
+        "Discards the queued commands.",
+    ),
+    cmd(
+        "watch",
+        -2,
+        FAST | NO_QUEUE,
+        1,
+        -1,
+        1,
+        watch,
+        "transactions",
+        "Watches keys for an optimistic transaction.",
+    ),
+    cmd(
+        "unwatch",
+        1,
+        FAST | NO_QUEUE,
+        0,
+        0,
+        0,
+        unwatch,
+        "transactions",
+        "Forgets the watched keys.",
+    ),
+];

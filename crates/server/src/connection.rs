@@ -1,0 +1,207 @@
+//! One client connection: read, parse every complete request in the buffer (pipelining),
+//! execute, write all replies at once. Idle or slow clients only cost their own task.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrokv_protocol::{Frame, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::client::{Action, Client};
+use crate::dispatch;
+use crate::server::Server;
+
+/// Replies are flushed when this much is pending even if more requests are buffered,
+/// so a huge pipeline does not grow the output buffer without bound.
+const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
+    let _ = socket.set_nodelay(true);
+    let local = socket.local_addr().unwrap_or(server.local_addr);
+    let (max_clients, requirepass_empty, max_bulk, timeout_secs) = {
+        let config = server.config.read();
+        (
+            config.get_int("maxclients") as usize,
+            config.get("requirepass").is_empty(),
+            config.get_int("proto-max-bulk-len") as usize,
+            config.get_int("timeout") as u64,
+        )
+    };
+    let mut socket = socket;
+    if server.clients.count() >= max_clients {
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = socket
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let info = server.clients.register(addr, local);
+    let mut client = Client::new(info.clone(), requirepass_empty);
+    debug!("client {} connected from {addr}", info.id);
+    let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
+    debug!("client {} closed: {reason}", info.id);
+    server.watches.unwatch(client.id(), &client.watched);
+    server.clients.unregister(info.id);
+    if client.action == Some(Action::Shutdown) {
+        server.request_shutdown();
+    }
+}
+
+async fn session(
+    server: &Arc<Server>,
+    client: &mut Client,
+    socket: &mut TcpStream,
+    max_bulk: usize,
+    timeout_secs: u64,
+) -> &'static str {
+    let mut parser = RequestParser::new(max_bulk);
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut output = BytesMut::with_capacity(16 * 1024);
+    let info = client.info.clone();
+    let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+    loop {
+        loop {
+            let args = match parser.parse(&mut input) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    Frame::error(format!("ERR {e}")).encode(client.protocol, &mut output);
+                    let _ = send(server, socket, &output).await;
+                    return "protocol error";
+                }
+            };
+            let mut reply = dispatch::execute(server, client, args);
+            if let Some(Action::Block(block)) = client.action.take() {
+                if !send(server, socket, &output).await {
+                    return "write failed";
+                }
+                output.clear();
+                match wait_unblocked(server, client, socket, &mut input, block).await {
+                    Some(unblocked) => reply = unblocked,
+                    None => return "closed while blocked",
+                }
+            }
+            match client.action.take() {
+                None | Some(Action::Block(_)) => {}
+                Some(Action::Shutdown) => {
+                    client.action = Some(Action::Shutdown);
+                    let _ = send(server, socket, &output).await;
+                    return "shutdown";
+                }
+                Some(Action::Close) => {
+                    reply.encode(client.protocol, &mut output);
+                    let _ = send(server, socket, &output).await;
+                    return "closed by command";
+                }
+                Some(Action::Sleep(duration)) => {
+                    if !send(server, socket, &output).await {
+                        return "write failed";
+                    }
+                    output.clear();
+                    tokio::time::sleep(duration).await;
+                }
+            }
+            reply.encode(client.protocol, &mut output);
+            if output.len() >= FLUSH_THRESHOLD {
+                if !send(server, socket, &output).await {
+                    return "write failed";
+                }
+                output.clear();
+            }
+        }
+        if !output.is_empty() {
+            if !send(server, socket, &output).await {
+                return "write failed";
+            }
+            output.clear();
+        }
+        if info.is_killed() {
+            return "killed";
+        }
+        let read = async {
+            match idle_limit {
+                Some(limit) => tokio::time::timeout(limit, socket.read_buf(&mut input))
+                    .await
+                    .unwrap_or(Ok(0)),
+                None => socket.read_buf(&mut input).await,
+            }
+        };
+        tokio::select! {
+            result = read => match result {
+                Ok(0) | Err(_) => return "connection closed",
+                Ok(_) => {
+                    info.last_active_ms.store(ferrokv_types::now_ms(), Ordering::Relaxed);
+                }
+            },
+            _ = info.killed() => return "killed",
+        }
+    }
+}
+
+/// Parks a blocked command on its keys and runs it again whenever one of them is
+/// written, until it is served or its deadline passes. Keeps reading the socket so a
+/// client that goes away is noticed (its further requests wait in `input`). `None`
+/// when the connection is gone.
+async fn wait_unblocked(
+    server: &Arc<Server>,
+    client: &mut Client,
+    socket: &mut TcpStream,
+    input: &mut BytesMut,
+    block: crate::blocking::BlockSpec,
+) -> Option<Frame> {
+    let waker = Arc::new(tokio::sync::Notify::new());
+    server.waiters.park(&block.keys, &waker);
+    let args = block.retry_args.clone().unwrap_or_default();
+    let info = client.info.clone();
+    let mut shutdown = server.shutdown_signal();
+    let deadline = block.deadline.map(tokio::time::Instant::from_std);
+    let outcome = loop {
+        // Run again first: a write may have landed before we parked.
+        let reply = dispatch::execute(server, client, args.clone());
+        match client.action.take() {
+            Some(Action::Block(_)) => {}
+            other => {
+                client.action = other;
+                break Some(reply);
+            }
+        }
+        let timeout = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = waker.notified() => {}
+            _ = timeout => break Some(block.timeout_reply.clone()),
+            _ = info.killed() => break None,
+            _ = shutdown.changed() => break None,
+            read = socket.read_buf(input) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    break None;
+                }
+            }
+        }
+    };
+    server.waiters.unpark(&block.keys, &waker);
+    outcome
+}
+
+/// Sends replies, after making the writes they acknowledge durable (group commit: one
+/// WAL flush covers every write made by any client since the last one). If the WAL
+/// cannot be flushed nothing is acknowledged and the connection is dropped.
+async fn send(server: &Server, socket: &mut TcpStream, output: &[u8]) -> bool {
+    if let Err(e) = server.db.storage().make_durable() {
+        tracing::error!("cannot make writes durable, dropping the connection: {e}");
+        return false;
+    }
+    socket.write_all(output).await.is_ok()
+}

@@ -1,0 +1,95 @@
+//! From a parsed request to a reply: lookup, arity, authentication, MULTI queueing,
+//! execution under the exec gate, and the after-effects every write shares (WATCH).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+
+use crate::client::{Action, Client, Queued};
+use crate::command::{flags, CommandSpec};
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::server::Server;
+
+/// Executes one request and returns its reply.
+pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> Frame {
+    server
+        .stats
+        .commands_processed
+        .fetch_add(1, Ordering::Relaxed);
+    let spec = match check(server, client, &args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            if let Some(multi) = client.multi.as_mut() {
+                multi.aborted = true;
+            }
+            return e.into();
+        }
+    };
+    *client.info.last_command.lock() = spec.name;
+    if client.multi.is_some() && !spec.has(flags::NO_QUEUE) {
+        if spec.has(flags::NO_MULTI) {
+            if let Some(multi) = client.multi.as_mut() {
+                multi.aborted = true;
+            }
+            return Frame::error("ERR Command not allowed inside a transaction");
+        }
+        if let Some(multi) = client.multi.as_mut() {
+            multi.queued.push(Queued { spec, args });
+        }
+        return Frame::simple("QUEUED");
+    }
+    let mut ctx = Context {
+        server,
+        client,
+        in_exec: false,
+    };
+    let reply = if spec.has(flags::NO_QUEUE) {
+        // Transaction control (EXEC, DISCARD, ...) takes the gate itself.
+        run(&mut ctx, spec, &args)
+    } else {
+        let _gate = server.exec_gate.read();
+        run(&mut ctx, spec, &args)
+    };
+    if let Some(Action::Block(block)) = client.action.as_mut() {
+        block.retry_args.get_or_insert(args);
+    }
+    reply
+}
+
+/// The checks that come before a command may run or be queued.
+fn check(
+    server: &Server,
+    client: &mut Client,
+    args: &[Bytes],
+) -> Result<&'static CommandSpec, CommandError> {
+    let name = args.first().map(Bytes::as_ref).unwrap_or_default();
+    let spec = server.commands.get(name);
+    if !client.authenticated && !spec.is_some_and(|s| s.has(flags::NO_AUTH)) {
+        return Err(CommandError::NoAuth);
+    }
+    let spec = spec.ok_or_else(|| CommandError::unknown_command(args))?;
+    if !spec.arity_ok(args.len()) {
+        return Err(CommandError::WrongArity(spec.name.to_string()));
+    }
+    crate::cluster::route(server, client, spec, args)?;
+    Ok(spec)
+}
+
+/// Runs a command that passed the checks (directly, or from EXEC), then lets everyone
+/// interested know which keys a successful write touched.
+pub fn run(ctx: &mut Context<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Frame {
+    let reply = (spec.handler)(ctx, args).unwrap_or_else(Frame::from);
+    let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
+    if spec.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
+        for position in spec.key_positions(args) {
+            if let Some(key) = args.get(position) {
+                ctx.server.watches.touch(key);
+                ctx.server.waiters.signal(key);
+            }
+        }
+    }
+    reply
+}

@@ -1,0 +1,40 @@
+//! Active expiry: keys are invisible once expired (checked on every read); this task
+//! reclaims them in the background, a bounded slice at a time.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::server::Server;
+
+const BUDGET_PER_TICK: usize = 500;
+
+pub async fn active_expire(server: Arc<Server>) {
+    let mut cursor: Vec<u8> = Vec::new();
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let result = {
+            let _gate = server.exec_gate.read();
+            server.db.expire_cycle(&cursor, BUDGET_PER_TICK)
+        };
+        match result {
+            Ok((deleted, next)) => {
+                for key in &deleted {
+                    server.watches.touch(key);
+                }
+                server
+                    .stats
+                    .expired_keys
+                    .fetch_add(deleted.len() as u64, Ordering::Relaxed);
+                cursor = next.unwrap_or_default();
+            }
+            Err(e) => warn!("active expiry failed: {e}"),
+        }
+    }
+}

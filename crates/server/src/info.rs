@@ -1,0 +1,180 @@
+//! INFO: the sections Redis tools read, built from live counters.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::server::Server;
+
+/// The Redis version Ferrokv reports to clients that check it (HELLO, INFO).
+pub const REDIS_VERSION: &str = "7.2.0";
+
+pub const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "cluster",
+    "rocksdb",
+];
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", units[unit])
+}
+
+fn cpu_seconds() -> (f64, f64) {
+    // /proc/self/stat fields 14 and 15: user and system time in clock ticks.
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(12), ticks(11))
+}
+
+/// Writes one section (without checking that the name is known).
+fn section(server: &Server, name: &str, out: &mut String) {
+    let config = server.config.read();
+    let stats = &server.stats;
+    let uptime = server.started.elapsed().as_secs();
+    // `write!` to a String cannot fail.
+    let _ = match name {
+        "server" => write!(
+            out,
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nferrokv_version:{}\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+            env!("CARGO_PKG_VERSION"),
+            if config.get_bool("cluster-enabled") { "cluster" } else { "standalone" },
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            server.run_id,
+            config.port(),
+            uptime / 86400,
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        ),
+        "clients" => write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
+            server.clients.count(),
+            config.get("maxclients"),
+            server.waiters.blocked_clients(),
+        ),
+        "memory" => {
+            let rss = rss_bytes();
+            let memtables = server.db.storage().memtable_bytes();
+            write!(
+                out,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_memtables:{memtables}\r\nused_disk_bytes:{}\r\nmaxmemory:0\r\n",
+                human(rss),
+                human(rss),
+                server.db.storage().disk_usage(),
+            )
+        }
+        "persistence" => write!(
+            out,
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\nwal_enabled:1\r\nwal_fsync_every_write:{}\r\n",
+            u8::from(config.get_bool("rocksdb.write_options.sync")),
+        ),
+        "stats" => write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n",
+            stats.connections_received.load(Ordering::Relaxed),
+            stats.commands_processed.load(Ordering::Relaxed),
+            stats.rejected_connections.load(Ordering::Relaxed),
+            stats.expired_keys.load(Ordering::Relaxed),
+        ),
+        "replication" => write!(
+            out,
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:{}\r\n",
+            server.db.storage().latest_sequence(),
+        ),
+        "cpu" => {
+            let (sys, user) = cpu_seconds();
+            write!(out, "# CPU\r\nused_cpu_sys:{sys:.2}\r\nused_cpu_user:{user:.2}\r\n")
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            drop(config);
+            if let Ok((keys, expires)) = server.db.key_counts(&|_| true) {
+                if keys > 0 {
+                    let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+            Ok(())
+        }
+        "cluster" => write!(
+            out,
+            "# Cluster\r\ncluster_enabled:{}\r\n",
+            u8::from(config.get_bool("cluster-enabled"))
+        ),
+        "rocksdb" => {
+            let storage = server.db.storage();
+            write!(
+                out,
+                "# RocksDB\r\nestimate_keys_metadata:{}\r\nestimate_keys_members:{}\r\nestimate_keys_scores:{}\r\nlive_sst_bytes:{}\r\nmemtable_bytes:{}\r\nlatest_sequence:{}\r\ncompactions_requested:{}\r\n",
+                storage.estimate_keys(ferrokv_storage::Cf::Metadata),
+                storage.estimate_keys(ferrokv_storage::Cf::Members),
+                storage.estimate_keys(ferrokv_storage::Cf::Scores),
+                storage.disk_usage(),
+                storage.memtable_bytes(),
+                storage.latest_sequence(),
+                stats.compactions.load(Ordering::Relaxed),
+            )
+        }
+        _ => Ok(()),
+    };
+}
+
+/// The INFO text for the requested section names (empty = default sections).
+pub fn render(server: &Server, requested: &[String]) -> String {
+    let wanted: Vec<&str> = if requested.is_empty()
+        || requested
+            .iter()
+            .any(|s| s == "all" || s == "everything" || s == "default")
+    {
+        SECTIONS.to_vec()
+    } else {
+        SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| requested.iter().any(|r| r == s))
+            .collect()
+    };
+    let mut out = String::new();
+    for (i, name) in wanted.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        section(server, name, &mut out);
+    }
+    out
+}

@@ -1,0 +1,255 @@
+//! The shared state of a running node and its life cycle: bind, open storage, accept,
+//! background work, graceful shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrokv_storage::StorageOptions;
+use ferrokv_types::Database;
+use parking_lot::{Mutex, RwLock};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::client::ClientRegistry;
+use crate::command::CommandTable;
+use crate::config::Config;
+use crate::watch::Watches;
+
+/// Counters INFO reports.
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub compactions: AtomicU64,
+}
+
+/// SCAN cursors: clients get small numbers (the Rust `redis` crate parses cursors as
+/// integers), the server remembers which stored key each one continues from.
+#[derive(Default)]
+pub struct ScanCursors {
+    next: u64,
+    positions: HashMap<u64, Vec<u8>>,
+    order: std::collections::VecDeque<u64>,
+}
+
+impl ScanCursors {
+    const KEEP: usize = 16 * 1024;
+
+    pub fn save(&mut self, position: Vec<u8>) -> u64 {
+        self.next += 1;
+        let id = self.next;
+        self.positions.insert(id, position);
+        self.order.push_back(id);
+        if self.order.len() > Self::KEEP {
+            if let Some(old) = self.order.pop_front() {
+                self.positions.remove(&old);
+            }
+        }
+        id
+    }
+
+    pub fn position(&self, id: u64) -> Option<Vec<u8>> {
+        self.positions.get(&id).cloned()
+    }
+}
+
+pub struct Server {
+    pub db: Database,
+    /// Present when `cluster-enabled yes`.
+    pub cluster: Option<crate::cluster::Cluster>,
+    pub config: RwLock<Config>,
+    pub commands: CommandTable,
+    pub clients: ClientRegistry,
+    pub watches: Watches,
+    pub waiters: crate::blocking::KeyWaiters,
+    pub stats: Stats,
+    pub scan_cursors: Mutex<ScanCursors>,
+    /// Normal commands hold it shared; EXEC and FLUSH hold it exclusively, so nobody
+    /// observes a transaction half-applied.
+    pub exec_gate: RwLock<()>,
+    pub started: Instant,
+    pub run_id: String,
+    pub local_addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+impl Server {
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    pub fn cluster_enabled(&self) -> bool {
+        self.cluster.is_some()
+    }
+}
+
+/// Binds every configured address before anything touches the disk, so that a port in
+/// use is reported without side effects.
+fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
+    let port = config.port();
+    let backlog = u32::try_from(config.get_int("tcp-backlog")).unwrap_or(511);
+    let mut listeners = Vec::new();
+    for host in config.bind_addrs() {
+        let addr: SocketAddr = format!("{host}:{port}")
+            .parse()
+            .or_else(|_| format!("[{host}]:{port}").parse())
+            .map_err(|_| format!("invalid bind address '{host}'"))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        socket
+            .set_reuseaddr(true)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        socket
+            .bind(addr)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        listeners.push(
+            socket
+                .listen(backlog)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        );
+    }
+    if listeners.is_empty() {
+        return Err("no bind address configured".into());
+    }
+    Ok(listeners)
+}
+
+fn storage_options(config: &Config) -> StorageOptions {
+    StorageOptions {
+        sync_writes: config.get_bool("rocksdb.write_options.sync"),
+        wal_ttl_seconds: config.get_int("rocksdb.wal_ttl_seconds") as u64,
+        wal_size_limit_mb: config.get_int("rocksdb.wal_size_limit_mb") as u64,
+        block_cache_mb: config.get_int("rocksdb.block_cache_size") as usize,
+        write_buffer_mb: config.get_int("rocksdb.write_buffer_size") as usize,
+    }
+}
+
+/// Runs a node until it is shut down. Errors are start-up failures, one line each.
+pub async fn run(config: Config) -> Result<(), String> {
+    let listeners = bind_listeners(&config)?;
+    let dir = config.dir();
+    let db = Database::open(&dir, &storage_options(&config))
+        .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
+    let cluster = if config.get_bool("cluster-enabled") {
+        Some(crate::cluster::Cluster::open(&dir)?)
+    } else {
+        None
+    };
+    let pidfile = config.get("pidfile").to_string();
+    if !pidfile.is_empty() {
+        std::fs::write(&pidfile, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write pidfile '{pidfile}': {e}"))?;
+    }
+    let local_addr = listeners[0]
+        .local_addr()
+        .map_err(|e| format!("cannot read listening address: {e}"))?;
+    let (shutdown_tx, _) = watch::channel(false);
+    let server = Arc::new(Server {
+        db,
+        cluster,
+        config: RwLock::new(config),
+        commands: crate::commands::table(),
+        clients: ClientRegistry::default(),
+        watches: Watches::default(),
+        waiters: crate::blocking::KeyWaiters::default(),
+        stats: Stats::default(),
+        scan_cursors: Mutex::new(ScanCursors::default()),
+        exec_gate: RwLock::new(()),
+        started: Instant::now(),
+        run_id: random_hex(40),
+        local_addr,
+        shutdown_tx,
+    });
+    info!(
+        "ferrokv {} ready: listening on port {}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        local_addr.port(),
+        dir.display()
+    );
+
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        accept_tasks.push(tokio::spawn(accept_loop(server.clone(), listener)));
+    }
+    tokio::spawn(crate::expiry::active_expire(server.clone()));
+
+    let mut shutdown = server.shutdown_signal();
+    tokio::select! {
+        _ = shutdown.changed() => info!("shutdown requested by a client"),
+        _ = signal_received() => info!("shutdown requested by signal"),
+    }
+    server.request_shutdown();
+    for task in accept_tasks {
+        task.abort();
+    }
+    // Connections finish the command they are running, then close.
+    server.clients.kill_all();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.clients.count() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Err(e) = server.db.flush() {
+        error!("flushing the database at shutdown failed: {e}");
+    }
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    info!("ferrokv stopped");
+    Ok(())
+}
+
+async fn signal_received() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let (socket, addr) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        server
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(crate::connection::serve(server.clone(), socket, addr));
+    }
+}
+
+fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}

@@ -1,0 +1,122 @@
+//! The command line and config file: help, version, and one-line errors that touch nothing.
+
+mod common;
+use std::process::Command;
+
+use common::{free_port, Reply, TestServer, BIN};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_and_version() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: ferrokv-server"));
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ferrokv-server "));
+}
+
+#[test]
+fn bad_options_fail_with_one_line_and_touch_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.display().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--nosuch", "1"], "unknown option 'nosuch'"),
+        (
+            &["--port", "70000"],
+            "invalid value '70000' for option 'port'",
+        ),
+        (&["--port", "abc"], "invalid value 'abc' for option 'port'"),
+        (&["--cluster-enabled", "maybe"], "option 'cluster-enabled'"),
+        (&["--port"], "option '--port' needs a value"),
+        (&["/no/such/file.conf"], "cannot read config file"),
+    ];
+    for (args, expected) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--dir", &data_arg]);
+        let (code, _, err) = run(&all);
+        assert_ne!(code, 0, "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!data.exists(), "{args:?} created the data dir");
+    }
+}
+
+#[test]
+fn config_file_errors_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "# comment\nport 7000\nbogus-option yes\n").unwrap();
+    let (code, _, err) = run(&[conf.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("bad.conf:3: unknown option 'bogus-option'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn port_in_use_and_unusable_dir() {
+    let server = TestServer::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = run(&[
+        "--port",
+        &server.port.to_string(),
+        "--dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(!data.exists());
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (code, _, err) = run(&[
+        "--port",
+        &free_port().to_string(),
+        "--dir",
+        file.join("sub").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot open database in"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_shipped_config_file_starts_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ferrokv.conf");
+    let port = free_port();
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args([
+            "-c",
+            conf,
+            "--port",
+            &port.to_string(),
+            "--dir",
+            data.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut c = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break common::Raw::connect(port);
+        }
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

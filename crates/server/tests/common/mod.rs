@@ -1,0 +1,343 @@
+//! Test support: real `ferrokv-server` processes on loopback ports, and a raw RESP client
+//! for checking exact reply bytes and error texts.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running server; killed when dropped.
+pub struct TestServer {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub args: Vec<String>,
+}
+
+impl TestServer {
+    pub fn start(extra: &[&str]) -> TestServer {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut server = TestServer::start_in(&dir, extra);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Starts a server on a new port with data in `dir`.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> TestServer {
+        let port = free_port();
+        let mut args = vec![
+            "--port".to_string(),
+            port.to_string(),
+            "--dir".to_string(),
+            dir.display().to_string(),
+            "--log-level".to_string(),
+            "warning".to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut server = TestServer {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            args,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(BIN)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ferrokv-server");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("ferrokv-server exited during start-up: {status}");
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ferrokv-server did not start listening on {}", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connect with the redis crate")
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// `kill -9`, then wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        wait_exit(&mut child, Duration::from_secs(20))
+    }
+
+    /// Waits for the process to exit by itself (after SHUTDOWN).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        wait_exit(&mut child, Duration::from_secs(20))
+    }
+
+    /// Starts the process again with the same port, dir and options.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A decoded reply, RESP2 or RESP3.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Double(String),
+    Bool(bool),
+    Verbatim(String),
+}
+
+impl Reply {
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+
+    pub fn ok() -> Reply {
+        Reply::Status("OK".into())
+    }
+
+    pub fn err(s: &str) -> Reply {
+        Reply::Error(s.into())
+    }
+
+    /// Text of a status, bulk or verbatim reply.
+    pub fn text(&self) -> String {
+        match self {
+            Reply::Status(s) | Reply::Verbatim(s) | Reply::Error(s) | Reply::Double(s) => s.clone(),
+            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("not a text reply: {other:?}"),
+        }
+    }
+
+    pub fn int(&self) -> i64 {
+        match self {
+            Reply::Int(n) => *n,
+            other => panic!("not an integer: {other:?}"),
+        }
+    }
+
+    pub fn items(&self) -> Vec<Reply> {
+        match self {
+            Reply::Array(items) | Reply::Set(items) => items.clone(),
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+
+    pub fn strings(&self) -> Vec<String> {
+        self.items().iter().map(Reply::text).collect()
+    }
+}
+
+/// A raw RESP connection: sends exactly what it is told, reads replies exactly.
+pub struct Raw {
+    reader: BufReader<TcpStream>,
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            stream,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Reply {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.cmd_bytes(&args)
+    }
+
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Reply {
+        self.send(&Raw::encode(args));
+        self.read()
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).expect("read reply line");
+        assert!(n > 0, "connection closed while waiting for a reply");
+        line.trim_end_matches("\r\n").to_string()
+    }
+
+    pub fn read(&mut self) -> Reply {
+        let line = self.line();
+        let (kind, rest) = line.split_at(1);
+        let count = || rest.parse::<i64>().expect("length");
+        match kind {
+            "+" => Reply::Status(rest.into()),
+            "-" => Reply::Error(rest.into()),
+            ":" => Reply::Int(count()),
+            "_" => Reply::Nil,
+            "," => Reply::Double(rest.into()),
+            "#" => Reply::Bool(rest == "t"),
+            "$" | "=" => {
+                let n = count();
+                if n < 0 {
+                    return Reply::Nil;
+                }
+                let mut data = vec![0u8; n as usize + 2];
+                self.reader.read_exact(&mut data).expect("bulk");
+                data.truncate(n as usize);
+                if kind == "=" {
+                    Reply::Verbatim(String::from_utf8_lossy(&data[4..]).into_owned())
+                } else {
+                    Reply::Bulk(data)
+                }
+            }
+            "*" | "~" | ">" => {
+                let n = count();
+                if n < 0 {
+                    return Reply::Nil;
+                }
+                let items = (0..n).map(|_| self.read()).collect();
+                if kind == "~" {
+                    Reply::Set(items)
+                } else {
+                    Reply::Array(items)
+                }
+            }
+            "%" => Reply::Map((0..count()).map(|_| (self.read(), self.read())).collect()),
+            _ => panic!("unexpected reply line {line:?}"),
+        }
+    }
+
+    /// True when the server closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+/// A numeric field of an INFO section.
+pub fn info_field(c: &mut Raw, section: &str, field: &str) -> i64 {
+    let info = c.cmd(&["INFO", section]).text();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}: {info}"))
+}
+
+/// Waits until compaction has dropped (nearly) all member records.
+pub fn wait_for_members_gc(c: &mut Raw) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = info_field(c, "rocksdb", "estimate_keys_members");
+        if left < 1000 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} member records still on disk after COMPACT"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

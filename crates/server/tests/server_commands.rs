@@ -1,0 +1,313 @@
+//! Connection and server commands against a real server.
+
+mod common;
+use std::time::{Duration, Instant};
+
+use common::{Raw, Reply, TestServer};
+
+#[test]
+fn connection_commands() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert_eq!(c.cmd(&["ping", "hi"]), Reply::bulk("hi"));
+    assert_eq!(
+        c.cmd(&["PING", "a", "b"]),
+        Reply::err("ERR wrong number of arguments for 'ping' command")
+    );
+    assert_eq!(c.cmd(&["ECHO", "x y"]), Reply::bulk("x y"));
+    assert_eq!(c.cmd(&["SELECT", "0"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["SELECT", "1"]),
+        Reply::err("ERR DB index is out of range")
+    );
+    assert_eq!(
+        c.cmd(&["NOSUCH", "a", "b"]),
+        Reply::err("ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' ")
+    );
+    assert_eq!(
+        c.cmd(&["NOSUCH"]),
+        Reply::err("ERR unknown command 'NOSUCH', with args beginning with: ")
+    );
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", "worker-1"]), Reply::ok());
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), Reply::bulk("worker-1"));
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETNAME", "has space"]),
+        Reply::err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    let id = c.cmd(&["CLIENT", "ID"]).int();
+    let list = c.cmd(&["CLIENT", "LIST"]).text();
+    assert!(list.contains(&format!("id={id} ")), "{list}");
+    assert!(list.contains("name=worker-1"), "{list}");
+    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "x"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CLIENT", "BOGUS"]),
+        Reply::err("ERR unknown subcommand 'BOGUS'. Try CLIENT HELP.")
+    );
+    // CLIENT KILL closes another connection.
+    let mut victim = server.raw();
+    let victim_id = victim.cmd(&["CLIENT", "ID"]).int();
+    assert_eq!(
+        c.cmd(&["CLIENT", "KILL", "ID", &victim_id.to_string()]),
+        Reply::Int(1)
+    );
+    assert!(victim.is_closed());
+    let mut victim = server.raw();
+    let addr = victim.stream.local_addr().unwrap().to_string();
+    assert_eq!(c.cmd(&["CLIENT", "KILL", &addr]), Reply::ok());
+    assert!(victim.is_closed());
+    assert_eq!(
+        c.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]),
+        Reply::err("ERR No such client")
+    );
+    assert_eq!(c.cmd(&["QUIT"]), Reply::ok());
+    assert!(c.is_closed());
+}
+
+#[test]
+fn hello_switches_to_resp3() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    let hello = c.cmd(&["HELLO", "3"]);
+    let Reply::Map(fields) = hello else {
+        panic!("HELLO 3 replies a map: {hello:?}")
+    };
+    assert!(fields.contains(&(Reply::bulk("proto"), Reply::Int(3))));
+    assert!(fields.contains(&(Reply::bulk("mode"), Reply::bulk("standalone"))));
+    assert_eq!(c.cmd(&["GET", "missing"]), Reply::Nil);
+    c.send(&Raw::encode(&[b"GET", b"missing"]));
+    // RESP3 null is `_`.
+    let mut line = [0u8; 3];
+    std::io::Read::read_exact(&mut c.stream, &mut line).unwrap();
+    assert_eq!(&line, b"_\r\n");
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd(&["HELLO", "4"]),
+        Reply::err("NOPROTO unsupported protocol version")
+    );
+    assert_eq!(
+        c.cmd(&["HELLO", "x"]),
+        Reply::err("ERR Protocol version is not an integer or out of range")
+    );
+    let hello2 = c.cmd(&["HELLO", "2"]);
+    assert!(
+        matches!(hello2, Reply::Array(ref a) if a.len() == 14),
+        "{hello2:?}"
+    );
+    // The redis crate's RESP3 mode works too.
+    let client = redis::Client::open(format!("{}?protocol=resp3", server.url())).unwrap();
+    let mut con = client.get_connection().unwrap();
+    redis::cmd("SET")
+        .arg("r3")
+        .arg("v")
+        .query::<()>(&mut con)
+        .unwrap();
+    let v: String = redis::cmd("GET").arg("r3").query(&mut con).unwrap();
+    assert_eq!(v, "v");
+}
+
+#[test]
+fn requirepass_and_auth() {
+    let server = TestServer::start(&["--requirepass", "s3cret"]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd(&["GET", "a"]),
+        Reply::err("NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        c.cmd(&["NOSUCH"]),
+        Reply::err("NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(c.cmd(&["AUTH", "s3cret"]), Reply::ok());
+    assert_eq!(c.cmd(&["SET", "a", "1"]), Reply::ok());
+    let mut d = server.raw();
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert!(matches!(
+        d.cmd(&["HELLO", "3", "AUTH", "default", "s3cret"]),
+        Reply::Map(_)
+    ));
+    assert_eq!(d.cmd(&["GET", "a"]), Reply::bulk("1"));
+    let client =
+        redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", server.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let v: String = redis::cmd("GET").arg("a").query(&mut con).unwrap();
+    assert_eq!(v, "1");
+    let open = TestServer::start(&[]);
+    assert_eq!(
+        open.raw().cmd(&["AUTH", "x"]),
+        Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+    );
+}
+
+#[test]
+fn info_config_command_and_friends() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    let info = c.cmd(&["INFO"]).text();
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# Keyspace",
+        "# Cluster",
+    ] {
+        assert!(info.contains(section), "INFO lacks {section}");
+    }
+    assert!(info.contains(&format!("tcp_port:{}\r\n", server.port)));
+    c.cmd(&["SET", "k", "v", "EX", "100"]);
+    c.cmd(&["SET", "k2", "v"]);
+    let keyspace = c.cmd(&["INFO", "keyspace"]).text();
+    assert!(
+        keyspace.contains("db0:keys=2,expires=1,avg_ttl=0"),
+        "{keyspace}"
+    );
+    assert!(!keyspace.contains("# Server"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(2));
+
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "port"]),
+        Reply::Array(vec![
+            Reply::bulk("port"),
+            Reply::bulk(&server.port.to_string())
+        ])
+    );
+    assert_eq!(c.cmd(&["CONFIG", "GET", "nosuch"]), Reply::Array(vec![]));
+    assert!(c.cmd(&["CONFIG", "GET", "*"]).items().len() > 20);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxclients", "500"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxclients"]).items()[1],
+        Reply::bulk("500")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "nosuch", "1"]),
+        Reply::err("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "port", "1"]),
+        Reply::err("ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config")
+    );
+    assert!(c
+        .cmd(&["CONFIG", "SET", "maxclients", "lots"])
+        .text()
+        .starts_with("ERR CONFIG SET failed (possibly related to argument 'maxclients')"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "REWRITE"]),
+        Reply::err("ERR The server is running without a config file")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "BOGUS"]),
+        Reply::err("ERR unknown subcommand 'BOGUS'. Try CONFIG HELP.")
+    );
+
+    let count = c.cmd(&["COMMAND", "COUNT"]).int();
+    assert!(count > 60, "{count}");
+    assert_eq!(c.cmd(&["COMMAND"]).items().len() as i64, count);
+    let get = c.cmd(&["COMMAND", "INFO", "get", "nosuch"]).items();
+    assert_eq!(get[0].items()[0], Reply::bulk("get"));
+    assert_eq!(get[0].items()[1], Reply::Int(2));
+    assert_eq!(get[1], Reply::Nil);
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"])
+            .strings(),
+        vec!["a", "b"]
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "PING"]),
+        Reply::err("ERR The command has no key arguments")
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "NOSUCH", "a"]),
+        Reply::err("ERR Invalid command specified")
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "GET"]),
+        Reply::err("ERR Invalid number of arguments specified for command")
+    );
+    assert!(matches!(c.cmd(&["COMMAND", "DOCS", "get"]), Reply::Array(ref a) if a.len() == 2));
+
+    let time = c.cmd(&["TIME"]).strings();
+    assert!(time[0].parse::<u64>().unwrap() > 1_700_000_000);
+    assert!(time[1].parse::<u32>().unwrap() < 1_000_000);
+
+    assert_eq!(c.cmd(&["FLUSHDB"]), Reply::ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0));
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(c.cmd(&["FLUSHALL", "ASYNC"]), Reply::ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["FLUSHALL", "NOW"]), Reply::err("ERR syntax error"));
+}
+
+#[test]
+fn config_rewrite_keeps_the_file_and_applies_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("node.conf");
+    let port = common::free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "# my node\nport {port}\ndir {}\nmaxclients 100\nlog-level warning\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .arg(&conf)
+        .spawn()
+        .unwrap();
+    let mut c = loop {
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            drop(stream);
+            break Raw::connect(port);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxclients", "200", "timeout", "30"]),
+        Reply::ok()
+    );
+    assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), Reply::ok());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("# my node\n"), "{text}");
+    assert!(text.contains("maxclients 200\n"), "{text}");
+    assert!(text.contains("timeout 30\n"), "{text}");
+    assert!(!text.contains("maxclients 100"), "{text}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn debug_sleep_does_not_block_other_clients() {
+    let server = TestServer::start(&[]);
+    let mut sleeper = server.raw();
+    sleeper.send(&Raw::encode(&[b"DEBUG", b"SLEEP", b"1"]));
+    std::thread::sleep(Duration::from_millis(50));
+    let mut other = server.raw();
+    let start = Instant::now();
+    assert_eq!(other.cmd(&["SET", "k", "v"]), Reply::ok());
+    assert!(start.elapsed() < Duration::from_millis(500));
+    assert_eq!(sleeper.read(), Reply::ok());
+}
+
+#[test]
+fn shutdown_and_sigterm_exit_cleanly() {
+    let mut server = TestServer::start(&[]);
+    let mut c = server.raw();
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        c.cmd(&["SHUTDOWN", "ABORT"]),
+        Reply::err("ERR No shutdown in progress.")
+    );
+    c.send(&Raw::encode(&[b"SHUTDOWN"]));
+    assert!(c.is_closed());
+    assert!(server.wait_exit().success());
+    server.restart();
+    assert_eq!(server.raw().cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert!(server.terminate().success());
+}

@@ -1,0 +1,137 @@
+//! Stored key layout. Every stored key begins with the 2-byte big-endian slot id of the
+//! user key, in standalone mode too, so that a node's data can later join a cluster
+//! and a slot range is always one contiguous key range in every column family.
+//!
+//! - metadata CF: `[slot:2][user key]`
+//! - members CF:  `[slot:2][key length:4][user key][version:8][member]`
+//! - score CF:    `[slot:2][key length:4][user key][version:8][score:8][member]`
+//!
+//! The key length in member keys keeps `a` + member `bc` apart from `ab` + member `c`.
+//! The version makes a whole collection disappear in O(1): a new incarnation of a key
+//! gets a new version and the old members become unreachable garbage.
+
+use ferrokv_keyslot::key_slot;
+
+/// Metadata key of a user key.
+pub fn metadata_key(user_key: &[u8]) -> Vec<u8> {
+    metadata_key_in_slot(key_slot(user_key), user_key)
+}
+
+/// Metadata key of a user key whose slot is already known.
+pub fn metadata_key_in_slot(slot: u16, user_key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + user_key.len());
+    out.extend_from_slice(&slot.to_be_bytes());
+    out.extend_from_slice(user_key);
+    out
+}
+
+/// Splits a metadata key into slot and user key.
+pub fn decode_metadata_key(stored: &[u8]) -> Option<(u16, &[u8])> {
+    if stored.len() < 2 {
+        return None;
+    }
+    Some((u16::from_be_bytes([stored[0], stored[1]]), &stored[2..]))
+}
+
+/// Prefix shared by every member of one incarnation (version) of a collection.
+pub fn member_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 4 + user_key.len() + 8 + 16);
+    out.extend_from_slice(&key_slot(user_key).to_be_bytes());
+    out.extend_from_slice(&(user_key.len() as u32).to_be_bytes());
+    out.extend_from_slice(user_key);
+    out.extend_from_slice(&version.to_be_bytes());
+    out
+}
+
+/// Stored key of one member of a collection.
+pub fn member_key(user_key: &[u8], version: u64, member: &[u8]) -> Vec<u8> {
+    let mut out = member_prefix(user_key, version);
+    out.extend_from_slice(member);
+    out
+}
+
+/// A member key split into its parts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MemberKey<'a> {
+    pub slot: u16,
+    pub user_key: &'a [u8],
+    pub version: u64,
+    pub member: &'a [u8],
+}
+
+/// Splits a stored member key; `None` if it is too short to be one.
+pub fn decode_member_key(stored: &[u8]) -> Option<MemberKey<'_>> {
+    let slot = u16::from_be_bytes([*stored.first()?, *stored.get(1)?]);
+    let len_bytes: [u8; 4] = stored.get(2..6)?.try_into().ok()?;
+    let key_len = u32::from_be_bytes(len_bytes) as usize;
+    let key_end = 6usize.checked_add(key_len)?;
+    let user_key = stored.get(6..key_end)?;
+    let version_bytes: [u8; 8] = stored.get(key_end..key_end + 8)?.try_into().ok()?;
+    Some(MemberKey {
+        slot,
+        user_key,
+        version: u64::from_be_bytes(version_bytes),
+        member: &stored[key_end + 8..],
+    })
+}
+
+/// The smallest key that sorts after every key starting with `prefix`, or `None` when
+/// no such key exists (the prefix is all 0xff).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last != 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Stored-key bounds `[start, end)` covering slots `first..=last` in every column family.
+pub fn slot_range_bounds(first: u16, last: u16) -> (Vec<u8>, Vec<u8>) {
+    let end = u32::from(last) + 1;
+    (
+        first.to_be_bytes().to_vec(),
+        (end as u16).to_be_bytes().to_vec(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_keys_are_grouped_by_slot() {
+        let k = metadata_key(b"foo");
+        assert_eq!(&k[..2], &12182u16.to_be_bytes());
+        assert_eq!(decode_metadata_key(&k), Some((12182, &b"foo"[..])));
+    }
+
+    #[test]
+    fn member_keys_round_trip_and_do_not_collide() {
+        let a = member_key(b"a", 7, b"bc");
+        let b = member_key(b"ab", 7, b"c");
+        assert_ne!(a, b);
+        let decoded = decode_member_key(&a).unwrap();
+        assert_eq!(decoded.user_key, b"a");
+        assert_eq!(decoded.version, 7);
+        assert_eq!(decoded.member, b"bc");
+        assert!(decode_member_key(&a[..5]).is_none());
+    }
+
+    #[test]
+    fn slot_bounds_cover_the_last_slot() {
+        let (start, end) = slot_range_bounds(16000, 16383);
+        assert_eq!(start, vec![0x3e, 0x80]);
+        assert_eq!(end, vec![0x40, 0x00]);
+        assert!(metadata_key_in_slot(16383, b"\xff\xff") < end);
+    }
+
+    #[test]
+    fn prefix_end_skips_ff_bytes() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! What every collection type shares: finding a key's live metadata (WRONGTYPE for
+//! other types), starting a new incarnation, reading and writing members, and writing
+//! the metadata back (an empty collection is deleted, as in Redis).
+
+use ferrokv_storage::encoding::{member_key, member_prefix, metadata_key, prefix_end};
+use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
+use ferrokv_storage::{Cf, StorageError, WriteBatch};
+
+use crate::{Database, Result, TypeError};
+
+impl Database {
+    /// The live metadata of `key` if it is a collection of type `kind`; `None` if the
+    /// key does not exist (or expired); WRONGTYPE if it holds another type.
+    pub(crate) fn collection(&self, key: &[u8], kind: DataType) -> Result<Option<CollectionMeta>> {
+        let Some(raw) = self.live_record(key)? else {
+            return Ok(None);
+        };
+        match metadata::decode(&raw)? {
+            Record::Collection(meta) if meta.kind == kind => Ok(Some(meta)),
+            _ => Err(TypeError::WrongType),
+        }
+    }
+
+    /// The live collection, or a new empty one (fresh version, no expiry) to write into.
+    pub(crate) fn collection_or_new(&self, key: &[u8], kind: DataType) -> Result<CollectionMeta> {
+        Ok(match self.collection(key, kind)? {
+            Some(meta) => meta,
+            None => self.new_collection(kind),
+        })
+    }
+
+    pub(crate) fn new_collection(&self, kind: DataType) -> CollectionMeta {
+        CollectionMeta {
+            kind,
+            expire_ms: 0,
+            version: self.new_version(),
+            size: 0,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds the metadata of `key` to `batch`; a collection left empty is deleted.
+    pub(crate) fn put_collection(&self, batch: &mut WriteBatch, key: &[u8], meta: &CollectionMeta) {
+        let cf = self.storage.cf(Cf::Metadata);
+        if meta.size == 0 {
+            batch.delete_cf(cf, metadata_key(key));
+        } else {
+            batch.put_cf(cf, metadata_key(key), metadata::encode_collection(meta));
+        }
+    }
+
+    pub(crate) fn member(
+        &self,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .storage
+            .get(Cf::Members, &member_key(key, version, member))?
+            .map(|v| v.to_vec()))
+    }
+
+    pub(crate) fn put_member(
+        &self,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+        value: &[u8],
+    ) {
+        batch.put_cf(
+            self.storage.cf(Cf::Members),
+            member_key(key, version, member),
+            value,
+        );
+    }
+
+    pub(crate) fn delete_member(
+        &self,
+        batch: &mut WriteBatch,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+    ) {
+        batch.delete_cf(
+            self.storage.cf(Cf::Members),
+            member_key(key, version, member),
+        );
+    }
+
+    /// Visits the members of one incarnation in member order, from `start` (inclusive,
+    /// relative to the member part) on, until `visit` returns false.
+    pub(crate) fn scan_members(
+        &self,
+        cf: Cf,
+        key: &[u8],
+        version: u64,
+        start: &[u8],
+        reverse: bool,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let prefix = member_prefix(key, version);
+        let upper = prefix_end(&prefix);
+        let mut from = prefix.clone();
+        from.extend_from_slice(start);
+        let mut iter = self.storage.range_iter(cf, &prefix, upper.as_deref(), None);
+        if reverse {
+            iter.seek_to_last();
+        } else {
+            iter.seek(&from);
+        }
+        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            if !visit(&k[prefix.len()..], v) {
+                break;
+            }
+            if reverse {
+                iter.prev();
+            } else {
+                iter.next();
+            }
+        }
+        iter.status().map_err(StorageError::from)?;
+        Ok(())
+    }
+}

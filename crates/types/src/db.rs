@@ -1,0 +1,85 @@
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrokv_storage::encoding::metadata_key;
+use ferrokv_storage::metadata::{self, Record};
+use ferrokv_storage::{Cf, Storage, StorageOptions, WriteBatch};
+
+use crate::locks::KeyLocks;
+use crate::Result;
+use ferrokv_storage::now_ms;
+
+/// The key space of one node: storage plus the locks and version clock that give
+/// commands their atomicity. Operations live in the per-type modules.
+pub struct Database {
+    pub(crate) storage: Storage,
+    pub(crate) locks: KeyLocks,
+    versions: AtomicU64,
+}
+
+impl Database {
+    pub fn open(dir: &Path, options: &StorageOptions) -> Result<Self> {
+        let storage = Storage::open(dir, options)?;
+        Ok(Database {
+            storage,
+            locks: KeyLocks::new(),
+            // Versions only need to grow across restarts; the clock gives that without
+            // persisting a counter (Kvrocks does the same).
+            versions: AtomicU64::new(now_ms() << 20),
+        })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// A version for a new incarnation of a collection, larger than every earlier one.
+    pub(crate) fn new_version(&self) -> u64 {
+        let floor = now_ms() << 20;
+        let mut current = self.versions.load(Ordering::Relaxed);
+        loop {
+            let next = current.max(floor) + 1;
+            match self.versions.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The raw metadata record of `key` if it exists and has not expired.
+    pub(crate) fn live_record(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.live_record_at(&metadata_key(key), now_ms())
+    }
+
+    pub(crate) fn live_record_at(&self, stored_key: &[u8], now: u64) -> Result<Option<Vec<u8>>> {
+        let Some(raw) = self.storage.get(Cf::Metadata, stored_key)? else {
+            return Ok(None);
+        };
+        let record = metadata::decode(&raw)?;
+        if record.is_expired(now) {
+            return Ok(None);
+        }
+        Ok(Some(raw.to_vec()))
+    }
+
+    /// Adds the deletion of `key` (whatever its type) to `batch`. Members of a collection
+    /// become unreachable with their metadata and are reclaimed by compaction.
+    pub(crate) fn delete_into(&self, batch: &mut WriteBatch, key: &[u8]) {
+        batch.delete_cf(self.storage.cf(Cf::Metadata), metadata_key(key));
+    }
+
+    /// Decodes a record fetched by `live_record`.
+    pub(crate) fn decode(raw: &[u8]) -> Result<Record<'_>> {
+        Ok(metadata::decode(raw)?)
+    }
+
+    /// Flushes WAL and memtables: the clean-shutdown path.
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.storage.flush()?)
+    }
+}

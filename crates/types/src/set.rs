@@ -1,0 +1,230 @@
+//! Sets: one member record per element, empty value.
+
+use std::collections::BTreeSet;
+
+use ferrokv_storage::metadata::DataType;
+use ferrokv_storage::{Cf, WriteBatch};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::{Database, Result};
+
+/// How SINTER/SUNION/SDIFF combine their inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    Inter,
+    Union,
+    Diff,
+}
+
+impl Database {
+    /// SADD: returns how many elements were new.
+    pub fn sadd(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
+        let _guard = self.locks.lock_one(key);
+        let mut meta = self.collection_or_new(key, DataType::Set)?;
+        let mut batch = WriteBatch::default();
+        let mut added = 0;
+        let mut seen = std::collections::HashSet::new();
+        for member in members {
+            if seen.insert(*member) && self.member(key, meta.version, member)?.is_none() {
+                self.put_member(&mut batch, key, meta.version, member, b"");
+                added += 1;
+            }
+        }
+        if added > 0 {
+            meta.size += added;
+            self.put_collection(&mut batch, key, &meta);
+            self.storage.write(batch)?;
+        }
+        Ok(added)
+    }
+
+    /// SREM: returns how many elements existed.
+    pub fn srem(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
+        let _guard = self.locks.lock_one(key);
+        self.srem_locked(key, members)
+    }
+
+    fn srem_locked(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
+        let Some(mut meta) = self.collection(key, DataType::Set)? else {
+            return Ok(0);
+        };
+        let mut batch = WriteBatch::default();
+        let mut removed = 0;
+        let mut seen = std::collections::HashSet::new();
+        for member in members {
+            if seen.insert(*member) && self.member(key, meta.version, member)?.is_some() {
+                self.delete_member(&mut batch, key, meta.version, member);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            meta.size -= removed.min(meta.size);
+            self.put_collection(&mut batch, key, &meta);
+            self.storage.write(batch)?;
+        }
+        Ok(removed)
+    }
+
+    pub fn scard(&self, key: &[u8]) -> Result<u64> {
+        Ok(self.collection(key, DataType::Set)?.map_or(0, |m| m.size))
+    }
+
+    /// SISMEMBER/SMISMEMBER.
+    pub fn sismember(&self, key: &[u8], members: &[&[u8]]) -> Result<Vec<bool>> {
+        let Some(meta) = self.collection(key, DataType::Set)? else {
+            return Ok(vec![false; members.len()]);
+        };
+        members
+            .iter()
+            .map(|m| Ok(self.member(key, meta.version, m)?.is_some()))
+            .collect()
+    }
+
+    /// SMEMBERS: every element, in byte order.
+    pub fn smembers(&self, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let Some(meta) = self.collection(key, DataType::Set)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(meta.size.min(1 << 20) as usize);
+        self.scan_members(Cf::Members, key, meta.version, &[], false, |member, _| {
+            out.push(member.to_vec());
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// SRANDMEMBER: `count` > 0 distinct elements, < 0 `-count` elements that may repeat.
+    pub fn srandmember(&self, key: &[u8], count: i64) -> Result<Vec<Vec<u8>>> {
+        let all = self.smembers(key)?;
+        if all.is_empty() || count == 0 {
+            return Ok(Vec::new());
+        }
+        let mut rng = rand::thread_rng();
+        if count > 0 {
+            let mut picked = all;
+            picked.shuffle(&mut rng);
+            picked.truncate(count as usize);
+            Ok(picked)
+        } else {
+            Ok((0..count.unsigned_abs())
+                .map(|_| all[rng.gen_range(0..all.len())].clone())
+                .collect())
+        }
+    }
+
+    /// SPOP: removes and returns up to `count` random elements.
+    pub fn spop(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>> {
+        let _guard = self.locks.lock_one(key);
+        let mut picked = self.srandmember(key, count.min(i64::MAX as u64) as i64)?;
+        picked.truncate(count as usize);
+        let refs: Vec<&[u8]> = picked.iter().map(Vec::as_slice).collect();
+        self.srem_locked(key, &refs)?;
+        Ok(picked)
+    }
+
+    /// SMOVE: moves one element; false if it was not in the source.
+    pub fn smove(&self, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool> {
+        let _guard = self.locks.lock(&[src, dst]);
+        let Some(mut src_meta) = self.collection(src, DataType::Set)? else {
+            return Ok(false);
+        };
+        let mut dst_meta = self.collection_or_new(dst, DataType::Set)?;
+        if self.member(src, src_meta.version, member)?.is_none() {
+            return Ok(false);
+        }
+        if src == dst {
+            return Ok(true);
+        }
+        let mut batch = WriteBatch::default();
+        self.delete_member(&mut batch, src, src_meta.version, member);
+        src_meta.size -= 1;
+        self.put_collection(&mut batch, src, &src_meta);
+        if self.member(dst, dst_meta.version, member)?.is_none() {
+            self.put_member(&mut batch, dst, dst_meta.version, member, b"");
+            dst_meta.size += 1;
+            self.put_collection(&mut batch, dst, &dst_meta);
+        }
+        self.storage.write(batch)?;
+        Ok(true)
+    }
+
+    /// Reads a set for a combination (missing = empty; WRONGTYPE for other types).
+    fn set_contents(&self, key: &[u8]) -> Result<BTreeSet<Vec<u8>>> {
+        Ok(self.smembers(key)?.into_iter().collect())
+    }
+
+    /// SINTER/SUNION/SDIFF.
+    pub fn scombine(&self, op: SetOp, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
+        let mut sets = Vec::with_capacity(keys.len());
+        for key in keys {
+            sets.push(self.set_contents(key)?);
+        }
+        let mut iter = sets.into_iter();
+        let Some(mut acc) = iter.next() else {
+            return Ok(Vec::new());
+        };
+        for set in iter {
+            match op {
+                SetOp::Inter => acc.retain(|m| set.contains(m)),
+                SetOp::Union => acc.extend(set),
+                SetOp::Diff => acc.retain(|m| !set.contains(m)),
+            }
+        }
+        Ok(acc.into_iter().collect())
+    }
+
+    /// SINTERSTORE/SUNIONSTORE/SDIFFSTORE: replaces `dst` (whatever it held) with the
+    /// result; returns its size.
+    pub fn scombine_store(&self, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<u64> {
+        let mut all: Vec<&[u8]> = keys.to_vec();
+        all.push(dst);
+        let _guard = self.locks.lock(&all);
+        let result = self.scombine(op, keys)?;
+        let mut batch = WriteBatch::default();
+        self.delete_into(&mut batch, dst);
+        let mut meta = self.new_collection(DataType::Set);
+        for member in &result {
+            self.put_member(&mut batch, dst, meta.version, member, b"");
+        }
+        meta.size = result.len() as u64;
+        self.put_collection(&mut batch, dst, &meta);
+        self.storage.write(batch)?;
+        Ok(meta.size)
+    }
+
+    /// SSCAN: up to about `count` elements from `cursor` (inclusive) on.
+    pub fn sscan(
+        &self,
+        key: &[u8],
+        cursor: &[u8],
+        pattern: Option<&[u8]>,
+        count: usize,
+    ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+        let Some(meta) = self.collection(key, DataType::Set)? else {
+            return Ok((Vec::new(), None));
+        };
+        let mut out = Vec::new();
+        let mut next = None;
+        let mut examined = 0;
+        self.scan_members(
+            Cf::Members,
+            key,
+            meta.version,
+            cursor,
+            false,
+            |member, _| {
+                if examined >= count.max(1) {
+                    next = Some(member.to_vec());
+                    return false;
+                }
+                examined += 1;
+                if pattern.is_none_or(|p| crate::glob::matches(p, member)) {
+                    out.push(member.to_vec());
+                }
+                true
+            },
+        )?;
+        Ok((out, next))
+    }
+}
