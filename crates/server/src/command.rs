@@ -43,6 +43,10 @@ pub mod flags {
 
 pub type Handler = fn(&mut Context<'_>, &[Bytes]) -> CmdResult;
 
+/// Finds the key positions of a command whose keys move (after a `numkeys`, after
+/// `STREAMS`, ...).
+pub type KeyFinder = fn(&[Bytes]) -> Vec<usize>;
+
 /// One row of the command table.
 pub struct CommandSpec {
     pub name: &'static str,
@@ -55,7 +59,7 @@ pub struct CommandSpec {
     pub last_key: i32,
     pub step: i32,
     /// For commands with movable keys: finds the key positions.
-    pub keys: Option<fn(&[Bytes]) -> Vec<usize>>,
+    pub keys: Option<KeyFinder>,
     pub handler: Handler,
     pub summary: &'static str,
     pub group: &'static str,

@@ -79,7 +79,10 @@ async fn session(
                 }
             };
             let mut reply = dispatch::execute(server, client, args);
-            if let Some(Action::Block(block)) = client.action.take() {
+            if matches!(client.action, Some(Action::Block(_))) {
+                let Some(Action::Block(block)) = client.action.take() else {
+                    unreachable!("checked just above")
+                };
                 if !send(server, socket, &output).await {
                     return "write failed";
                 }

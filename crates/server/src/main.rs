@@ -66,6 +66,7 @@ fn parse_command_line(args: &[String]) -> Result<Cli, String> {
                 let name = &arg[2..];
                 let value = args
                     .get(i + 1)
+                    .filter(|v| !v.starts_with("--"))
                     .ok_or_else(|| format!("option '--{name}' needs a value"))?;
                 overrides.push((name.to_string(), value.clone()));
                 i += 2;

@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+/// A watching connection: its id and the flag EXEC checks.
+type Watcher = (u64, Arc<AtomicBool>);
+
 #[derive(Default)]
 pub struct Watches {
     /// Number of watched (client, key) pairs; lets `touch` skip the lock when zero.
     active: AtomicUsize,
-    keys: Mutex<HashMap<Vec<u8>, Vec<(u64, Arc<AtomicBool>)>>>,
+    keys: Mutex<HashMap<Vec<u8>, Vec<Watcher>>>,
 }
 
 impl Watches {

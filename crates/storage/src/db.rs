@@ -251,8 +251,9 @@ impl Storage {
         self.db.latest_sequence_number()
     }
 
-    /// Write batches from `sequence` on (the first one may start before it), as they
-    /// were written: the base of the WAL tail of a migration.
+    /// Write batches made after `sequence` (their first sequence number is greater), as
+    /// they were written: the tail of a migration after a snapshot taken at `sequence`.
+    /// A batch is atomic, so it is either wholly in that snapshot or wholly here.
     pub fn wal_since(
         &self,
         sequence: u64,
@@ -366,7 +367,7 @@ mod tests {
     #[test]
     fn wal_tail_replays_onto_another_database() {
         let (_dir, source) = open();
-        let start = source.latest_sequence() + 1;
+        let start = source.latest_sequence();
         put(&source, 5, b"a");
         put(&source, 6, b"b");
         let (_dir2, dest) = open();

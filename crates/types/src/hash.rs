@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::numbers::{format_float_human, parse_f64, parse_i64};
-use crate::{Database, Result, TypeError};
+use crate::{Database, Page, Result, TypeError};
 
 /// Fields and values, in field order.
 pub type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;
@@ -174,7 +174,7 @@ impl Database {
         cursor: &[u8],
         pattern: Option<&[u8]>,
         count: usize,
-    ) -> Result<(FieldValues, Option<Vec<u8>>)> {
+    ) -> Result<Page<(Vec<u8>, Vec<u8>)>> {
         let Some(meta) = self.collection(key, DataType::Hash)? else {
             return Ok((Vec::new(), None));
         };

@@ -8,7 +8,7 @@ use ferrokv_storage::{Cf, WriteBatch};
 use rand::Rng;
 
 use crate::glob;
-use crate::{Database, Result, TypeError};
+use crate::{Database, Page, Result, TypeError};
 use ferrokv_storage::now_ms;
 
 /// The answer of TTL/PTTL/EXPIRETIME.
@@ -329,11 +329,7 @@ impl Database {
     /// One step of active expiry: looks at up to `budget` records from the stored key
     /// `cursor` on and deletes the expired ones. Returns the deleted user keys and where
     /// to continue (`None` = wrapped around).
-    pub fn expire_cycle(
-        &self,
-        cursor: &[u8],
-        budget: usize,
-    ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+    pub fn expire_cycle(&self, cursor: &[u8], budget: usize) -> Result<Page<Vec<u8>>> {
         let now = now_ms();
         let mut expired = Vec::new();
         let mut examined = 0;

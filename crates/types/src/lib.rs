@@ -35,3 +35,6 @@ pub use zset::{
 };
 
 pub type Result<T> = std::result::Result<T, TypeError>;
+
+/// One page of an iteration: the items found and where to continue (`None` = done).
+pub type Page<T> = (Vec<T>, Option<Vec<u8>>);

@@ -7,7 +7,7 @@ use ferrokv_storage::{Cf, WriteBatch};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::{Database, Result};
+use crate::{Database, Page, Result};
 
 /// How SINTER/SUNION/SDIFF combine their inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl Database {
         cursor: &[u8],
         pattern: Option<&[u8]>,
         count: usize,
-    ) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+    ) -> Result<Page<Vec<u8>>> {
         let Some(meta) = self.collection(key, DataType::Set)? else {
             return Ok((Vec::new(), None));
         };

@@ -6,14 +6,15 @@
 
 use std::fmt;
 
-use ferrokv_storage::encoding::metadata_key;
+use ferrokv_storage::encoding::{member_key, member_prefix, metadata_key, prefix_end};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType};
-use ferrokv_storage::{now_ms, Cf, WriteBatch};
+use ferrokv_storage::{now_ms, Cf, StorageError, WriteBatch};
 
 use crate::{Database, Result, TypeError};
 
 /// Redis' `stream-node-max-entries`: approximate trimming (`~`) removes whole blocks
-/// of this many entries, as Redis removes whole radix-tree nodes.
+/// of this many entries (counted from the oldest), as Redis removes whole radix-tree
+/// nodes.
 const NODE_ENTRIES: u64 = 100;
 
 /// A stream entry ID, `ms-seq`.
@@ -107,7 +108,7 @@ pub enum TrimStrategy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trim {
     pub strategy: TrimStrategy,
-    /// `~`: only whole blocks of entries are removed, so more may remain.
+    /// `~`: only whole nodes of 100 entries are removed (as in Redis), so more may remain.
     pub approx: bool,
     /// Most entries one trim removes (`~` only); 0 = no limit.
     pub limit: u64,
@@ -149,8 +150,7 @@ impl StreamState {
         if extra.is_empty() {
             return Ok(StreamState::default());
         }
-        let corrupt =
-            || TypeError::Storage(ferrokv_storage::StorageError::Corrupt("stream metadata"));
+        let corrupt = || TypeError::Storage(StorageError::Corrupt("stream metadata"));
         let last_id = StreamId::from_bytes(extra).ok_or_else(corrupt)?;
         let added: [u8; 8] = extra
             .get(16..24)
@@ -224,6 +224,7 @@ impl Database {
     }
 
     /// Entries with IDs in `[start, end]`, ascending (or descending), at most `count`.
+    /// One bounded range scan: the iterator never leaves the requested IDs.
     fn stream_entries(
         &self,
         key: &[u8],
@@ -238,54 +239,35 @@ impl Database {
             return Ok(out);
         }
         let limit = count.unwrap_or(usize::MAX);
-        let mut error = None;
+        let prefix = member_prefix(key, version);
+        let lower = member_key(key, version, &start.to_bytes());
+        let upper = match end.next() {
+            Some(after) => Some(member_key(key, version, &after.to_bytes())),
+            None => prefix_end(&prefix),
+        };
+        let mut iter = self
+            .storage
+            .range_iter(Cf::Members, &lower, upper.as_deref(), None);
         if reverse {
-            // Seek below the end by scanning backwards from the last entry.
-            self.scan_members(Cf::Members, key, version, &[], true, |member, value| {
-                let Some(id) = StreamId::from_bytes(member) else {
-                    error = Some(());
-                    return false;
-                };
-                if id > end {
-                    return true;
-                }
-                if id < start {
-                    return false;
-                }
-                out.push(StreamEntry {
-                    id,
-                    fields: decode_fields(value),
-                });
-                out.len() < limit
-            })?;
-        } else {
-            self.scan_members(
-                Cf::Members,
-                key,
-                version,
-                &start.to_bytes(),
-                false,
-                |member, value| {
-                    let Some(id) = StreamId::from_bytes(member) else {
-                        error = Some(());
-                        return false;
-                    };
-                    if id > end {
-                        return false;
-                    }
-                    out.push(StreamEntry {
-                        id,
-                        fields: decode_fields(value),
-                    });
-                    out.len() < limit
-                },
-            )?;
+            iter.seek_to_last();
         }
-        if error.is_some() {
-            return Err(TypeError::Storage(ferrokv_storage::StorageError::Corrupt(
-                "stream entry key",
-            )));
+        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            let id = StreamId::from_bytes(&k[prefix.len()..])
+                .ok_or(StorageError::Corrupt("stream entry key"))?;
+            out.push(StreamEntry {
+                id,
+                fields: decode_fields(v),
+            });
+            if out.len() >= limit {
+                break;
+            }
+            if reverse {
+                iter.prev();
+            } else {
+                iter.next();
+            }
         }
+        iter.status().map_err(StorageError::from)?;
         Ok(out)
     }
 
@@ -305,7 +287,8 @@ impl Database {
     }
 
     /// Adds the removal of the oldest entries that `trim` asks for to `batch`; returns
-    /// how many.
+    /// how many. `pending` is an entry this same command added and has not written
+    /// yet: the newest one, so it is read from nowhere but counts like the others.
     fn trim_into(
         &self,
         batch: &mut WriteBatch,
@@ -314,13 +297,12 @@ impl Database {
         trim: &Trim,
         pending: Option<StreamId>,
     ) -> Result<u64> {
-        // `pending` is an entry added by this same command and not yet written: it
-        // is the newest one, so it only counts towards the length.
-        let stored = meta.size - u64::from(pending.is_some());
-        let mut remove = match trim.strategy {
-            TrimStrategy::MaxLen(max) => meta.size.saturating_sub(max).min(stored),
+        let length = meta.size;
+        let stored = length - u64::from(pending.is_some());
+        // How many of the oldest entries are below MINID (all of them can go).
+        let below = match trim.strategy {
+            TrimStrategy::MaxLen(_) => 0,
             TrimStrategy::MinId(min) => {
-                // Count the entries below `min` (the pending one is the newest).
                 let mut below = 0u64;
                 self.scan_members(Cf::Members, key, meta.version, &[], false, |member, _| {
                     match StreamId::from_bytes(member) {
@@ -331,20 +313,38 @@ impl Database {
                         _ => false,
                     }
                 })?;
-                if pending.is_some_and(|p| p < min) {
-                    // Only possible when everything is below `min`; the new entry
-                    // itself is removed too, as in Redis.
+                if below == stored && pending.is_some_and(|p| p < min) {
                     below += 1;
                 }
                 below
             }
         };
-        if trim.approx {
-            remove -= remove % NODE_ENTRIES;
-            if trim.limit > 0 {
-                remove = remove.min(trim.limit - trim.limit % NODE_ENTRIES);
+        let remove = if trim.approx {
+            // Like Redis, remove whole nodes of NODE_ENTRIES entries (the oldest node
+            // first, the newest one partial) while the whole node may go, within LIMIT.
+            let mut removed = 0u64;
+            while removed < length {
+                let remaining = length - removed;
+                let node = remaining.min(NODE_ENTRIES);
+                if trim.limit > 0 && removed + node > trim.limit {
+                    break;
+                }
+                let whole_node_goes = match trim.strategy {
+                    TrimStrategy::MaxLen(max) => remaining > max && remaining - node >= max,
+                    TrimStrategy::MinId(_) => removed + node <= below,
+                };
+                if !whole_node_goes {
+                    break;
+                }
+                removed += node;
             }
-        }
+            removed
+        } else {
+            match trim.strategy {
+                TrimStrategy::MaxLen(max) => length.saturating_sub(max),
+                TrimStrategy::MinId(_) => below,
+            }
+        };
         if remove == 0 {
             return Ok(0);
         }

@@ -4,9 +4,9 @@
 //! every ranged read (by rank, score or lex) is one iteration over it. Both families
 //! are always written in the same batch.
 //!
-//! Scores are stored with an order-preserving encoding of the f64 (sign bit flipped for
-//! positives, every bit flipped for negatives, big-endian), so byte order is numeric
-//! order, `-inf` first and `+inf` last. `-0` is stored as `0`.
+//! Scores are stored, in both families, with an order-preserving encoding of the f64
+//! (sign bit flipped for positives, every bit flipped for negatives, big-endian), so
+//! byte order is numeric order, `-inf` first and `+inf` last. `-0` is stored as `0`.
 
 use std::collections::{HashMap, HashSet};
 

@@ -238,7 +238,7 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             None => Err(CommandError::err("No such client")),
         };
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let mut id = None;

@@ -3,28 +3,18 @@
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
 
-use super::{bulk_or_null, float_arg, int_arg, is, scan_args};
+use super::{bulk_or_null, float_arg, int_arg, is, pairs, scan_args};
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-fn pairs_of<'a>(args: &'a [Bytes], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])>, CommandError> {
-    if args.len() % 2 != 0 || args.is_empty() {
-        return Err(CommandError::WrongArity(name.to_string()));
-    }
-    Ok(args
-        .chunks_exact(2)
-        .map(|p| (p[0].as_ref(), p[1].as_ref()))
-        .collect())
-}
-
 fn hset(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let pairs = pairs_of(&args[2..], "hset")?;
+    let pairs = pairs(&args[2..], "hset")?;
     Ok(Frame::Integer(ctx.server.db.hset(&args[1], &pairs)? as i64))
 }
 
 fn hmset(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let pairs = pairs_of(&args[2..], "hmset")?;
+    let pairs = pairs(&args[2..], "hmset")?;
     ctx.server.db.hset(&args[1], &pairs)?;
     Ok(Frame::ok())
 }

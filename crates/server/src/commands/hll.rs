@@ -30,38 +30,9 @@ fn pfmerge(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "pfadd",
-        -2,
-        W | FAST,
-        1,
-        1,
-        1,
-        pfadd,
-        "hyperloglog",
-        "Adds elements to a HyperLogLog.",
-    ),
-    cmd(
-        "pfcount",
-        -2,
-        R,
-        1,
-        -1,
-        1,
-        pfcount,
-        "hyperloglog",
-        "Estimates the cardinality of HyperLogLogs.",
-    ),
-    cmd(
-        "pfmerge",
-        -2,
-        W,
-        1,
-        -1,
-        1,
-        pfmerge,
-        "hyperloglog",
-        "Merges HyperLogLogs into a key.",
-    ),
+    cmd("pfadd", -2, W | FAST, 1, 1, 1, pfadd, "hyperloglog", "Adds elements to a HyperLogLog."),
+    cmd("pfcount", -2, R, 1, -1, 1, pfcount, "hyperloglog", "Estimates the cardinality of HyperLogLogs."),
+    cmd("pfmerge", -2, W, 1, -1, 1, pfmerge, "hyperloglog", "Merges HyperLogLogs into a key."),
 ];

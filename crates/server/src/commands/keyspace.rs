@@ -40,7 +40,7 @@ fn expire_generic(
     unit: ExpiryUnit,
     name: &str,
 ) -> CmdResult {
-    let value = int_arg(&args[2])?;
+    // Redis validates the options before the time.
     let mut condition = ExpireCondition::Always;
     for arg in &args[3..] {
         let next = match arg {
@@ -68,6 +68,7 @@ fn expire_generic(
             }
         };
     }
+    let value = int_arg(&args[2])?;
     let at = absolute_expiry(unit, value).ok_or_else(|| super::invalid_expire(name))?;
     let applied = ctx
         .server

@@ -4,11 +4,12 @@ use bytes::Bytes;
 use ferrokv_protocol::Frame;
 use ferrokv_types::End;
 
-use super::{bulk_array, bulk_or_null, int_arg, is};
+use super::{bulk_array, bulk_or_null, int_arg, is, key_of_type};
 use crate::blocking::timeout_seconds;
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
+use ferrokv_types::DataType;
 
 fn refs(args: &[Bytes]) -> Vec<&[u8]> {
     args.iter().map(|a| a.as_ref()).collect()
@@ -90,12 +91,19 @@ fn lrange(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn lindex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if !key_of_type(ctx, &args[1], DataType::List)? {
+        return Ok(Frame::Null);
+    }
     Ok(bulk_or_null(
         ctx.server.db.lindex(&args[1], int_arg(&args[2])?)?,
     ))
 }
 
 fn lset(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis looks the key up (no such key, WRONGTYPE) before reading the index.
+    if !key_of_type(ctx, &args[1], DataType::List)? {
+        return Err(ferrokv_types::TypeError::NoSuchKey.into());
+    }
     ctx.server.db.lset(&args[1], int_arg(&args[2])?, &args[3])?;
     Ok(Frame::ok())
 }

@@ -163,3 +163,31 @@ pub fn scan_reply(ctx: &Context<'_>, next: Option<Vec<u8>>, items: Frame) -> Fra
     };
     Frame::Array(vec![Frame::bulk(cursor.to_string()), items])
 }
+
+/// For commands that, like Redis, look the key up before parsing their other
+/// arguments: `Ok(false)` when the key is missing, WRONGTYPE when it holds another type.
+pub fn key_of_type(
+    ctx: &Context<'_>,
+    key: &[u8],
+    kind: ferrokv_types::DataType,
+) -> Result<bool, CommandError> {
+    match ctx.server.db.type_of(key)? {
+        None => Ok(false),
+        Some(t) if t == kind => Ok(true),
+        Some(_) => Err(ferrokv_types::TypeError::WrongType.into()),
+    }
+}
+
+/// A name/value (or key/value) pair of arguments.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// Splits `args` into pairs; an odd count is a wrong number of arguments for `command`.
+pub fn pairs<'a>(args: &'a [Bytes], command: &str) -> Result<Vec<Pair<'a>>, CommandError> {
+    if args.is_empty() || !args.len().is_multiple_of(2) {
+        return Err(CommandError::WrongArity(command.to_string()));
+    }
+    Ok(args
+        .chunks_exact(2)
+        .map(|pair| (pair[0].as_ref(), pair[1].as_ref()))
+        .collect())
+}

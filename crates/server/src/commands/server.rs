@@ -45,7 +45,7 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         }
         Ok(Frame::Map(pairs))
     } else if is(sub, "SET") {
-        arity(args.len() >= 4 && args.len() % 2 == 0)?;
+        arity(args.len() >= 4 && args.len().is_multiple_of(2))?;
         config_set(ctx, &args[2..])
     } else if is(sub, "REWRITE") {
         arity(args.len() == 2)?;

@@ -215,7 +215,7 @@ fn add_trim_args(args: &[Bytes], xadd: bool) -> Result<AddTrimArgs, CommandError
 fn xadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let parsed = add_trim_args(args, true)?;
     let fields = &args[(parsed.next + 1).min(args.len())..];
-    if fields.is_empty() || fields.len() % 2 != 0 {
+    if fields.is_empty() || !fields.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity("xadd".into()));
     }
     let fields: Vec<&[u8]> = fields.iter().map(|f| f.as_ref()).collect();
@@ -333,7 +333,7 @@ fn xread_args(args: &[Bytes]) -> Result<XReadArgs, CommandError> {
             parsed.count = (n > 0).then_some(n);
             i += 2;
         } else if is(opt, "STREAMS") && more > 0 {
-            if more % 2 != 0 {
+            if !more.is_multiple_of(2) {
                 return Err(CommandError::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -357,7 +357,7 @@ fn xread_keys(args: &[Bytes]) -> Vec<usize> {
             i += 2;
         } else if is(arg, "STREAMS") {
             let rest = args.len() - i - 1;
-            if rest == 0 || rest % 2 != 0 {
+            if rest == 0 || !rest.is_multiple_of(2) {
                 return Vec::new();
             }
             return (i + 1..i + 1 + rest / 2).collect();
@@ -373,15 +373,18 @@ fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let keys = &args[parsed.streams_at..parsed.streams_at + parsed.streams];
     let id_args = &args[parsed.streams_at + parsed.streams..];
     let db = &ctx.server.db;
-    // Resolve the IDs first (`$` = the stream's last ID now), as Redis does.
+    // Resolve the IDs first (`$` = the stream's last ID now), as Redis does; a wait
+    // then continues from these, so nothing written meanwhile is missed.
     let mut from = Vec::with_capacity(keys.len());
+    let mut resolved = Vec::with_capacity(keys.len());
     for (key, id) in keys.iter().zip(id_args) {
-        let last = db.stream_last_id(key)?;
+        let last = db.stream_last_id(key)?.unwrap_or(StreamId::MIN);
         from.push(match id.as_ref() {
-            b"$" => ReadFrom::After(last.unwrap_or(StreamId::MIN)),
+            b"$" => ReadFrom::After(last),
             b"+" => ReadFrom::Last,
             other => ReadFrom::After(strict_id(other)?),
         });
+        resolved.push(last);
     }
     let mut served = Vec::new();
     for (key, from) in keys.iter().zip(&from) {
@@ -415,12 +418,11 @@ fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let Some(timeout) = parsed.block else {
         return Ok(Frame::NullArray);
     };
-    // Wait for entries after what exists now: `$` and `+` become the current last ID.
+    // Wait for entries after what existed: `$` and `+` become the last IDs resolved.
     let mut retry = args.to_vec();
-    for (i, key) in keys.iter().enumerate() {
+    for (i, last) in resolved.iter().enumerate() {
         let at = parsed.streams_at + parsed.streams + i;
         if matches!(retry[at].as_ref(), b"$" | b"+") {
-            let last = ctx.server.db.stream_last_id(key)?.unwrap_or(StreamId::MIN);
             retry[at] = Bytes::from(last.to_string());
         }
     }
@@ -548,108 +550,19 @@ fn xsetid(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "xadd",
-        -5,
-        W | FAST,
-        1,
-        1,
-        1,
-        xadd,
-        "stream",
-        "Appends an entry to a stream.",
-    ),
-    cmd(
-        "xlen",
-        2,
-        R | FAST,
-        1,
-        1,
-        1,
-        xlen,
-        "stream",
-        "Returns the number of entries of a stream.",
-    ),
-    cmd(
-        "xrange",
-        -4,
-        R,
-        1,
-        1,
-        1,
-        xrange,
-        "stream",
-        "Returns the entries of an ID range.",
-    ),
-    cmd(
-        "xrevrange",
-        -4,
-        R,
-        1,
-        1,
-        1,
-        xrevrange,
-        "stream",
-        "Returns the entries of an ID range, newest first.",
-    ),
-    cmd(
-        "xdel",
-        -3,
-        W | FAST,
-        1,
-        1,
-        1,
-        xdel,
-        "stream",
-        "Deletes entries by ID.",
-    ),
-    cmd(
-        "xtrim",
-        -4,
-        W,
-        1,
-        1,
-        1,
-        xtrim,
-        "stream",
-        "Removes the oldest entries.",
-    ),
+    cmd("xadd", -5, W | FAST, 1, 1, 1, xadd, "stream", "Appends an entry to a stream."),
+    cmd("xlen", 2, R | FAST, 1, 1, 1, xlen, "stream", "Returns the number of entries of a stream."),
+    cmd("xrange", -4, R, 1, 1, 1, xrange, "stream", "Returns the entries of an ID range."),
+    cmd("xrevrange", -4, R, 1, 1, 1, xrevrange, "stream", "Returns the entries of an ID range, newest first."),
+    cmd("xdel", -3, W | FAST, 1, 1, 1, xdel, "stream", "Deletes entries by ID."),
+    cmd("xtrim", -4, W, 1, 1, 1, xtrim, "stream", "Removes the oldest entries."),
     CommandSpec {
         keys: Some(xread_keys),
         flags: R | BLOCKING | MOVABLE_KEYS,
-        ..cmd(
-            "xread",
-            -4,
-            0,
-            0,
-            0,
-            0,
-            xread,
-            "stream",
-            "Reads entries from streams, optionally waiting.",
-        )
+        ..cmd("xread", -4, 0, 0, 0, 0, xread, "stream", "Reads entries from streams, optionally waiting.")
     },
-    cmd(
-        "xinfo",
-        -2,
-        R,
-        2,
-        2,
-        1,
-        xinfo,
-        "stream",
-        "Returns information about a stream.",
-    ),
-    cmd(
-        "xsetid",
-        -3,
-        W | FAST,
-        1,
-        1,
-        1,
-        xsetid,
-        "stream",
-        "Sets the last ID and counters of a stream.",
-    ),
+    cmd("xinfo", -2, R, 2, 2, 1, xinfo, "stream", "Returns information about a stream."),
+    cmd("xsetid", -3, W | FAST, 1, 1, 1, xsetid, "stream", "Sets the last ID and counters of a stream."),
 ];

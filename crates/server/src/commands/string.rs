@@ -129,26 +129,18 @@ fn mget(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Array(values.into_iter().map(bulk_or_null).collect()))
 }
 
-fn mset_pairs<'a>(
-    args: &'a [Bytes],
-    name: &str,
-) -> Result<Vec<(&'a [u8], &'a [u8])>, CommandError> {
-    if args.len() % 2 == 0 {
-        return Err(CommandError::WrongArity(name.to_string()));
-    }
-    Ok(args[1..]
-        .chunks_exact(2)
-        .map(|pair| (pair[0].as_ref(), pair[1].as_ref()))
-        .collect())
-}
-
 fn mset(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    ctx.server.db.mset(&mset_pairs(args, "mset")?, false)?;
+    ctx.server
+        .db
+        .mset(&super::pairs(&args[1..], "mset")?, false)?;
     Ok(Frame::ok())
 }
 
 fn msetnx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let written = ctx.server.db.mset(&mset_pairs(args, "msetnx")?, true)?;
+    let written = ctx
+        .server
+        .db
+        .mset(&super::pairs(&args[1..], "msetnx")?, true)?;
     Ok(Frame::Integer(written as i64))
 }
 
@@ -177,6 +169,15 @@ fn decrby(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn incrbyfloat(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis checks the key's type before the increment argument.
+    if ctx
+        .server
+        .db
+        .type_of(&args[1])?
+        .is_some_and(|t| t != ferrokv_types::DataType::String)
+    {
+        return Err(ferrokv_types::TypeError::WrongType.into());
+    }
     let delta = super::float_arg(&args[2])?;
     if !delta.is_finite() {
         return Err(ferrokv_types::TypeError::NanOrInfinity.into());

@@ -10,12 +10,19 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 
-/// A free loopback port (bound and released; good enough for tests).
+/// A free loopback port. Ports come from a per-process range walked by a counter, so
+/// tests running in parallel threads never get the same one; each is checked bindable.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+        let port = base + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running server; killed when dropped.
@@ -310,10 +317,21 @@ impl Raw {
         }
     }
 
-    /// True when the server closed the connection (reads EOF within the timeout).
+    /// True when the server closed the connection: EOF (or a reset) within two
+    /// seconds. A timeout means it is still open.
     pub fn is_closed(&mut self) -> bool {
         let mut buf = [0u8; 64];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let closed = match self.reader.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(10)));
+        closed
     }
 }
 
