@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${REQUESTS:-200000}
-TESTS=${TESTS:-set,get}
+TESTS=${TESTS:-set,get,hset,lpush,lrange_100,sadd,zadd}
 KEYSPACE=${KEYSPACE:-100000}
 FERROKV_PORT=${FERROKV_PORT:-16666}
 REDIS_PORT=${REDIS_PORT:-16379}

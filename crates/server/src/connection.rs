@@ -6,19 +6,22 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use ferrokv_protocol::{Frame, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
 use crate::client::{Action, Client};
-use crate::dispatch;
+use crate::dispatch::{self, Batchable};
 use crate::server::Server;
 
 /// Replies are flushed when this much is pending even if more requests are buffered,
 /// so a huge pipeline does not grow the output buffer without bound.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// Longest run of pipelined GETs or SETs served as one storage operation.
+const MAX_RUN: usize = 256;
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
@@ -67,9 +70,30 @@ async fn session(
     let mut output = BytesMut::with_capacity(16 * 1024);
     let info = client.info.clone();
     let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+    // Consecutive plain GETs or SETs of a pipeline, served together when the run ends.
+    let mut run: Vec<Vec<Bytes>> = Vec::new();
+    let mut run_kind = None;
     loop {
         loop {
-            let args = match parser.parse(&mut input) {
+            let parsed = parser.parse(&mut input);
+            let next_kind = match &parsed {
+                Ok(Some(args)) => Batchable::of(args),
+                _ => None,
+            };
+            if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {
+                if let Some(kind) = run_kind {
+                    for reply in dispatch::execute_run(server, client, kind, &run) {
+                        reply.encode(client.protocol, &mut output);
+                    }
+                }
+                run.clear();
+            }
+            let args = match parsed {
+                Ok(Some(args)) if next_kind.is_some() => {
+                    run_kind = next_kind;
+                    run.push(args);
+                    continue;
+                }
                 Ok(Some(args)) => args,
                 Ok(None) => break,
                 Err(e) => {
@@ -202,7 +226,13 @@ async fn wait_unblocked(
 /// WAL flush covers every write made by any client since the last one). If the WAL
 /// cannot be flushed nothing is acknowledged and the connection is dropped.
 async fn send(server: &Server, socket: &mut TcpStream, output: &[u8]) -> bool {
-    if let Err(e) = server.db.storage().make_durable() {
+    let storage = server.db.storage();
+    if storage.has_pending_writes() {
+        // Let the other connections of this thread that have requests ready run first:
+        // one WAL flush then covers all their writes.
+        tokio::task::yield_now().await;
+    }
+    if let Err(e) = storage.make_durable() {
         tracing::error!("cannot make writes durable, dropping the connection: {e}");
         return false;
     }

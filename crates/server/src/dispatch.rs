@@ -93,3 +93,103 @@ pub fn run(ctx: &mut Context<'_>, spec: &'static CommandSpec, args: &[Bytes]) ->
     }
     reply
 }
+
+/// Commands a pipeline may carry in runs that are served together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batchable {
+    /// `GET key`: one multi-get for the run.
+    Get,
+    /// `SET key value` without options: one write batch for the run.
+    Set,
+}
+
+impl Batchable {
+    pub fn of(args: &[Bytes]) -> Option<Batchable> {
+        match args {
+            [name, _] if name.eq_ignore_ascii_case(b"GET") => Some(Batchable::Get),
+            [name, _, _] if name.eq_ignore_ascii_case(b"SET") => Some(Batchable::Set),
+            _ => None,
+        }
+    }
+}
+
+/// Serves a run of pipelined plain GETs or plain SETs with one storage operation: each
+/// request still passes every check (auth, routing) and gets its own reply, in order.
+/// A run of SETs is one atomic batch written under the key locks, so it is
+/// indistinguishable from the same SETs applied one after another.
+pub fn execute_run(
+    server: &Arc<Server>,
+    client: &mut Client,
+    kind: Batchable,
+    requests: &[Vec<Bytes>],
+) -> Vec<Frame> {
+    if client.multi.is_some() {
+        return requests
+            .iter()
+            .map(|args| execute(server, client, args.clone()))
+            .collect();
+    }
+    let mut replies: Vec<Option<Frame>> = Vec::with_capacity(requests.len());
+    let mut accepted: Vec<usize> = Vec::with_capacity(requests.len());
+    for (i, args) in requests.iter().enumerate() {
+        server
+            .stats
+            .commands_processed
+            .fetch_add(1, Ordering::Relaxed);
+        match check(server, client, args) {
+            Ok(_) => {
+                accepted.push(i);
+                replies.push(None);
+            }
+            Err(e) => replies.push(Some(e.into())),
+        }
+    }
+    if !accepted.is_empty() {
+        let _gate = server.exec_gate.read();
+        match kind {
+            Batchable::Get => {
+                let keys: Vec<&[u8]> = accepted.iter().map(|&i| requests[i][1].as_ref()).collect();
+                match server.db.get_many(&keys) {
+                    Ok(values) => {
+                        for (&i, value) in accepted.iter().zip(values) {
+                            replies[i] = Some(match value {
+                                Ok(v) => crate::commands::bulk_or_null(v),
+                                Err(e) => CommandError::from(e).into(),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        let frame: Frame = CommandError::from(e).into();
+                        for &i in &accepted {
+                            replies[i] = Some(frame.clone());
+                        }
+                    }
+                }
+            }
+            Batchable::Set => {
+                let pairs: Vec<(&[u8], &[u8])> = accepted
+                    .iter()
+                    .map(|&i| (requests[i][1].as_ref(), requests[i][2].as_ref()))
+                    .collect();
+                let frame = match server.db.mset(&pairs, false) {
+                    Ok(_) => {
+                        for (key, _) in &pairs {
+                            server.watches.touch(key);
+                            server.waiters.signal(key);
+                        }
+                        Frame::ok()
+                    }
+                    Err(e) => CommandError::from(e).into(),
+                };
+                for &i in &accepted {
+                    replies[i] = Some(frame.clone());
+                }
+            }
+        }
+        *client.info.last_command.lock() = if kind == Batchable::Get { "get" } else { "set" };
+    }
+    replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Frame::error("ERR internal error")))
+        .collect()
+}

@@ -181,9 +181,23 @@ pub async fn run(config: Config) -> Result<(), String> {
         dir.display()
     );
 
+    let workers = {
+        let count = match server.config.read().get_int("workers") {
+            // One core is left to RocksDB's background work and the accept thread.
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
+            n => n as usize,
+        };
+        Arc::new(crate::workers::Workers::start(count)?)
+    };
     let mut accept_tasks = Vec::new();
     for listener in listeners {
-        accept_tasks.push(tokio::spawn(accept_loop(server.clone(), listener)));
+        accept_tasks.push(tokio::spawn(accept_loop(
+            server.clone(),
+            workers.clone(),
+            listener,
+        )));
     }
     tokio::spawn(crate::expiry::active_expire(server.clone()));
 
@@ -201,6 +215,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.clients.count() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if let Ok(workers) = Arc::try_unwrap(workers) {
+        workers.stop();
     }
     if let Err(e) = server.db.flush() {
         error!("flushing the database at shutdown failed: {e}");
@@ -227,7 +244,11 @@ async fn signal_received() {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+async fn accept_loop(
+    server: Arc<Server>,
+    workers: Arc<crate::workers::Workers>,
+    listener: TcpListener,
+) {
     loop {
         let (socket, addr) = match listener.accept().await {
             Ok(pair) => pair,
@@ -242,7 +263,16 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             .stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(crate::connection::serve(server.clone(), socket, addr));
+        // Re-registered with the worker's own reactor, where it stays.
+        let Ok(socket) = socket.into_std() else {
+            continue;
+        };
+        let server = server.clone();
+        workers.next().spawn(async move {
+            if let Ok(socket) = tokio::net::TcpStream::from_std(socket) {
+                crate::connection::serve(server, socket, addr).await;
+            }
+        });
     }
 }
 

@@ -141,6 +141,11 @@ impl Storage {
         self.sync_wal.store(sync, Ordering::Relaxed);
     }
 
+    /// True when some write is not yet durable.
+    pub fn has_pending_writes(&self) -> bool {
+        self.durable.load(Ordering::Acquire) < self.writes.load(Ordering::Acquire)
+    }
+
     /// Makes every write applied so far durable (in the WAL file, and fsynced if so
     /// configured). Call before acknowledging writes; cheap when nothing is pending, and
     /// one flush covers every writer that got in before it (group commit).

@@ -100,6 +100,26 @@ impl Database {
         }
     }
 
+    /// GET of several keys at once (one RocksDB multi-get): per key its value, or
+    /// WRONGTYPE for a key of another type. Serves pipelined GETs.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Result<Option<Vec<u8>>>>> {
+        let stored: Vec<Vec<u8>> = keys.iter().map(|k| metadata_key(k)).collect();
+        let now = now_ms();
+        Ok(self
+            .storage
+            .multi_get(Cf::Metadata, &stored)?
+            .into_iter()
+            .map(|raw| {
+                let Some(raw) = raw else { return Ok(None) };
+                match metadata::decode(&raw)? {
+                    record if record.is_expired(now) => Ok(None),
+                    Record::String { value, .. } => Ok(Some(value.to_vec())),
+                    Record::Collection(_) => Err(TypeError::WrongType),
+                }
+            })
+            .collect())
+    }
+
     /// MGET: values of several keys; keys of other types read as missing.
     pub fn mget(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         let stored: Vec<Vec<u8>> = keys.iter().map(|k| metadata_key(k)).collect();
