@@ -576,3 +576,24 @@ fn redis_py_cluster_client_works() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn cluster_administration_needs_authentication() {
+    let node = TestServer::start(&["--cluster-enabled", "yes", "--requirepass", "pw"]);
+    let mut c = node.raw();
+    let topology = format!("{ID1} 127.0.0.1 {} master - 0-16383", node.port);
+    assert_eq!(
+        c.cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+        Reply::err("NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        c.cmd(&["CLUSTER", "NODES"]),
+        Reply::err("NOAUTH Authentication required.")
+    );
+    assert_eq!(c.cmd(&["AUTH", "pw"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+        Reply::ok()
+    );
+    assert_eq!(c.cmd(&["CLUSTERX", "VERSION"]), Reply::bulk("1"));
+}

@@ -53,6 +53,8 @@ fn connection_commands() {
     );
     assert!(victim.is_closed());
     let mut victim = server.raw();
+    // Once it has answered, the server has registered the connection.
+    assert_eq!(victim.cmd(&["PING"]), Reply::Status("PONG".into()));
     let addr = victim.stream.local_addr().unwrap().to_string();
     assert_eq!(c.cmd(&["CLIENT", "KILL", &addr]), Reply::ok());
     assert!(victim.is_closed());

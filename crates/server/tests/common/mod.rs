@@ -344,11 +344,12 @@ pub fn info_field(c: &mut Raw, section: &str, field: &str) -> i64 {
         .unwrap_or_else(|| panic!("INFO {section} has no {field}: {info}"))
 }
 
-/// Waits until compaction has dropped (nearly) all member records.
+/// Waits until compaction has dropped (nearly) all member and score records.
 pub fn wait_for_members_gc(c: &mut Raw) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let left = info_field(c, "rocksdb", "estimate_keys_members");
+        let left = info_field(c, "rocksdb", "estimate_keys_members")
+            + info_field(c, "rocksdb", "estimate_keys_scores");
         if left < 1000 {
             return;
         }
