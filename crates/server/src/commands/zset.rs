@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use ferrokv_protocol::{format_double, Frame, ProtocolVersion};
 use ferrokv_types::numbers::parse_i64;
+use ferrokv_types::DataType;
 use ferrokv_types::{
     Aggregate, LexRange, RangeBy, RangeSpec, ScoreRange, ScoredMembers, ZAddOptions, ZSetOp,
 };
@@ -468,6 +469,14 @@ fn combine(
         return Err(CommandError::Syntax);
     }
     let keys = refs(&args[at + 1..at + 1 + numkeys]);
+    // Redis looks the inputs up (WRONGTYPE) before it reads the options.
+    for key in &keys {
+        if let Some(kind) = ctx.server.db.type_of(key)? {
+            if kind != DataType::ZSet && kind != DataType::Set {
+                return Err(ferrokv_types::TypeError::WrongType.into());
+            }
+        }
+    }
     let mut weights = Vec::new();
     let mut aggregate = Aggregate::Sum;
     let mut withscores = false;
