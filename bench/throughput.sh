@@ -6,12 +6,14 @@
 #   bench/throughput.sh                 # default: 200k requests per test
 #   REQUESTS=1000000 bench/throughput.sh
 #   TESTS=set,get,hset bench/throughput.sh
+#   KEYSPACE=100000 bench/throughput.sh # random keys (-r) instead of redis-benchmark's
+#                                       # default of one key per test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${REQUESTS:-200000}
 TESTS=${TESTS:-set,get,hset,lpush,lrange_100,sadd,zadd}
-KEYSPACE=${KEYSPACE:-100000}
+KEYSPACE=${KEYSPACE:-}
 FERROKV_PORT=${FERROKV_PORT:-16666}
 REDIS_PORT=${REDIS_PORT:-16379}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrokv-target}"
@@ -44,10 +46,13 @@ done
 # Runs redis-benchmark and prints "TEST rps" lines.
 measure() {
   local port=$1; shift
-  redis-benchmark -p "$port" -c 50 -d 100 -n "$REQUESTS" -r "$KEYSPACE" -t "$TESTS" --csv "$@" 2>/dev/null |
-    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print $1, $2 }'
+  local random=()
+  [ -n "$KEYSPACE" ] && random=(-r "$KEYSPACE")
+  redis-benchmark -p "$port" -c 50 -d 100 -n "$REQUESTS" "${random[@]}" -t "$TESTS" --csv "$@" 2>/dev/null |
+    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); sub(/ \(.*\)$/, "", $1); print $1, $2 }'
 }
 
+echo "redis-benchmark -c 50 -d 100 -n $REQUESTS ${KEYSPACE:+-r $KEYSPACE} ($(redis-server --version | cut -d' ' -f3))"
 printf '%-22s %14s %14s %8s\n' "test" "ferrokv rps" "redis rps" "ratio"
 for pipeline in 1 16; do
   declare -A F=() R=()
