@@ -151,6 +151,8 @@ pub struct Client {
     pub asking: bool,
     /// Cluster: READONLY was sent.
     pub readonly: bool,
+    /// Cluster: this connection is a source node's importing link for these slots.
+    pub importing: Option<ferrokv_cluster::SlotSet>,
     pub action: Option<Action>,
 }
 
@@ -165,6 +167,7 @@ impl Client {
             watched: Vec::new(),
             asking: false,
             readonly: false,
+            importing: None,
             action: None,
         }
     }

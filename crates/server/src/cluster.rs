@@ -19,6 +19,10 @@ use crate::server::Server;
 pub struct Cluster {
     pub state: RwLock<ClusterState>,
     conf_path: PathBuf,
+    /// Slots this node migrated away whose hand-over the topology has not caught up
+    /// with: `<dest-id> <slots>` per line. Survives restarts, so a restarted source
+    /// still answers MOVED instead of serving slots it gave away.
+    migrated_path: PathBuf,
 }
 
 impl Cluster {
@@ -35,10 +39,66 @@ impl Cluster {
                 conf_path.display()
             );
         }
-        Ok(Cluster {
+        let cluster = Cluster {
             state: RwLock::new(state),
             conf_path,
-        })
+            migrated_path: dir.join("migrated.conf"),
+        };
+        cluster.load_migrated()?;
+        Ok(cluster)
+    }
+
+    fn load_migrated(&self) -> Result<(), String> {
+        let text = match std::fs::read_to_string(&self.migrated_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot read {}: {e}", self.migrated_path.display())),
+        };
+        let mut state = self.state.write();
+        for (number, line) in text.lines().enumerate() {
+            let Some((dest, slots)) = line.split_once(' ') else {
+                continue;
+            };
+            let bad =
+                |e: String| format!("{} line {}: {e}", self.migrated_path.display(), number + 1);
+            let slots = SlotSet::parse(slots).map_err(|e| bad(e.to_string()))?;
+            state
+                .set_migrated_away(&slots, dest)
+                .map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the migrated-away records (atomically: temporary file, fsync, rename).
+    pub fn save_migrated(&self) -> std::io::Result<()> {
+        let mut by_dest: std::collections::BTreeMap<String, SlotSet> = Default::default();
+        {
+            let state = self.state.read();
+            for slot in state.migrated_away_slots().iter() {
+                if let ferrokv_cluster::SlotState::MigratedAway { dest_id } = state.slot_state(slot)
+                {
+                    by_dest.entry(dest_id.clone()).or_default().insert(slot);
+                }
+            }
+        }
+        if by_dest.is_empty() {
+            return match std::fs::remove_file(&self.migrated_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let text: String = by_dest
+            .iter()
+            .map(|(dest, slots)| format!("{dest} {slots}\n"))
+            .collect();
+        let tmp = self.migrated_path.with_extension("tmp");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.migrated_path)
     }
 
     fn persist_enabled(server: &Server) -> bool {
@@ -75,6 +135,8 @@ impl Cluster {
         if Self::persist_enabled(server) {
             self.save()?;
         }
+        self.save_migrated()
+            .map_err(|e| CommandError::err(format!("cannot write migrated.conf: {e}")))?;
         for (first, last) in to_delete.ranges() {
             if let Err(e) = server.db.storage().delete_slot_range(first, last) {
                 warn!("deleting handed-over slots {first}-{last} failed: {e}");
@@ -123,6 +185,9 @@ pub fn route(
         .state
         .read()
         .route(slot, spec.has(flags::WRITE), conn);
+    if route == Route::Fenced {
+        return Err(CommandError::Fenced);
+    }
     match route.to_error() {
         None => {
             debug_assert_eq!(route, Route::Local);

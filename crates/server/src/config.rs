@@ -122,6 +122,81 @@ pub const OPTIONS: &[OptionSpec] = &[
         mutable: true,
     },
     OptionSpec {
+        name: "migrate-max-jobs",
+        default: "4",
+        kind: Kind::Int { min: 1, max: 1024 },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-batch-size-kb",
+        default: "256",
+        kind: Kind::Int {
+            min: 1,
+            max: 1024 * 1024,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-batch-rate-limit-mb",
+        default: "0",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-sequence-gap",
+        default: "1000",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-fence-max-ms",
+        default: "1000",
+        kind: Kind::Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-io-timeout-ms",
+        default: "10000",
+        kind: Kind::Int {
+            min: 100,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-speed",
+        default: "4096",
+        kind: Kind::Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-pipeline-size",
+        default: "16",
+        kind: Kind::Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        mutable: true,
+    },
+    OptionSpec {
+        name: "migrate-type",
+        default: "raw-key-value",
+        kind: Kind::Enum(&["raw-key-value", "redis-command"]),
+        mutable: true,
+    },
+    OptionSpec {
         name: "rocksdb.write_options.sync",
         default: "no",
         kind: Kind::Bool,

@@ -52,6 +52,13 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
     debug!("client {} closed: {reason}", info.id);
     server.watches.unwatch(client.id(), &client.watched);
+    if let Some(slots) = client.importing.take() {
+        // The source went away before committing: drop what it sent.
+        tracing::warn!(
+            "importing link for slots {slots} closed before commit; dropping the import"
+        );
+        crate::migration::abort_import(&server, &slots);
+    }
     server.clients.unregister(info.id);
     if client.action == Some(Action::Shutdown) {
         server.request_shutdown();
@@ -73,11 +80,13 @@ async fn session(
     // Consecutive plain GETs or SETs of a pipeline, served together when the run ends.
     let mut run: Vec<Vec<Bytes>> = Vec::new();
     let mut run_kind = None;
+    // In cluster mode each request is routed on its own (a fenced slot makes it wait).
+    let batching = server.cluster.is_none();
     loop {
         loop {
             let parsed = parser.parse(&mut input);
             let next_kind = match &parsed {
-                Ok(Some(args)) => Batchable::of(args),
+                Ok(Some(args)) if batching => Batchable::of(args),
                 _ => None,
             };
             if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {

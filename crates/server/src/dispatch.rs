@@ -21,6 +21,19 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         .fetch_add(1, Ordering::Relaxed);
     let spec = match check(server, client, &args) {
         Ok(spec) => spec,
+        Err(CommandError::Fenced) if client.multi.is_none() => {
+            // Held until the cut-over ends, then routed again (MOVED or executed).
+            let fence_max = server.config.read().get_int("migrate-fence-max-ms").max(1) as u64;
+            client.action = Some(Action::Block(crate::blocking::BlockSpec {
+                keys: vec![Bytes::from_static(crate::migration::FENCE_KEY)],
+                deadline: Some(
+                    std::time::Instant::now() + std::time::Duration::from_millis(fence_max),
+                ),
+                timeout_reply: CommandError::Fenced.into(),
+                retry_args: Some(args),
+            }));
+            return Frame::Null;
+        }
         Err(e) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;

@@ -20,6 +20,10 @@ pub enum CommandError {
     NotFloat,
     #[error("NOAUTH Authentication required.")]
     NoAuth,
+    /// A write to a slot in a migration's cut-over: the connection holds it until the
+    /// fence lifts; where it cannot wait, this is the reply.
+    #[error("TRYAGAIN Can't write to slot being migrated which is in write forbidden phase")]
+    Fenced,
     #[error("{0}")]
     Type(#[from] TypeError),
     /// Any other error; the text carries its own prefix (`ERR ...`, `MOVED ...`).

@@ -15,6 +15,7 @@ mod error;
 mod expiry;
 mod info;
 mod logging;
+mod migration;
 mod server;
 mod watch;
 mod workers;

@@ -67,6 +67,9 @@ pub struct Server {
     pub commands: CommandTable,
     pub clients: ClientRegistry,
     pub watches: Watches,
+    pub migrations: ferrokv_migration::Migrations,
+    /// The newest import this node took part in, for CLUSTER INFO.
+    pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
     pub waiters: crate::blocking::KeyWaiters,
     pub stats: Stats,
     pub scan_cursors: Mutex<ScanCursors>,
@@ -165,6 +168,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         commands: crate::commands::table(),
         clients: ClientRegistry::default(),
         watches: Watches::default(),
+        migrations: ferrokv_migration::Migrations::default(),
+        newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
         stats: Stats::default(),
         scan_cursors: Mutex::new(ScanCursors::default()),

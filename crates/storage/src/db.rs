@@ -235,11 +235,10 @@ impl Storage {
         self.write(batch)
     }
 
-    /// Removes everything (FLUSHDB/FLUSHALL) and compacts the dropped data away.
+    /// Removes everything (FLUSHDB/FLUSHALL): one range tombstone per family, at once.
+    /// The space comes back as compaction reaches the tombstones (or with COMPACT).
     pub fn delete_all(&self) -> Result<(), StorageError> {
-        self.delete_slot_range(0, ferrokv_keyslot::MAX_SLOT)?;
-        self.compact_all();
-        Ok(())
+        self.delete_slot_range(0, ferrokv_keyslot::MAX_SLOT)
     }
 
     /// Compacts every column family completely (COMPACT): drops deleted records and,

@@ -60,6 +60,28 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             }
         })?;
         Ok(Frame::ok())
+    } else if is(sub, "MIGRATE") && (2..=4).contains(&rest.len()) {
+        let (job, wait) = crate::migration::start(ctx.server, args)?;
+        match wait {
+            None => Ok(Frame::ok()),
+            Some(timeout) => {
+                let id = Bytes::from(job.id.clone());
+                let retry = vec![
+                    Bytes::from_static(b"CLUSTERX"),
+                    Bytes::from_static(b"MIGRATION"),
+                    Bytes::from_static(b"RESULT"),
+                    id,
+                ];
+                ctx.block(
+                    vec![crate::migration::job_key(&job.id)],
+                    timeout,
+                    Frame::Null,
+                    Some(retry),
+                )
+            }
+        }
+    } else if is(sub, "MIGRATION") && !rest.is_empty() {
+        migration(ctx, &rest)
     } else if is(sub, "SETSLOT") && rest.len() == 4 {
         let parsed = parse_setslot_args(&rest)?;
         cluster.update(ctx.server, |state| {
@@ -101,10 +123,14 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     };
     if is(sub, "INFO") && argc == 2 {
         let state = cluster.state.read();
-        Ok(Frame::bulk(cluster_info(&state, "")?))
+        Ok(Frame::bulk(cluster_info(
+            &state,
+            &crate::migration::info_lines(ctx.server),
+        )?))
     } else if is(sub, "NODES") && argc == 2 {
+        let markers = crate::migration::node_markers(ctx.server);
         let state = cluster.state.read();
-        Ok(Frame::bulk(cluster_nodes(&state, "")?))
+        Ok(Frame::bulk(cluster_nodes(&state, &markers)?))
     } else if is(sub, "SLOTS") && argc == 2 {
         let state = cluster.state.read();
         let entries = cluster_slots(&state)?
@@ -162,6 +188,8 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             })
             .collect();
         Ok(Frame::Array(shards))
+    } else if is(sub, "IMPORT") && argc == 4 {
+        crate::migration::import(ctx.server, ctx.client, args)
     } else if is(sub, "MYID") && argc == 2 {
         Ok(Frame::bulk(
             cluster.state.read().myid().unwrap_or("").to_string(),
@@ -212,6 +240,79 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+/// `CLUSTERX MIGRATION STATUS [id] | CANCEL id|ALL` (and RESULT id, what a `sync`
+/// MIGRATE waits on).
+fn migration(ctx: &mut Context<'_>, rest: &[&[u8]]) -> CmdResult {
+    let migrations = &ctx.server.migrations;
+    let no_such = || CommandError::err("No such migration job");
+    match rest {
+        [sub] if is(sub, "STATUS") => Ok(Frame::Array(
+            migrations.all().iter().map(|j| status_frame(j)).collect(),
+        )),
+        [sub, id] if is(sub, "STATUS") => {
+            let job = migrations.get(&text(id)).ok_or_else(no_such)?;
+            Ok(Frame::Array(vec![status_frame(&job)]))
+        }
+        [sub, id] if is(sub, "CANCEL") => {
+            let targets: Vec<_> = if is(id, "ALL") {
+                migrations.running()
+            } else {
+                let job = migrations.get(&text(id)).ok_or_else(no_such)?;
+                if !job.is_running() {
+                    return Err(no_such());
+                }
+                vec![job]
+            };
+            for job in &targets {
+                job.request_cancel();
+            }
+            Ok(Frame::Integer(targets.len() as i64))
+        }
+        [sub, id] if is(sub, "RESULT") => {
+            let job = migrations.get(&text(id)).ok_or_else(no_such)?;
+            if job.is_running() {
+                return ctx.block(
+                    vec![crate::migration::job_key(&job.id)],
+                    None,
+                    Frame::Null,
+                    None,
+                );
+            }
+            Ok(crate::migration::outcome(&job))
+        }
+        _ => Err(ClusterError::ClusterxUsage.into()),
+    }
+}
+
+fn status_frame(job: &ferrokv_migration::Job) -> Frame {
+    let s = job.status();
+    let field = |name: &str, value: Frame| (Frame::bulk_from_str(name), value);
+    Frame::Map(vec![
+        field("id", Frame::bulk(s.id)),
+        field("slots", Frame::bulk(s.slots)),
+        field("source", Frame::bulk(s.source)),
+        field("destination", Frame::bulk(s.destination)),
+        field("state", Frame::bulk_from_str(s.state.name())),
+        field("phase", Frame::bulk_from_str(s.phase.name())),
+        field("keys_total", Frame::Integer(s.keys_total)),
+        field("keys_sent", Frame::Integer(s.keys_sent as i64)),
+        field("bytes_sent", Frame::Integer(s.bytes_sent as i64)),
+        field(
+            "rate_bytes_per_sec",
+            Frame::Integer(s.rate_bytes_per_sec as i64),
+        ),
+        field("eta_ms", Frame::Integer(s.eta_ms)),
+        field("started_at_ms", Frame::Integer(s.started_at_ms as i64)),
+        field("elapsed_ms", Frame::Integer(s.elapsed_ms as i64)),
+        field("fence_ms", Frame::Integer(s.fence_ms as i64)),
+        field("error", Frame::bulk(s.error)),
+    ])
+}
+
+fn applybatch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    crate::migration::apply_batch(ctx.server, ctx.client, &args[1])
+}
+
 fn asking(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     require_cluster(ctx)?;
     ctx.client.asking = true;
@@ -247,6 +348,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("clusterx", -2, ADMIN | NO_MULTI, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
     cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
+    cmd("applybatch", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch on an importing link (slot migration)."),
     cmd("readonly", 1, FAST, 0, 0, 0, readonly, "cluster", "Lets a replica serve reads of its master's slots."),
     cmd("readwrite", 1, FAST, 0, 0, 0, readwrite, "cluster", "Ends READONLY."),
     cmd("slaveof", 3, ADMIN | NO_MULTI, 0, 0, 0, slaveof, "server", "Changes the replication role."),

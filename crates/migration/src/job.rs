@@ -1,0 +1,255 @@
+//! Migration jobs: what each one moves, where it is, and what it did.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ferrokv_cluster::SlotSet;
+use ferrokv_storage::now_ms;
+use parking_lot::Mutex;
+
+/// Tunables, read again at every batch so that CONFIG SET applies to running jobs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_jobs: usize,
+    pub batch_size_kb: u64,
+    /// Node-wide limit, shared by all jobs; 0 = none.
+    pub rate_limit_mb: u64,
+    /// WAL lag (in sequence numbers) under which the cut-over starts.
+    pub sequence_gap: u64,
+    pub fence_max_ms: u64,
+    pub io_timeout_ms: u64,
+    /// Password for the destination (the cluster's `requirepass`).
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Start,
+    Success,
+    Fail,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobState::Start => "start",
+            JobState::Success => "success",
+            JobState::Fail => "fail",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state as CLUSTER INFO shows it (Kvrocks knows no `cancelled`).
+    pub fn kvrocks_name(self) -> &'static str {
+        match self {
+            JobState::Cancelled => "fail",
+            other => other.name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    Connecting,
+    Snapshot,
+    Tail,
+    Fence,
+    Commit,
+    Done,
+}
+
+impl JobPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobPhase::Connecting => "connecting",
+            JobPhase::Snapshot => "snapshot",
+            JobPhase::Tail => "wal-tail",
+            JobPhase::Fence => "fence",
+            JobPhase::Commit => "commit",
+            JobPhase::Done => "done",
+        }
+    }
+}
+
+/// One migration job, shared between its thread and the commands that read it.
+pub struct Job {
+    pub id: String,
+    pub slots: SlotSet,
+    pub source: String,
+    pub dest: String,
+    pub dest_host: String,
+    pub dest_port: u16,
+    pub started_at_ms: u64,
+    progress: Mutex<(JobState, JobPhase, String)>,
+    pub keys_total: AtomicI64,
+    pub keys_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub fence_ms: AtomicU64,
+    finished_at_ms: AtomicU64,
+    cancel: AtomicBool,
+}
+
+/// A point-in-time view of a job, for MIGRATION STATUS.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    pub id: String,
+    pub slots: String,
+    pub source: String,
+    pub destination: String,
+    pub state: JobState,
+    pub phase: JobPhase,
+    pub keys_total: i64,
+    pub keys_sent: u64,
+    pub bytes_sent: u64,
+    pub rate_bytes_per_sec: u64,
+    pub eta_ms: i64,
+    pub started_at_ms: u64,
+    pub elapsed_ms: u64,
+    pub fence_ms: u64,
+    pub error: String,
+}
+
+impl Job {
+    pub fn new(
+        id: String,
+        slots: SlotSet,
+        source: String,
+        dest: String,
+        host: String,
+        port: u16,
+    ) -> Job {
+        Job {
+            id,
+            slots,
+            source,
+            dest,
+            dest_host: host,
+            dest_port: port,
+            started_at_ms: now_ms(),
+            progress: Mutex::new((JobState::Start, JobPhase::Connecting, String::new())),
+            keys_total: AtomicI64::new(-1),
+            keys_sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            fence_ms: AtomicU64::new(0),
+            finished_at_ms: AtomicU64::new(0),
+            cancel: AtomicBool::new(false),
+        }
+    }
+
+    pub fn state(&self) -> JobState {
+        self.progress.lock().0
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state() == JobState::Start
+    }
+
+    pub fn error(&self) -> String {
+        self.progress.lock().2.clone()
+    }
+
+    pub(crate) fn set_phase(&self, phase: JobPhase) {
+        self.progress.lock().1 = phase;
+    }
+
+    pub(crate) fn finish(&self, state: JobState, error: String) {
+        *self.progress.lock() = (state, JobPhase::Done, error);
+        self.finished_at_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub fn status(&self) -> JobStatus {
+        let (state, phase, error) = self.progress.lock().clone();
+        let finished = self.finished_at_ms.load(Ordering::Relaxed);
+        let end = if finished == 0 { now_ms() } else { finished };
+        let elapsed_ms = end.saturating_sub(self.started_at_ms);
+        let bytes_sent = self.bytes_sent.load(Ordering::Relaxed);
+        let keys_sent = self.keys_sent.load(Ordering::Relaxed);
+        let keys_total = self.keys_total.load(Ordering::Relaxed);
+        let rate_bytes_per_sec = (bytes_sent * 1000).checked_div(elapsed_ms).unwrap_or(0);
+        let eta_ms = match state {
+            JobState::Start if keys_total > 0 && keys_sent > 0 => {
+                let left = (keys_total as u64).saturating_sub(keys_sent);
+                (left * elapsed_ms / keys_sent) as i64
+            }
+            JobState::Start => -1,
+            _ => 0,
+        };
+        JobStatus {
+            id: self.id.clone(),
+            slots: self.slots.to_string(),
+            source: self.source.clone(),
+            destination: self.dest.clone(),
+            state,
+            phase,
+            keys_total,
+            keys_sent,
+            bytes_sent,
+            rate_bytes_per_sec,
+            eta_ms,
+            started_at_ms: self.started_at_ms,
+            elapsed_ms,
+            fence_ms: self.fence_ms.load(Ordering::Relaxed),
+            error,
+        }
+    }
+}
+
+/// The jobs a node knows: the running ones and the last finished ones.
+#[derive(Default)]
+pub struct Migrations {
+    jobs: Mutex<VecDeque<Arc<Job>>>,
+    next_id: AtomicU64,
+}
+
+const KEEP_FINISHED: usize = 16;
+
+impl Migrations {
+    pub fn next_id(&self) -> String {
+        format!(
+            "{}-{}",
+            now_ms(),
+            self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+        )
+    }
+
+    pub fn add(&self, job: Arc<Job>) {
+        let mut jobs = self.jobs.lock();
+        jobs.push_back(job);
+        while jobs.iter().filter(|j| !j.is_running()).count() > KEEP_FINISHED {
+            if let Some(at) = jobs.iter().position(|j| !j.is_running()) {
+                jobs.remove(at);
+            }
+        }
+    }
+
+    pub fn all(&self) -> Vec<Arc<Job>> {
+        self.jobs.lock().iter().cloned().collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Job>> {
+        self.jobs.lock().iter().find(|j| j.id == id).cloned()
+    }
+
+    pub fn running(&self) -> Vec<Arc<Job>> {
+        self.jobs
+            .lock()
+            .iter()
+            .filter(|j| j.is_running())
+            .cloned()
+            .collect()
+    }
+
+    pub fn newest(&self) -> Option<Arc<Job>> {
+        self.jobs.lock().back().cloned()
+    }
+}

@@ -1,0 +1,266 @@
+//! The life of a job on the source node.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrokv_cluster::SlotSet;
+use ferrokv_storage::encoding::slot_range_bounds;
+use ferrokv_storage::{Cf, Storage, WriteBatch};
+use rocksdb::WriteBatchIteratorCf;
+
+use crate::client::{Link, LinkError};
+use crate::job::{Job, JobPhase, JobState, Options};
+
+/// What a job needs from the node it runs on.
+pub trait ClusterControl: Send + Sync {
+    fn storage(&self) -> &Storage;
+    fn options(&self) -> Options;
+    /// Holds new writes to `slots` and returns once no write to them is in flight.
+    fn fence(&self, slots: &SlotSet, dest: &str);
+    /// The destination committed: the slots are migrated away (durably), writes to
+    /// them get MOVED to the destination from now on.
+    fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), String>;
+    /// The job failed: the source serves the slots again as if nothing happened.
+    fn abort(&self, slots: &SlotSet);
+    /// The job ended (any way): wake whoever waits on it.
+    fn finished(&self, job: &Job);
+}
+
+enum Failure {
+    Cancelled,
+    Error(String),
+}
+
+impl From<LinkError> for Failure {
+    fn from(e: LinkError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<ferrokv_storage::StorageError> for Failure {
+    fn from(e: ferrokv_storage::StorageError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+/// Runs a job to its end on the calling thread.
+pub fn run_job(job: Arc<Job>, control: Arc<dyn ClusterControl>) {
+    let mut fenced = false;
+    let outcome = migrate(&job, control.as_ref(), &mut fenced);
+    match outcome {
+        Ok(()) => job.finish(JobState::Success, String::new()),
+        Err(failure) => {
+            let (state, error) = match failure {
+                Failure::Cancelled => (JobState::Cancelled, "cancelled".to_string()),
+                Failure::Error(e) => (JobState::Fail, e),
+            };
+            control.abort(&job.slots);
+            job.finish(state, error);
+        }
+    }
+    control.finished(&job);
+}
+
+struct Sender<'a> {
+    link: Link,
+    job: &'a Job,
+    control: &'a dyn ClusterControl,
+    window_start: Instant,
+    window_bytes: u64,
+}
+
+impl Sender<'_> {
+    fn check(&self) -> Result<(), Failure> {
+        if self.job.cancelled() {
+            return Err(Failure::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Ships one raw batch, honouring the rate limit.
+    fn send(&mut self, batch: &WriteBatch) -> Result<(), Failure> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.check()?;
+        let data = batch.data();
+        self.link.call(&[b"APPLYBATCH", data])?;
+        let bytes = data.len() as u64;
+        self.job.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+        let limit = self.control.options().rate_limit_mb * 1024 * 1024;
+        if limit > 0 {
+            self.window_bytes += bytes;
+            let due = Duration::from_secs_f64(self.window_bytes as f64 / limit as f64);
+            let spent = self.window_start.elapsed();
+            if due > spent {
+                std::thread::sleep(due - spent);
+            }
+            if self.window_start.elapsed() > Duration::from_secs(1) {
+                self.window_start = Instant::now();
+                self.window_bytes = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the records of a WAL batch that belong to the moving slots.
+struct SlotFilter<'a> {
+    slots: &'a SlotSet,
+    storage: &'a Storage,
+    out: &'a mut WriteBatch,
+    metadata_records: u64,
+}
+
+impl SlotFilter<'_> {
+    fn wanted(&self, key: &[u8]) -> bool {
+        key.len() >= 2 && self.slots.contains(u16::from_be_bytes([key[0], key[1]]))
+    }
+
+    fn cf(&self, id: u32) -> Option<Cf> {
+        // Column family ids follow creation order: default (0), then Cf::ALL.
+        Cf::ALL.get((id as usize).checked_sub(1)?).copied()
+    }
+}
+
+impl WriteBatchIteratorCf for SlotFilter<'_> {
+    fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
+        if let (Some(cf), true) = (self.cf(cf_id), self.wanted(key)) {
+            self.metadata_records += u64::from(cf == Cf::Metadata);
+            self.out.put_cf(self.storage.cf(cf), key, value);
+        }
+    }
+
+    fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
+        if let (Some(cf), true) = (self.cf(cf_id), self.wanted(key)) {
+            self.out.delete_cf(self.storage.cf(cf), key);
+        }
+    }
+
+    fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {}
+}
+
+fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
+    let options = control.options();
+    let timeout = Duration::from_millis(options.io_timeout_ms.max(100));
+    let mut link = Link::connect(&job.dest_host, job.dest_port, timeout)?;
+    if let Some(password) = options.password.as_deref() {
+        link.call(&[b"AUTH", password.as_bytes()])?;
+    }
+    let slots_text = job.slots.to_string();
+    link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
+    let mut sender = Sender {
+        link,
+        job,
+        control,
+        window_start: Instant::now(),
+        window_bytes: 0,
+    };
+    let storage = control.storage();
+
+    // 1. Snapshot copy, slot range by slot range, in bounded batches.
+    job.set_phase(JobPhase::Snapshot);
+    let snapshot = storage.snapshot();
+    let mut last_sequence = storage.latest_sequence();
+    let mut keys = 0u64;
+    for (first, last) in job.slots.ranges() {
+        let (start, end) = slot_range_bounds(first, last);
+        for cf in Cf::ALL {
+            let mut batch = WriteBatch::default();
+            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                batch.put_cf(storage.cf(cf), key, value);
+                if cf == Cf::Metadata {
+                    keys += 1;
+                    job.keys_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                if batch.size_in_bytes() as u64 >= control.options().batch_size_kb.max(1) * 1024 {
+                    sender.send(&batch)?;
+                    batch.clear();
+                }
+                iter.next();
+            }
+            iter.status().map_err(ferrokv_storage::StorageError::from)?;
+            sender.send(&batch)?;
+        }
+    }
+    drop(snapshot);
+    job.keys_total.store(keys as i64, Ordering::Relaxed);
+
+    // 2. WAL tail until the lag is small, 3. fence, 4. the last tail.
+    job.set_phase(JobPhase::Tail);
+    loop {
+        last_sequence = ship_tail(&mut sender, storage, job, last_sequence)?;
+        let lag = storage.latest_sequence().saturating_sub(last_sequence);
+        if lag <= control.options().sequence_gap {
+            break;
+        }
+    }
+    job.set_phase(JobPhase::Fence);
+    let fence_start = Instant::now();
+    control.fence(&job.slots, &job.dest);
+    *fenced = true;
+    ship_tail(&mut sender, storage, job, last_sequence)?;
+
+    // 5. Commit on the destination, then here.
+    job.set_phase(JobPhase::Commit);
+    sender.check()?;
+    let committed = sender
+        .link
+        .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"1"]);
+    job.fence_ms
+        .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    if let Err(e) = committed {
+        // Whether the destination committed is unknown: tell it to abort (it deletes
+        // what it received) before the source serves again; never both.
+        sender
+            .link
+            .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"2"])
+            .map_err(|abort| {
+                Failure::Error(format!(
+                    "commit failed ({e}) and the abort could not be confirmed ({abort})"
+                ))
+            })?;
+        return Err(e.into());
+    }
+    control
+        .commit(&job.slots, &job.dest)
+        .map_err(Failure::Error)?;
+    job.fence_ms
+        .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Ships every WAL batch after `after` that touches the moving slots; returns the
+/// sequence number of the last record read.
+fn ship_tail(
+    sender: &mut Sender<'_>,
+    storage: &Storage,
+    job: &Job,
+    after: u64,
+) -> Result<u64, Failure> {
+    let mut last = after;
+    let mut pending = WriteBatch::default();
+    for item in storage.wal_since(after)? {
+        let item = item?;
+        // Whole WAL batches are appended to the batch being built, so each one
+        // reaches the destination atomically.
+        let mut filter = SlotFilter {
+            slots: &job.slots,
+            storage,
+            out: &mut pending,
+            metadata_records: 0,
+        };
+        item.batch.iterate_cf(&mut filter);
+        job.keys_sent
+            .fetch_add(filter.metadata_records, Ordering::Relaxed);
+        last = last.max(item.sequence + (item.batch.len() as u64).saturating_sub(1));
+        if pending.size_in_bytes() as u64 >= sender.control.options().batch_size_kb.max(1) * 1024 {
+            sender.send(&pending)?;
+            pending.clear();
+        }
+    }
+    sender.send(&pending)?;
+    Ok(last)
+}

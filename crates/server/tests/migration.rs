@@ -1,0 +1,386 @@
+//! Online slot migration between two real nodes: data of every type moves, clients
+//! keep writing, the seed scenario of the Kvrocks proposal, validation errors, status.
+
+mod common;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Raw, Reply, TestServer};
+
+const SRC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
+const DST: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2";
+const SLAVE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3";
+
+struct Pair {
+    src: TestServer,
+    dst: TestServer,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let pair = Pair {
+            src: TestServer::start(&["--cluster-enabled", "yes"]),
+            dst: TestServer::start(&["--cluster-enabled", "yes"]),
+        };
+        let topology = pair.topology(1);
+        for node in [&pair.src, &pair.dst] {
+            assert_eq!(
+                node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+                Reply::ok()
+            );
+        }
+        pair
+    }
+
+    fn topology(&self, _version: i64) -> String {
+        format!(
+            "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383\n{SLAVE} 127.0.0.1 1 slave {DST}",
+            self.src.port, self.dst.port
+        )
+    }
+}
+
+/// A key of `slot`, found by asking the server.
+fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
+    (0..200_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| c.cmd(&["CLUSTER", "KEYSLOT", k]).int() == slot)
+        .expect("a key for the slot")
+}
+
+fn status_field(status: &Reply, name: &str) -> Reply {
+    let items = status.items();
+    let fields = items[0].items();
+    let at = fields
+        .iter()
+        .position(|f| *f == Reply::bulk(name))
+        .unwrap_or_else(|| panic!("no {name} in {fields:?}"));
+    fields[at + 1].clone()
+}
+
+#[test]
+fn every_type_moves_with_its_ttl_and_routing_follows() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let slot = 100;
+    let k = |c: &mut Raw, p: &str| key_in_slot(c, slot, p);
+    let (string, hash, list, set, zset, stream, ttl) = (
+        k(&mut s, "str"),
+        k(&mut s, "hash"),
+        k(&mut s, "list"),
+        k(&mut s, "set"),
+        k(&mut s, "zset"),
+        k(&mut s, "stream"),
+        k(&mut s, "ttl"),
+    );
+    s.cmd(&["SET", &string, "v"]);
+    s.cmd(&["HSET", &hash, "f1", "a", "f2", "b"]);
+    s.cmd(&["RPUSH", &list, "x", "y", "z"]);
+    s.cmd(&["SADD", &set, "m1", "m2"]);
+    s.cmd(&["ZADD", &zset, "1", "one", "2", "two"]);
+    s.cmd(&["XADD", &stream, "1-1", "f", "v"]);
+    s.cmd(&["SET", &ttl, "t", "EX", "1000"]);
+    let other = key_in_slot(&mut s, 200, "other");
+    s.cmd(&["SET", &other, "stays"]);
+
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "100", DST, "sync", "30"]),
+        Reply::ok()
+    );
+    let moved = Reply::err(&format!("MOVED 100 127.0.0.1:{}", pair.dst.port));
+    assert_eq!(
+        s.cmd(&["GET", &string]),
+        moved,
+        "reads on the source get MOVED"
+    );
+    assert_eq!(s.cmd(&["SET", &string, "w"]), moved, "writes too");
+    assert_eq!(
+        s.cmd(&["GET", &other]),
+        Reply::bulk("stays"),
+        "other slots untouched"
+    );
+
+    let mut d = pair.dst.raw();
+    assert_eq!(d.cmd(&["GET", &string]), Reply::bulk("v"));
+    assert_eq!(d.cmd(&["HGET", &hash, "f2"]), Reply::bulk("b"));
+    assert_eq!(
+        d.cmd(&["LRANGE", &list, "0", "-1"]).strings(),
+        vec!["x", "y", "z"]
+    );
+    assert_eq!(d.cmd(&["SCARD", &set]), Reply::Int(2));
+    assert_eq!(d.cmd(&["ZSCORE", &zset, "two"]), Reply::bulk("2"));
+    assert_eq!(d.cmd(&["XLEN", &stream]), Reply::Int(1));
+    let remaining = d.cmd(&["TTL", &ttl]).int();
+    assert!(
+        (990..=1000).contains(&remaining),
+        "absolute expiry moved: {remaining}"
+    );
+    assert_eq!(
+        d.cmd(&["GET", &other]),
+        Reply::err(&format!("MOVED 200 127.0.0.1:{}", pair.src.port))
+    );
+
+    let info = s.cmd(&["CLUSTER", "INFO"]).text();
+    assert!(info.contains("migrating_slot(s): 100\r\n"), "{info}");
+    assert!(
+        info.contains(&format!("destination_node: {DST}\r\n")),
+        "{info}"
+    );
+    assert!(info.contains("migrating_state: success\r\n"), "{info}");
+    let info = d.cmd(&["CLUSTER", "INFO"]).text();
+    assert!(
+        info.contains("importing_slot(s): 100\r\nimport_state: success\r\n"),
+        "{info}"
+    );
+
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
+    assert_eq!(status_field(&status, "state"), Reply::bulk("success"));
+    assert_eq!(status_field(&status, "slots"), Reply::bulk("100"));
+    assert_eq!(status_field(&status, "keys_sent"), Reply::Int(7));
+    assert_eq!(status_field(&status, "eta_ms"), Reply::Int(0));
+    assert_eq!(status_field(&status, "error"), Reply::bulk(""));
+
+    // After SETSLOT on both, the source drops the slot's data.
+    for node in [&pair.src, &pair.dst] {
+        assert_eq!(
+            node.raw()
+                .cmd(&["CLUSTERX", "SETSLOT", "100", "NODE", DST, "2"]),
+            Reply::ok()
+        );
+    }
+    assert_eq!(s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "100"]), Reply::Int(0));
+    assert_eq!(s.cmd(&["GET", &string]), moved);
+}
+
+#[test]
+fn the_seed_scenario() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let key = key_in_slot(&mut s, 115, "k");
+    s.cmd(&["SET", &key, "v"]);
+    for slots in ["114-116", "117-118", "112-113"] {
+        assert_eq!(
+            s.cmd(&["CLUSTERX", "MIGRATE", slots, DST, "sync"]),
+            Reply::ok(),
+            "{slots}"
+        );
+    }
+    for slots in [
+        "114-116", "117-118", "112", "112-112", "113", "113-113", "112-113", "112-120", "110-112",
+    ] {
+        assert_eq!(
+            s.cmd(&["CLUSTERX", "MIGRATE", slots, DST]),
+            Reply::err("ERR Can't migrate slot which has been migrated"),
+            "{slots}"
+        );
+    }
+    assert_eq!(
+        s.cmd(&["SET", &key, "w"]),
+        Reply::err(&format!("MOVED 115 127.0.0.1:{}", pair.dst.port))
+    );
+    for node in [&pair.src, &pair.dst] {
+        assert_eq!(
+            node.raw()
+                .cmd(&["CLUSTERX", "SETSLOT", "112-118", "NODE", DST, "2"]),
+            Reply::ok()
+        );
+    }
+    for slots in ["114-116", "112", "110-112"] {
+        assert_eq!(
+            s.cmd(&["CLUSTERX", "MIGRATE", slots, DST]),
+            Reply::err("ERR Can't migrate slot which doesn't belong to me"),
+            "{slots}"
+        );
+    }
+    // Migrating 100 and 200 does not block 150.
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "100", DST, "sync"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "200", DST, "sync"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "150", DST, "sync"]),
+        Reply::ok()
+    );
+}
+
+#[test]
+fn validation_errors_in_order() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let cases: &[(&[&str], &str)] = &[
+        (&["CLUSTERX", "MIGRATE", "", DST], "ERR No slots to parse."),
+        (
+            &["CLUSTERX", "MIGRATE", "1--3", DST],
+            "ERR Invalid slot range: `1--3`. The slot range should be of the form `int1-int2`.",
+        ),
+        (
+            &[
+                "CLUSTERX",
+                "MIGRATE",
+                "100",
+                "0000000000000000000000000000000000000000",
+            ],
+            "ERR Can't find the destination node id",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "9000", DST],
+            "ERR Can't migrate slot which doesn't belong to me",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", SLAVE],
+            "ERR Can't migrate slot to a slave",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", SRC],
+            "ERR Can't migrate slot to myself",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", DST, "async", "10"],
+            "ERR Async migration does not support timeout",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", DST, "sync", "x"],
+            "ERR timeout is not an integer or out of range",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", DST, "sync", "-1"],
+            "ERR timeout is negative",
+        ),
+        (
+            &["CLUSTERX", "MIGRATE", "100", DST, "bogus"],
+            "ERR Invalid sync flag",
+        ),
+        (
+            &["CLUSTERX", "MIGRATION", "STATUS", "nope"],
+            "ERR No such migration job",
+        ),
+        (
+            &["CLUSTERX", "MIGRATION", "CANCEL", "nope"],
+            "ERR No such migration job",
+        ),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(s.cmd(args), Reply::err(expected), "{args:?}");
+    }
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]),
+        Reply::Array(vec![])
+    );
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATION", "CANCEL", "ALL"]),
+        Reply::Int(0)
+    );
+    let mut d = pair.dst.raw();
+    assert_eq!(
+        d.cmd(&["CLUSTER", "IMPORT", "1", "7"]),
+        Reply::err("ERR Invalid import state")
+    );
+    assert_eq!(
+        d.cmd(&["APPLYBATCH", "x"]),
+        Reply::err("ERR APPLYBATCH is only accepted on an importing link")
+    );
+}
+
+#[test]
+fn a_failed_job_leaves_the_source_serving() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    let key = key_in_slot(&mut s, 300, "k");
+    s.cmd(&["SET", &key, "v"]);
+    pair.dst.kill9();
+    let reply = s.cmd(&["CLUSTERX", "MIGRATE", "300", DST, "sync"]);
+    assert!(
+        reply.text().starts_with("ERR cannot reach the destination"),
+        "{reply:?}"
+    );
+    assert_eq!(s.cmd(&["GET", &key]), Reply::bulk("v"));
+    assert_eq!(s.cmd(&["SET", &key, "w"]), Reply::ok());
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
+    assert_eq!(status_field(&status, "state"), Reply::bulk("fail"));
+    assert!(s
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("migrating_state: fail\r\n"));
+    // The same command again is the retry, once the destination is back.
+    pair.dst.restart();
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "300", DST, "sync"]),
+        Reply::ok()
+    );
+    assert_eq!(pair.dst.raw().cmd(&["GET", &key]), Reply::bulk("w"));
+}
+
+#[test]
+fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let counter = key_in_slot(&mut s, 500, "counter");
+    // Bulk data so that the copy takes a while.
+    let mut con = pair.src.client();
+    for chunk in 0..20 {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            let k = format!("{{{counter}}}:{chunk}:{i}");
+            pipe.cmd("SET").arg(k).arg("x".repeat(100)).ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+    let acknowledged = Arc::new(AtomicI64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let acknowledged = acknowledged.clone();
+        let stop = stop.clone();
+        let (src_port, dst_port, counter) = (pair.src.port, pair.dst.port, counter.clone());
+        std::thread::spawn(move || {
+            let mut src = Raw::connect(src_port);
+            let mut dst = Raw::connect(dst_port);
+            let mut on_dst = false;
+            while !stop.load(Ordering::Relaxed) {
+                let conn = if on_dst { &mut dst } else { &mut src };
+                match conn.cmd(&["INCR", &counter]) {
+                    Reply::Int(_) => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Reply::Error(e) if e.starts_with("MOVED") => on_dst = true,
+                    Reply::Error(e) if e.starts_with("TRYAGAIN") => {}
+                    other => panic!("unexpected reply {other:?}"),
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "500", DST, "sync", "60"]),
+        Reply::ok()
+    );
+    let took = start.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let value = pair
+        .dst
+        .raw()
+        .cmd(&["GET", &counter])
+        .text()
+        .parse::<i64>()
+        .unwrap();
+    assert_eq!(
+        value,
+        acknowledged.load(Ordering::Relaxed),
+        "every acknowledged INCR is there, once"
+    );
+    assert_eq!(
+        pair.dst.raw().cmd(&["CLUSTER", "COUNTKEYSINSLOT", "500"]),
+        Reply::Int(20_001)
+    );
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
+    let fence_ms = status_field(&status, "fence_ms").int();
+    assert!(fence_ms < 1000, "writes were held {fence_ms} ms");
+    println!("migrated 20,001 keys in {took:?}, fence {fence_ms} ms");
+}
