@@ -10,4 +10,4 @@ mod runner;
 
 pub use client::{Link, LinkError, Reply};
 pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options};
-pub use runner::{run_job, ClusterControl};
+pub use runner::{resolve_in_doubt, run_job, ClusterControl, Resolution};

@@ -211,18 +211,19 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
         .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"1"]);
     job.fence_ms
         .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    if let Err(e) = committed {
-        // Whether the destination committed is unknown: tell it to abort (it deletes
-        // what it received) before the source serves again; never both.
-        sender
-            .link
-            .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"2"])
-            .map_err(|abort| {
-                Failure::Error(format!(
-                    "commit failed ({e}) and the abort could not be confirmed ({abort})"
+    if committed.is_err() {
+        // Whether the destination committed is unknown: ask it until it answers
+        // (the slots stay fenced meanwhile: never two writers).
+        let options = control.options();
+        match resolve_in_doubt(&job.dest_host, job.dest_port, &job.slots, &options) {
+            Resolution::Committed => {}
+            Resolution::Aborted => {
+                return Err(Failure::Error(
+                    "the destination did not confirm the commit; the migration was rolled back"
+                        .into(),
                 ))
-            })?;
-        return Err(e.into());
+            }
+        }
     }
     control
         .commit(&job.slots, &job.dest)
@@ -263,4 +264,42 @@ fn ship_tail(
     }
     sender.send(&pending)?;
     Ok(last)
+}
+
+/// How a cut-over whose commit went unanswered ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Committed,
+    Aborted,
+}
+
+/// Settles a cut-over in doubt with the destination: if it holds the slots as
+/// imported, the migration committed; otherwise it is told to abort (it deletes what it
+/// received) and the migration is rolled back. Retries until the destination answers.
+pub fn resolve_in_doubt(host: &str, port: u16, slots: &SlotSet, options: &Options) -> Resolution {
+    let timeout = Duration::from_millis(options.io_timeout_ms.max(100));
+    let slots_text = slots.to_string();
+    loop {
+        let attempt = (|| -> Result<Resolution, LinkError> {
+            let mut link = Link::connect(host, port, timeout)?;
+            if let Some(password) = options.password.as_deref() {
+                link.call(&[b"AUTH", password.as_bytes()])?;
+            }
+            let state = link.call(&[
+                b"CLUSTERX",
+                b"MIGRATION",
+                b"IMPORTSTATE",
+                slots_text.as_bytes(),
+            ])?;
+            if state == crate::client::Reply::Bulk(Some(b"imported".to_vec())) {
+                return Ok(Resolution::Committed);
+            }
+            link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"2"])?;
+            Ok(Resolution::Aborted)
+        })();
+        match attempt {
+            Ok(resolution) => return resolution,
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
 }

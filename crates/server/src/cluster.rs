@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use ferrokv_cluster::{
     common_slot, load_nodes_conf, remove_nodes_conf, save_nodes_conf, ClusterError, ClusterState,
-    ConnRouting, Route, SlotSet,
+    ConnRouting, Route, SlotSet, SlotState,
 };
 use parking_lot::RwLock;
 use tracing::{info, warn};
@@ -19,10 +19,15 @@ use crate::server::Server;
 pub struct Cluster {
     pub state: RwLock<ClusterState>,
     conf_path: PathBuf,
-    /// Slots this node migrated away whose hand-over the topology has not caught up
-    /// with: `<dest-id> <slots>` per line. Survives restarts, so a restarted source
-    /// still answers MOVED instead of serving slots it gave away.
-    migrated_path: PathBuf,
+    /// The migration states (`<kind> <node-id> <slots>` per line): what a source
+    /// migrated away or is committing, what a destination imported or is importing.
+    /// They survive restarts, so both ends of a migration converge after a crash.
+    records_path: PathBuf,
+    /// Imports found uncommitted at start-up: their data is deleted once storage is up.
+    pub dropped_imports: SlotSet,
+    /// Cut-overs found in doubt at start-up: `(destination, slots)`, resolved with the
+    /// destination once the node runs.
+    pub in_doubt: Vec<(String, SlotSet)>,
 }
 
 impl Cluster {
@@ -39,66 +44,97 @@ impl Cluster {
                 conf_path.display()
             );
         }
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             state: RwLock::new(state),
             conf_path,
-            migrated_path: dir.join("migrated.conf"),
+            records_path: dir.join("migration.conf"),
+            dropped_imports: SlotSet::new(),
+            in_doubt: Vec::new(),
         };
-        cluster.load_migrated()?;
+        cluster.in_doubt = cluster.load_records()?;
         Ok(cluster)
     }
 
-    fn load_migrated(&self) -> Result<(), String> {
-        let text = match std::fs::read_to_string(&self.migrated_path) {
+    /// Reads `migration.conf`: the migration states in force when the node stopped.
+    /// An import that had not committed is dropped (its data deleted: it is the
+    /// source's to retry); a cut-over whose outcome is unknown stays fenced and is
+    /// returned, to be resolved with the destination.
+    fn load_records(&mut self) -> Result<Vec<(String, SlotSet)>, String> {
+        let text = match std::fs::read_to_string(&self.records_path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(format!("cannot read {}: {e}", self.migrated_path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("cannot read {}: {e}", self.records_path.display())),
         };
+        let mut in_doubt = Vec::new();
+        let mut dropped_imports = SlotSet::new();
         let mut state = self.state.write();
         for (number, line) in text.lines().enumerate() {
-            let Some((dest, slots)) = line.split_once(' ') else {
-                continue;
+            let bad = |e: &str| format!("{} line {}: {e}", self.records_path.display(), number + 1);
+            let mut fields = line.splitn(3, ' ');
+            let (Some(kind), Some(node), Some(slots)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(bad("expected `<kind> <node-id> <slots>`"));
             };
-            let bad =
-                |e: String| format!("{} line {}: {e}", self.migrated_path.display(), number + 1);
-            let slots = SlotSet::parse(slots).map_err(|e| bad(e.to_string()))?;
-            state
-                .set_migrated_away(&slots, dest)
-                .map_err(|e| bad(e.to_string()))?;
-        }
-        Ok(())
-    }
-
-    /// Writes the migrated-away records (atomically: temporary file, fsync, rename).
-    pub fn save_migrated(&self) -> std::io::Result<()> {
-        let mut by_dest: std::collections::BTreeMap<String, SlotSet> = Default::default();
-        {
-            let state = self.state.read();
-            for slot in state.migrated_away_slots().iter() {
-                if let ferrokv_cluster::SlotState::MigratedAway { dest_id } = state.slot_state(slot)
-                {
-                    by_dest.entry(dest_id.clone()).or_default().insert(slot);
+            let slots = SlotSet::parse(slots).map_err(|e| bad(&e.to_string()))?;
+            match kind {
+                "migrated" => state
+                    .set_migrated_away(&slots, node)
+                    .map_err(|e| bad(&e.to_string()))?,
+                "imported" => state.set_imported(&slots, node),
+                "importing" => dropped_imports.union_with(&slots),
+                "committing" => {
+                    state.set_fenced(&slots, node);
+                    in_doubt.push((node.to_string(), slots));
                 }
+                other => return Err(bad(&format!("unknown record kind `{other}`"))),
             }
         }
-        if by_dest.is_empty() {
-            return match std::fs::remove_file(&self.migrated_path) {
+        drop(state);
+        self.dropped_imports = dropped_imports;
+        Ok(in_doubt)
+    }
+
+    /// Writes every migration state of the node to `migration.conf` (atomically:
+    /// temporary file, fsync, rename), so that decisions survive a crash.
+    pub fn save_records(&self) -> std::io::Result<()> {
+        let mut groups: std::collections::BTreeMap<(&'static str, String), SlotSet> =
+            Default::default();
+        {
+            let state = self.state.read();
+            for slot in 0..ferrokv_keyslot::SLOT_COUNT as u16 {
+                let (kind, node) = match state.slot_state(slot) {
+                    SlotState::Normal => continue,
+                    SlotState::MigratedAway { dest_id } => ("migrated", dest_id),
+                    SlotState::Fenced { dest_id } => ("committing", dest_id),
+                    SlotState::Importing { source_id } => ("importing", source_id),
+                    SlotState::Imported { source_id } => ("imported", source_id),
+                };
+                groups.entry((kind, node.clone())).or_default().insert(slot);
+            }
+        }
+        if groups.is_empty() {
+            return match std::fs::remove_file(&self.records_path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             };
         }
-        let text: String = by_dest
+        let text: String = groups
             .iter()
-            .map(|(dest, slots)| format!("{dest} {slots}\n"))
+            .map(|((kind, node), slots)| format!("{kind} {node} {slots}\n"))
             .collect();
-        let tmp = self.migrated_path.with_extension("tmp");
+        let tmp = self.records_path.with_extension("tmp");
         {
             use std::io::Write;
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
         }
-        std::fs::rename(&tmp, &self.migrated_path)
+        std::fs::rename(&tmp, &self.records_path)?;
+        if let Some(dir) = self.records_path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     fn persist_enabled(server: &Server) -> bool {
@@ -135,8 +171,8 @@ impl Cluster {
         if Self::persist_enabled(server) {
             self.save()?;
         }
-        self.save_migrated()
-            .map_err(|e| CommandError::err(format!("cannot write migrated.conf: {e}")))?;
+        self.save_records()
+            .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
         for (first, last) in to_delete.ranges() {
             if let Err(e) = server.db.storage().delete_slot_range(first, last) {
                 warn!("deleting handed-over slots {first}-{last} failed: {e}");

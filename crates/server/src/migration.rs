@@ -57,6 +57,7 @@ impl ClusterControl for Host {
         // so its write is in the WAL tail that is shipped next.
         let _no_command_in_flight = self.0.exec_gate.write();
         cluster.state.write().set_fenced(slots, dest);
+        save_records(cluster);
     }
 
     fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), String> {
@@ -66,7 +67,7 @@ impl ClusterControl for Host {
             .write()
             .set_migrated_away(slots, dest)
             .map_err(|e| e.to_string())?;
-        let saved = cluster.save_migrated();
+        let saved = cluster.save_records();
         self.0.waiters.signal(FENCE_KEY);
         info!("migration of slots {slots} to {dest} committed");
         saved.map_err(|e| e.to_string())
@@ -80,6 +81,8 @@ impl ClusterControl for Host {
                 .filter(|s| matches!(state.slot_state(*s), SlotState::Fenced { .. }))
                 .collect();
             state.set_normal(&fenced);
+            drop(state);
+            save_records(cluster);
         }
         self.0.waiters.signal(FENCE_KEY);
     }
@@ -217,11 +220,13 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
             // A clean slate: leftovers of an earlier attempt must not mix in.
             delete_slots(server, &slots);
             cluster.state.write().set_importing(&slots, &source);
+            save_records(cluster);
             client.importing = Some(slots.clone());
             *server.newest_import.lock() = Some((slots, "start"));
         }
         1 => {
             cluster.state.write().set_imported(&slots, &source);
+            save_records(cluster);
             client.importing = None;
             *server.newest_import.lock() = Some((slots, "success"));
         }
@@ -233,18 +238,97 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
     Ok(Frame::ok())
 }
 
-/// Drops an import: its data goes and the slots are routed as before.
+/// Drops an import: its data goes and the slots are routed as before. Only slots still
+/// being imported are touched: committed or owned data is never deleted this way.
 pub fn abort_import(server: &Server, slots: &SlotSet) {
-    if let Some(cluster) = server.cluster.as_ref() {
-        let mut state = cluster.state.write();
-        let importing: SlotSet = slots
-            .iter()
-            .filter(|s| matches!(state.slot_state(*s), SlotState::Importing { .. }))
-            .collect();
-        state.set_normal(&importing);
-    }
-    delete_slots(server, slots);
+    let Some(cluster) = server.cluster.as_ref() else {
+        return;
+    };
+    let mut state = cluster.state.write();
+    let importing: SlotSet = slots
+        .iter()
+        .filter(|s| matches!(state.slot_state(*s), SlotState::Importing { .. }))
+        .collect();
+    state.set_normal(&importing);
+    drop(state);
+    save_records(cluster);
+    delete_slots(server, &importing);
     *server.newest_import.lock() = Some((slots.clone(), "error"));
+}
+
+/// Persists the migration states; a failure is logged (the states in memory stay right,
+/// only a crash before the next successful save would lose them).
+fn save_records(cluster: &crate::cluster::Cluster) {
+    if let Err(e) = cluster.save_records() {
+        warn!("cannot write migration.conf: {e}");
+    }
+}
+
+/// `CLUSTERX MIGRATION IMPORTSTATE <slots>`: how this node holds slots it imported,
+/// asked by a source that must settle a cut-over in doubt.
+pub fn import_state(server: &Server, slots: &SlotSet) -> &'static str {
+    let Some(cluster) = server.cluster.as_ref() else {
+        return "none";
+    };
+    let state = cluster.state.read();
+    let mine = |s: u16| matches!(state.slot_state(s), SlotState::Imported { .. }) || state.i_own(s);
+    if slots.iter().all(mine) {
+        "imported"
+    } else if slots
+        .iter()
+        .any(|s| matches!(state.slot_state(s), SlotState::Importing { .. }))
+    {
+        "importing"
+    } else {
+        "none"
+    }
+}
+
+/// After a restart: deletes the data of imports that never committed, and settles
+/// the cut-overs that were in doubt with their destinations (in the background; the
+/// slots stay fenced until then).
+pub fn recover(server: &Arc<Server>) {
+    let Some(cluster) = server.cluster.as_ref() else {
+        return;
+    };
+    if !cluster.dropped_imports.is_empty() {
+        warn!(
+            "dropping uncommitted import of slots {}",
+            cluster.dropped_imports
+        );
+        delete_slots(server, &cluster.dropped_imports);
+        save_records(cluster);
+    }
+    for (dest, slots) in cluster.in_doubt.clone() {
+        let Some((host, port)) = cluster
+            .state
+            .read()
+            .node(&dest)
+            .map(|n| (n.host.clone(), n.port))
+        else {
+            continue;
+        };
+        let server = server.clone();
+        let spawned = std::thread::Builder::new()
+            .name("migration-recovery".into())
+            .spawn(move || {
+                let resolution =
+                    ferrokv_migration::resolve_in_doubt(&host, port, &slots, &options(&server));
+                let host = Host(server.clone());
+                match resolution {
+                    ferrokv_migration::Resolution::Committed => {
+                        if let Err(e) = host.commit(&slots, &dest) {
+                            warn!("recording the recovered commit of {slots} failed: {e}");
+                        }
+                    }
+                    ferrokv_migration::Resolution::Aborted => host.abort(&slots),
+                }
+                info!("cut-over of slots {slots} to {dest} settled after restart: {resolution:?}");
+            });
+        if let Err(e) = spawned {
+            warn!("cannot start migration recovery: {e}");
+        }
+    }
 }
 
 fn delete_slots(server: &Server, slots: &SlotSet) {

@@ -196,6 +196,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         };
         Arc::new(crate::workers::Workers::start(count)?)
     };
+    crate::migration::recover(&server);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
         accept_tasks.push(tokio::spawn(accept_loop(

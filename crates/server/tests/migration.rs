@@ -384,3 +384,201 @@ fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
     assert!(fence_ms < 1000, "writes were held {fence_ms} ms");
     println!("migrated 20,001 keys in {took:?}, fence {fence_ms} ms");
 }
+
+/// Fills `slot` with `count` keys of `size` bytes.
+fn fill_slot(server: &TestServer, tag: &str, count: usize, size: usize) {
+    let mut con = server.client();
+    let value = "x".repeat(size);
+    for chunk in 0..count.div_ceil(1000) {
+        let mut pipe = redis::pipe();
+        for i in chunk * 1000..((chunk + 1) * 1000).min(count) {
+            pipe.cmd("SET")
+                .arg(format!("{{{tag}}}:{i}"))
+                .arg(&value)
+                .ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+}
+
+fn wait_for_state(c: &mut Raw, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = c.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
+        if status_field(&status, "state") == Reply::bulk(state) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached {state}: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn committed_migrations_survive_kill_9_of_either_node() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    let key = key_in_slot(&mut s, 42, "k");
+    s.cmd(&["SET", &key, "v"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "42", DST, "sync"]),
+        Reply::ok()
+    );
+    pair.src.restart();
+    pair.dst.restart();
+    let moved = Reply::err(&format!("MOVED 42 127.0.0.1:{}", pair.dst.port));
+    assert_eq!(
+        pair.src.raw().cmd(&["GET", &key]),
+        moved,
+        "the source still answers MOVED"
+    );
+    assert_eq!(
+        pair.dst.raw().cmd(&["GET", &key]),
+        Reply::bulk("v"),
+        "the destination still serves"
+    );
+    assert_eq!(
+        pair.src.raw().cmd(&["CLUSTERX", "MIGRATE", "42", DST]),
+        Reply::err("ERR Can't migrate slot which has been migrated")
+    );
+}
+
+#[test]
+fn killing_the_destination_mid_copy_rolls_back_on_both_sides() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 700, "t");
+    fill_slot(&pair.src, &tag, 3000, 1000);
+    // Slow the copy down so the kill lands in the middle of it.
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "700", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(700));
+    pair.dst.kill9();
+    wait_for_state(&mut s, "fail");
+    assert_eq!(
+        s.cmd(&["GET", &format!("{{{tag}}}:1")]).text().len(),
+        1000,
+        "the source serves"
+    );
+    assert_eq!(s.cmd(&["SET", &format!("{{{tag}}}:1"), "new"]), Reply::ok());
+    pair.dst.restart();
+    let mut d = pair.dst.raw();
+    assert_eq!(
+        d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "700"]),
+        Reply::Int(0),
+        "partial import dropped"
+    );
+    assert_eq!(d.cmd(&["DBSIZE"]), Reply::Int(0));
+    // A retry is the same command.
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "0"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "700", DST, "sync"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "700"]),
+        Reply::Int(3000)
+    );
+    assert_eq!(d.cmd(&["GET", &format!("{{{tag}}}:1")]), Reply::bulk("new"));
+}
+
+#[test]
+fn killing_the_source_mid_copy_leaves_nothing_on_the_destination() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 800, "t");
+    fill_slot(&pair.src, &tag, 3000, 1000);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "800", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(700));
+    let mut d = pair.dst.raw();
+    assert!(d
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("import_state: start"));
+    assert_eq!(
+        d.cmd(&["DBSIZE"]),
+        Reply::Int(0),
+        "importing data is not listed"
+    );
+    pair.src.kill9();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("import_state: error")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the destination did not drop the import"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "800"]), Reply::Int(0));
+    pair.src.restart();
+    let mut s = pair.src.raw();
+    assert_eq!(
+        s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "800"]),
+        Reply::Int(3000),
+        "the source serves"
+    );
+}
+
+#[test]
+fn a_cut_over_in_doubt_is_settled_with_the_destination_after_a_restart() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    let committed = key_in_slot(&mut s, 60, "c");
+    let never = key_in_slot(&mut s, 61, "n");
+    s.cmd(&["SET", &committed, "1"]);
+    s.cmd(&["SET", &never, "2"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "60", DST, "sync"]),
+        Reply::ok()
+    );
+
+    // As if the source had crashed after the destination committed slot 60, before
+    // recording it: the destination holds it as imported, so the source commits.
+    let settle = |pair: &mut Pair, record: String, key: &str, expect: Reply| {
+        pair.src.kill9();
+        std::fs::write(pair.src.dir.join("migration.conf"), record).unwrap();
+        pair.src.restart();
+        let mut s = pair.src.raw();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = s.cmd(&["GET", key]);
+            if got == expect {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not settled: {got:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let moved = Reply::err(&format!("MOVED 60 127.0.0.1:{}", pair.dst.port));
+    settle(
+        &mut pair,
+        format!("committing {DST} 60\n"),
+        &committed,
+        moved,
+    );
+    assert_eq!(pair.dst.raw().cmd(&["GET", &committed]), Reply::bulk("1"));
+
+    // As if it had crashed while slot 61's cut-over was in flight and the destination
+    // never committed: the destination is told to abort, the source serves again.
+    settle(
+        &mut pair,
+        format!("migrated {DST} 60\ncommitting {DST} 61\n"),
+        &never,
+        Reply::bulk("2"),
+    );
+    assert_eq!(pair.src.raw().cmd(&["SET", &never, "3"]), Reply::ok());
+    assert_eq!(
+        pair.dst.raw().cmd(&["GET", &committed]),
+        Reply::bulk("1"),
+        "committed data is never deleted"
+    );
+}

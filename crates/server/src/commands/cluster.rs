@@ -268,6 +268,12 @@ fn migration(ctx: &mut Context<'_>, rest: &[&[u8]]) -> CmdResult {
             }
             Ok(Frame::Integer(targets.len() as i64))
         }
+        [sub, slots] if is(sub, "IMPORTSTATE") => {
+            let slots = SlotSet::parse(&text(slots))?;
+            Ok(Frame::bulk_from_str(crate::migration::import_state(
+                ctx.server, &slots,
+            )))
+        }
         [sub, id] if is(sub, "RESULT") => {
             let job = migrations.get(&text(id)).ok_or_else(no_such)?;
             if job.is_running() {
