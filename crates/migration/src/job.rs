@@ -89,6 +89,9 @@ pub struct Job {
     pub fence_ms: AtomicU64,
     finished_at_ms: AtomicU64,
     cancel: AtomicBool,
+    /// Why the job was stopped from outside when that is a failure, not a cancel
+    /// (FLUSHDB on the source).
+    abort_reason: Mutex<Option<String>>,
 }
 
 /// A point-in-time view of a job, for MIGRATION STATUS.
@@ -135,7 +138,33 @@ impl Job {
             fence_ms: AtomicU64::new(0),
             finished_at_ms: AtomicU64::new(0),
             cancel: AtomicBool::new(false),
+            abort_reason: Mutex::new(None),
         }
+    }
+
+    /// A finished job read back from the job log after a restart.
+    pub fn restored(status: &JobStatus) -> Result<Job, String> {
+        let slots = SlotSet::parse(&status.slots).map_err(|e| e.to_string())?;
+        let job = Job::new(
+            status.id.clone(),
+            slots,
+            status.source.clone(),
+            status.destination.clone(),
+            String::new(),
+            0,
+        );
+        let job = Job {
+            started_at_ms: status.started_at_ms,
+            ..job
+        };
+        job.keys_total.store(status.keys_total, Ordering::Relaxed);
+        job.keys_sent.store(status.keys_sent, Ordering::Relaxed);
+        job.bytes_sent.store(status.bytes_sent, Ordering::Relaxed);
+        job.fence_ms.store(status.fence_ms, Ordering::Relaxed);
+        job.finish(status.state, status.error.clone());
+        job.finished_at_ms
+            .store(status.started_at_ms + status.elapsed_ms, Ordering::Relaxed);
+        Ok(job)
     }
 
     pub fn state(&self) -> JobState {
@@ -165,6 +194,16 @@ impl Job {
 
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Stops the job as a failure with `reason`.
+    pub fn request_abort(&self, reason: &str) {
+        *self.abort_reason.lock() = Some(reason.to_string());
+        self.request_cancel();
+    }
+
+    pub(crate) fn abort_reason(&self) -> Option<String> {
+        self.abort_reason.lock().clone()
     }
 
     pub fn status(&self) -> JobStatus {
@@ -209,6 +248,39 @@ impl Job {
 pub struct Migrations {
     jobs: Mutex<VecDeque<Arc<Job>>>,
     next_id: AtomicU64,
+    /// `migrate-batch-rate-limit-mb` is node-wide: every job draws from this.
+    pub limiter: RateLimiter,
+}
+
+/// A token bucket over one-second windows, shared by all jobs of a node.
+#[derive(Default)]
+pub struct RateLimiter {
+    window: Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+impl RateLimiter {
+    /// Accounts `bytes` against `limit` bytes per second (0 = none) and sleeps as long
+    /// as needed to stay under it.
+    pub fn acquire(&self, bytes: u64, limit: u64) {
+        if limit == 0 {
+            return;
+        }
+        let wait = {
+            let mut window = self.window.lock();
+            let now = std::time::Instant::now();
+            let (start, used) = match *window {
+                Some((start, used)) if now.duration_since(start).as_secs() < 1 => (start, used),
+                _ => (now, 0),
+            };
+            let used = used + bytes;
+            *window = Some((start, used));
+            let due = std::time::Duration::from_secs_f64(used as f64 / limit as f64);
+            due.saturating_sub(now.duration_since(start))
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
 }
 
 const KEEP_FINISHED: usize = 16;
@@ -251,5 +323,67 @@ impl Migrations {
 
     pub fn newest(&self) -> Option<Arc<Job>> {
         self.jobs.lock().back().cloned()
+    }
+
+    /// The finished jobs, one line each, for the job log (tab-separated fields).
+    pub fn finished_log(&self) -> String {
+        self.jobs
+            .lock()
+            .iter()
+            .filter(|j| !j.is_running())
+            .map(|j| {
+                let s = j.status();
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    s.id,
+                    s.slots,
+                    s.source,
+                    s.destination,
+                    s.state.name(),
+                    s.keys_total,
+                    s.keys_sent,
+                    s.bytes_sent,
+                    s.started_at_ms,
+                    s.elapsed_ms,
+                    s.fence_ms,
+                    s.error.replace(['\t', '\n'], " ")
+                )
+            })
+            .collect()
+    }
+
+    /// Reads back a job log written by `finished_log` (unreadable lines are skipped).
+    pub fn load_finished(&self, log: &str) {
+        for line in log.lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() != 12 {
+                continue;
+            }
+            let state = match f[4] {
+                "success" => JobState::Success,
+                "cancelled" => JobState::Cancelled,
+                _ => JobState::Fail,
+            };
+            let status = JobStatus {
+                id: f[0].to_string(),
+                slots: f[1].to_string(),
+                source: f[2].to_string(),
+                destination: f[3].to_string(),
+                state,
+                phase: JobPhase::Done,
+                keys_total: f[5].parse().unwrap_or(-1),
+                keys_sent: f[6].parse().unwrap_or(0),
+                bytes_sent: f[7].parse().unwrap_or(0),
+                rate_bytes_per_sec: 0,
+                eta_ms: 0,
+                started_at_ms: f[8].parse().unwrap_or(0),
+                elapsed_ms: f[9].parse().unwrap_or(0),
+                fence_ms: f[10].parse().unwrap_or(0),
+                error: f[11].to_string(),
+            };
+            if let Ok(job) = Job::restored(&status) {
+                self.add(Arc::new(job));
+            }
+        }
     }
 }

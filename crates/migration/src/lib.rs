@@ -9,5 +9,5 @@ mod job;
 mod runner;
 
 pub use client::{Link, LinkError, Reply};
-pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options};
+pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options, RateLimiter};
 pub use runner::{resolve_in_doubt, run_job, ClusterControl, Resolution};

@@ -25,6 +25,8 @@ pub trait ClusterControl: Send + Sync {
     fn abort(&self, slots: &SlotSet);
     /// The job ended (any way): wake whoever waits on it.
     fn finished(&self, job: &Job);
+    /// The node-wide migration rate limiter.
+    fn limiter(&self) -> &crate::job::RateLimiter;
 }
 
 enum Failure {
@@ -52,7 +54,10 @@ pub fn run_job(job: Arc<Job>, control: Arc<dyn ClusterControl>) {
         Ok(()) => job.finish(JobState::Success, String::new()),
         Err(failure) => {
             let (state, error) = match failure {
-                Failure::Cancelled => (JobState::Cancelled, "cancelled".to_string()),
+                Failure::Cancelled => match job.abort_reason() {
+                    Some(reason) => (JobState::Fail, reason),
+                    None => (JobState::Cancelled, "cancelled".to_string()),
+                },
                 Failure::Error(e) => (JobState::Fail, e),
             };
             control.abort(&job.slots);
@@ -66,8 +71,6 @@ struct Sender<'a> {
     link: Link,
     job: &'a Job,
     control: &'a dyn ClusterControl,
-    window_start: Instant,
-    window_bytes: u64,
 }
 
 impl Sender<'_> {
@@ -89,18 +92,7 @@ impl Sender<'_> {
         let bytes = data.len() as u64;
         self.job.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
         let limit = self.control.options().rate_limit_mb * 1024 * 1024;
-        if limit > 0 {
-            self.window_bytes += bytes;
-            let due = Duration::from_secs_f64(self.window_bytes as f64 / limit as f64);
-            let spent = self.window_start.elapsed();
-            if due > spent {
-                std::thread::sleep(due - spent);
-            }
-            if self.window_start.elapsed() > Duration::from_secs(1) {
-                self.window_start = Instant::now();
-                self.window_bytes = 0;
-            }
-        }
+        self.control.limiter().acquire(bytes, limit);
         Ok(())
     }
 }
@@ -150,13 +142,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     }
     let slots_text = job.slots.to_string();
     link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
-    let mut sender = Sender {
-        link,
-        job,
-        control,
-        window_start: Instant::now(),
-        window_bytes: 0,
-    };
+    let mut sender = Sender { link, job, control };
     let storage = control.storage();
 
     // 1. Snapshot copy, slot range by slot range, in bounded batches.

@@ -91,7 +91,12 @@ impl ClusterControl for Host {
         if let Some(e) = Some(job.error()).filter(|e| !e.is_empty()) {
             warn!("migration job {} of slots {} ended: {e}", job.id, job.slots);
         }
+        save_job_log(&self.0);
         self.0.waiters.signal(&job_key(&job.id));
+    }
+
+    fn limiter(&self) -> &ferrokv_migration::RateLimiter {
+        &self.0.migrations.limiter
     }
 }
 
@@ -284,10 +289,28 @@ pub fn import_state(server: &Server, slots: &SlotSet) -> &'static str {
     }
 }
 
+fn job_log_path(server: &Server) -> std::path::PathBuf {
+    server.config.read().dir().join("migration-jobs.log")
+}
+
+/// Keeps the finished jobs (the last 16) for MIGRATION STATUS across restarts.
+fn save_job_log(server: &Server) {
+    let path = job_log_path(server);
+    let tmp = path.with_extension("tmp");
+    let written = std::fs::write(&tmp, server.migrations.finished_log())
+        .and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        warn!("cannot write {}: {e}", path.display());
+    }
+}
+
 /// After a restart: deletes the data of imports that never committed, and settles
 /// the cut-overs that were in doubt with their destinations (in the background; the
 /// slots stay fenced until then).
 pub fn recover(server: &Arc<Server>) {
+    if let Ok(log) = std::fs::read_to_string(job_log_path(server)) {
+        server.migrations.load_finished(&log);
+    }
     let Some(cluster) = server.cluster.as_ref() else {
         return;
     };

@@ -50,8 +50,9 @@ fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
 }
 
 fn status_field(status: &Reply, name: &str) -> Reply {
+    // The newest job is listed last.
     let items = status.items();
-    let fields = items[0].items();
+    let fields = items.last().expect("a job").items();
     let at = fields
         .iter()
         .position(|f| *f == Reply::bulk(name))
@@ -581,4 +582,81 @@ fn a_cut_over_in_doubt_is_settled_with_the_destination_after_a_restart() {
         Reply::bulk("1"),
         "committed data is never deleted"
     );
+}
+
+fn job_id(c: &mut Raw) -> String {
+    status_field(&c.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]), "id").text()
+}
+
+#[test]
+fn cancel_and_flushdb_stop_a_running_job() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 900, "t");
+    fill_slot(&pair.src, &tag, 3000, 1000);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "900", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(300));
+    let id = job_id(&mut s);
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS", &id]);
+    assert_eq!(status_field(&status, "state"), Reply::bulk("start"));
+    assert_eq!(status_field(&status, "eta_ms").int() >= -1, true);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATION", "CANCEL", &id]),
+        Reply::Int(1)
+    );
+    wait_for_state(&mut s, "cancelled");
+    assert!(s
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("migrating_state: fail\r\n"));
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATION", "CANCEL", &id]),
+        Reply::err("ERR No such migration job"),
+        "a finished job cannot be cancelled"
+    );
+    let mut d = pair.dst.raw();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "900"]) != Reply::Int(0)
+        || !d
+            .cmd(&["CLUSTER", "INFO"])
+            .text()
+            .contains("import_state: error")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the destination kept the cancelled import"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "900"]),
+        Reply::Int(3000)
+    );
+
+    // FLUSHDB on the source fails the job.
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "900", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.cmd(&["FLUSHDB"]), Reply::ok());
+    wait_for_state(&mut s, "fail");
+    let error = status_field(&s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]), "error").text();
+    assert!(error.contains("FLUSHDB"), "{error}");
+}
+
+#[test]
+fn finished_jobs_are_listed_after_a_restart() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "5-6", DST, "sync"]),
+        Reply::ok()
+    );
+    let id = job_id(&mut s);
+    pair.src.restart();
+    let mut s = pair.src.raw();
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS", &id]);
+    assert_eq!(status_field(&status, "state"), Reply::bulk("success"));
+    assert_eq!(status_field(&status, "slots"), Reply::bulk("5-6"));
+    assert_eq!(status_field(&status, "destination"), Reply::bulk(DST));
 }

@@ -223,7 +223,10 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         && (argc == 2 || (argc == 3 && (is(&args[2], "HARD") || is(&args[2], "SOFT"))))
     {
         let state = cluster.state.read();
-        if !state.migrated_away_slots().is_empty() || !state.fenced_slots().is_empty() {
+        if !state.migrated_away_slots().is_empty()
+            || !state.fenced_slots().is_empty()
+            || !ctx.server.migrations.running().is_empty()
+        {
             return Err(ClusterError::ResetWhileMigrating.into());
         }
         if !state.importing_slots().is_empty() {

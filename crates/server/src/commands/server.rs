@@ -268,6 +268,10 @@ fn flushdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         return Err(CommandError::Syntax);
     }
+    // A migration cannot move data that is being deleted under it (migration.md).
+    for job in ctx.server.migrations.running() {
+        job.request_abort("FLUSHDB/FLUSHALL on the source during the migration");
+    }
     ctx.server.db.flush_all()?;
     ctx.server.watches.touch_all();
     Ok(Frame::ok())
