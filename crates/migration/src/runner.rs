@@ -149,6 +149,17 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     job.set_phase(JobPhase::Snapshot);
     let snapshot = storage.snapshot();
     let mut last_sequence = storage.latest_sequence();
+    // Counting first (keys only, not members) gives progress and an ETA.
+    let mut total = 0i64;
+    for (first, last) in job.slots.ranges() {
+        let (start, end) = slot_range_bounds(first, last);
+        let mut iter = storage.range_iter(Cf::Metadata, &start, Some(&end), Some(&snapshot));
+        while iter.valid() {
+            total += 1;
+            iter.next();
+        }
+    }
+    job.keys_total.store(total, Ordering::Relaxed);
     let mut keys = 0u64;
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
