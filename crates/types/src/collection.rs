@@ -89,8 +89,10 @@ impl Database {
         );
     }
 
-    /// Visits the members of one incarnation in member order, from `start` (inclusive,
-    /// relative to the member part) on, until `visit` returns false.
+    /// Visits the members of one incarnation in member order (or reverse), until `visit`
+    /// returns false: forward from the first member at or after `start`, in reverse
+    /// from the last member at or before it (`start` is relative to the member part;
+    /// empty means from the first, or the last, member).
     pub(crate) fn scan_members(
         &self,
         cf: Cf,
@@ -105,10 +107,10 @@ impl Database {
         let mut from = prefix.clone();
         from.extend_from_slice(start);
         let mut iter = self.storage.range_iter(cf, &prefix, upper.as_deref(), None);
-        if reverse {
-            iter.seek_to_last();
-        } else {
-            iter.seek(&from);
+        match (reverse, start.is_empty()) {
+            (false, _) => iter.seek(&from),
+            (true, true) => iter.seek_to_last(),
+            (true, false) => iter.seek_for_prev(&from),
         }
         while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
             if !visit(&k[prefix.len()..], v) {

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use ferrokv_storage::encoding::{member_key, member_prefix, metadata_key, prefix_end};
+use ferrokv_storage::encoding::metadata_key;
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType};
 use ferrokv_storage::{now_ms, Cf, StorageError, WriteBatch};
 
@@ -239,35 +239,32 @@ impl Database {
             return Ok(out);
         }
         let limit = count.unwrap_or(usize::MAX);
-        let prefix = member_prefix(key, version);
-        let lower = member_key(key, version, &start.to_bytes());
-        let upper = match end.next() {
-            Some(after) => Some(member_key(key, version, &after.to_bytes())),
-            None => prefix_end(&prefix),
-        };
-        let mut iter = self
-            .storage
-            .range_iter(Cf::Members, &lower, upper.as_deref(), None);
-        if reverse {
-            iter.seek_to_last();
+        let from = if reverse { end } else { start };
+        let mut corrupt = false;
+        self.scan_members(
+            Cf::Members,
+            key,
+            version,
+            &from.to_bytes(),
+            reverse,
+            |k, v| {
+                let Some(id) = StreamId::from_bytes(k) else {
+                    corrupt = true;
+                    return false;
+                };
+                if id < start || id > end {
+                    return false;
+                }
+                out.push(StreamEntry {
+                    id,
+                    fields: decode_fields(v),
+                });
+                out.len() < limit
+            },
+        )?;
+        if corrupt {
+            return Err(StorageError::Corrupt("stream entry key").into());
         }
-        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
-            let id = StreamId::from_bytes(&k[prefix.len()..])
-                .ok_or(StorageError::Corrupt("stream entry key"))?;
-            out.push(StreamEntry {
-                id,
-                fields: decode_fields(v),
-            });
-            if out.len() >= limit {
-                break;
-            }
-            if reverse {
-                iter.prev();
-            } else {
-                iter.next();
-            }
-        }
-        iter.status().map_err(StorageError::from)?;
         Ok(out)
     }
 

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ferrokv_storage::encoding::{member_key, member_prefix, prefix_end};
+use ferrokv_storage::encoding::{member_key, prefix_end};
 use ferrokv_storage::metadata::{CollectionMeta, DataType, Record};
 use ferrokv_storage::{Cf, StorageError, WriteBatch};
 use rand::seq::SliceRandom;
@@ -331,40 +331,20 @@ impl Database {
         seek: Option<&[u8]>,
         mut visit: impl FnMut(f64, &[u8]) -> bool,
     ) -> Result<()> {
-        let prefix = member_prefix(key, version);
-        let upper = prefix_end(&prefix);
-        let mut iter = self
-            .storage
-            .range_iter(Cf::Scores, &prefix, upper.as_deref(), None);
-        let target = seek.map(|s| {
-            let mut t = prefix.clone();
-            t.extend_from_slice(s);
-            t
-        });
-        match (reverse, target) {
-            (false, Some(t)) => iter.seek(t),
-            (false, None) => {}
-            (true, Some(t)) => iter.seek_for_prev(t),
-            (true, None) => iter.seek_to_last(),
-        }
-        while let Some(stored) = iter.key() {
-            let Some(entry) = stored.get(prefix.len()..) else {
-                break;
-            };
-            if entry.len() >= 8 {
-                let score = decode_score(&entry[..8]).unwrap_or(0.0);
-                if !visit(score, &entry[8..]) {
-                    break;
+        self.scan_members(
+            Cf::Scores,
+            key,
+            version,
+            seek.unwrap_or_default(),
+            reverse,
+            |entry, _| {
+                if entry.len() < 8 {
+                    return true;
                 }
-            }
-            if reverse {
-                iter.prev();
-            } else {
-                iter.next();
-            }
-        }
-        iter.status().map_err(StorageError::from)?;
-        Ok(())
+                let score = decode_score(&entry[..8]).unwrap_or(0.0);
+                visit(score, &entry[8..])
+            },
+        )
     }
 
     /// The members of a live sorted set selected by `spec`, in reply order.
