@@ -7,6 +7,7 @@
 #
 #   bench/migration.sh
 #   KEYS=500000 VALUE=200 bench/migration.sh
+#   GAP=100 BATCH_KB=1024 bench/migration.sh   # migrate-sequence-gap, migrate-batch-size-kb
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,8 @@ cleanup() {
 PIDS=()
 trap cleanup EXIT
 for port in "$SRC_PORT" "$DST_PORT"; do
-  "$BIN" --port "$port" --dir "$WORK/$port" --cluster-enabled yes --log-level warning "${EXTRA[@]+"${EXTRA[@]}"}" &
+  "$BIN" --port "$port" --dir "$WORK/$port" --cluster-enabled yes --log-level warning \
+    --migrate-sequence-gap "${GAP:-1000}" --migrate-batch-size-kb "${BATCH_KB:-256}" &
   PIDS+=($!)
 done
 for port in "$SRC_PORT" "$DST_PORT"; do
@@ -55,9 +57,14 @@ PY
 echo "source holds $(redis-cli -p "$SRC_PORT" dbsize) keys of $VALUE bytes in slots 0-1023"
 
 # Foreground load on slot 5061 ("{bar}"), which stays on the source.
+VAL=$(head -c 100 /dev/zero | tr '\0' v)
 load() {
-  redis-benchmark -p "$SRC_PORT" -c 20 -n "$1" -d 100 -t set,get -q --csv 2>/dev/null |
-    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); gsub(/"/, "", $7); print $1, $2, "p99=" $7 "ms" }'
+  for command in SET GET; do
+    local args=("$command" "{bar}:__rand_int__")
+    [ "$command" = SET ] && args+=("$VAL")
+    redis-benchmark -p "$SRC_PORT" -c 20 -n "$1" -r 100000 -q --csv "${args[@]}" 2>/dev/null |
+      awk -F'","' -v c="$command" 'NR > 1 { gsub(/"/, "", $2); gsub(/"/, "", $7); print c, $2, "rps, p99=" $7 "ms" }'
+  done
 }
 echo "foreground (20 clients, SET/GET on another slot of the source) without a migration:"
 load 200000 | sed 's/^/  /'

@@ -1,12 +1,14 @@
 //! The life of a job on the source node.
 
-use std::sync::atomic::Ordering;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrokv_cluster::SlotSet;
 use ferrokv_storage::encoding::slot_range_bounds;
-use ferrokv_storage::{Cf, Storage, WriteBatch};
+use ferrokv_storage::{Cf, Storage, WriteBatch, WriteObserver};
+use parking_lot::Mutex;
 use rocksdb::WriteBatchIteratorCf;
 
 use crate::client::{Link, LinkError};
@@ -16,6 +18,11 @@ use crate::job::{Job, JobPhase, JobState, Options};
 pub trait ClusterControl: Send + Sync {
     fn storage(&self) -> &Storage;
     fn options(&self) -> Options;
+    /// Runs `f` while no write is in flight and none can start.
+    fn pause_writes(&self, f: &mut dyn FnMut());
+    /// Durably records that a cut-over of `slots` to `dest` is starting, so that a
+    /// crash from here on is settled with the destination at restart.
+    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), String>;
     /// Holds new writes to `slots` and returns once no write to them is in flight.
     fn fence(&self, slots: &SlotSet, dest: &str);
     /// The destination committed: the slots are migrated away (durably), writes to
@@ -97,40 +104,94 @@ impl Sender<'_> {
     }
 }
 
-/// Keeps the records of a WAL batch that belong to the moving slots.
-struct SlotFilter<'a> {
-    slots: &'a SlotSet,
+/// The tail of a job: every write to its slots since the snapshot, in write order.
+struct Capture {
+    slots: SlotSet,
+    queue: Mutex<VecDeque<WriteBatch>>,
+    queued_bytes: AtomicU64,
+}
+
+/// Captured writes a job may hold before it gives up (the destination cannot keep up
+/// with the writes to the slots).
+const MAX_CAPTURED_BYTES: u64 = 1 << 30;
+
+impl WriteObserver for Capture {
+    fn wants(&self, stored_key: &[u8]) -> bool {
+        stored_key.len() >= 2
+            && self
+                .slots
+                .contains(u16::from_be_bytes([stored_key[0], stored_key[1]]))
+    }
+
+    fn captured(&self, batch: WriteBatch) {
+        self.queued_bytes
+            .fetch_add(batch.size_in_bytes() as u64, Ordering::Relaxed);
+        self.queue.lock().push_back(batch);
+    }
+}
+
+impl Capture {
+    fn pending(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    /// Ships everything captured so far, whole captured writes per shipped batch.
+    fn drain(&self, sender: &mut Sender<'_>, storage: &Storage) -> Result<(), Failure> {
+        if self.queued_bytes.load(Ordering::Relaxed) > MAX_CAPTURED_BYTES {
+            return Err(Failure::Error(
+                "writes to the slots outpace the migration (over 1 GB waiting)".into(),
+            ));
+        }
+        let limit = sender.control.options().batch_size_kb.max(1) * 1024;
+        let mut out = WriteBatch::default();
+        while let Some(batch) = self.queue.lock().pop_front() {
+            self.queued_bytes
+                .fetch_sub(batch.size_in_bytes() as u64, Ordering::Relaxed);
+            batch.iterate_cf(&mut Append {
+                storage,
+                out: &mut out,
+            });
+            if out.size_in_bytes() as u64 >= limit {
+                sender.send(&out)?;
+                out.clear();
+            }
+        }
+        sender.send(&out)
+    }
+}
+
+/// Appends the records of one batch to another.
+struct Append<'a> {
     storage: &'a Storage,
     out: &'a mut WriteBatch,
-    metadata_records: u64,
 }
 
-impl SlotFilter<'_> {
-    fn wanted(&self, key: &[u8]) -> bool {
-        key.len() >= 2 && self.slots.contains(u16::from_be_bytes([key[0], key[1]]))
-    }
-
-    fn cf(&self, id: u32) -> Option<Cf> {
-        // Column family ids follow creation order: default (0), then Cf::ALL.
-        Cf::ALL.get((id as usize).checked_sub(1)?).copied()
-    }
-}
-
-impl WriteBatchIteratorCf for SlotFilter<'_> {
+impl WriteBatchIteratorCf for Append<'_> {
     fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
-        if let (Some(cf), true) = (self.cf(cf_id), self.wanted(key)) {
-            self.metadata_records += u64::from(cf == Cf::Metadata);
+        if let Some(cf) = Cf::from_id(cf_id) {
             self.out.put_cf(self.storage.cf(cf), key, value);
         }
     }
 
     fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
-        if let (Some(cf), true) = (self.cf(cf_id), self.wanted(key)) {
+        if let Some(cf) = Cf::from_id(cf_id) {
             self.out.delete_cf(self.storage.cf(cf), key);
         }
     }
 
     fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {}
+}
+
+/// Unregisters the capture however the job ends.
+struct Registered<'a> {
+    storage: &'a Storage,
+    observer: Arc<dyn WriteObserver>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.storage.remove_observer(&self.observer);
+    }
 }
 
 fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
@@ -145,10 +206,25 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     let mut sender = Sender { link, job, control };
     let storage = control.storage();
 
-    // 1. Snapshot copy, slot range by slot range, in bounded batches.
+    // 1. Start capturing writes to the slots and take the snapshot, with no write in
+    //    flight: every write is then in the snapshot or in the capture (or both, which
+    //    replays to the same result).
     job.set_phase(JobPhase::Snapshot);
-    let snapshot = storage.snapshot();
-    let mut last_sequence = storage.latest_sequence();
+    let capture = Arc::new(Capture {
+        slots: job.slots.clone(),
+        queue: Mutex::new(VecDeque::new()),
+        queued_bytes: AtomicU64::new(0),
+    });
+    let observer: Arc<dyn WriteObserver> = capture.clone();
+    let mut snapshot = None;
+    control.pause_writes(&mut || {
+        storage.add_observer(observer.clone());
+        snapshot = Some(storage.snapshot());
+    });
+    let _registered = Registered { storage, observer };
+    let Some(snapshot) = snapshot else {
+        return Err(Failure::Error("no snapshot".into()));
+    };
     // Counting first (keys only, not members) gives progress and an ETA.
     let mut total = 0i64;
     for (first, last) in job.slots.ranges() {
@@ -185,20 +261,23 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     drop(snapshot);
     job.keys_total.store(keys as i64, Ordering::Relaxed);
 
-    // 2. WAL tail until the lag is small, 3. fence, 4. the last tail.
+    // 2. Ship the captured tail until little is pending, 3. fence, 4. the last tail.
     job.set_phase(JobPhase::Tail);
     loop {
-        last_sequence = ship_tail(&mut sender, storage, job, last_sequence)?;
-        let lag = storage.latest_sequence().saturating_sub(last_sequence);
-        if lag <= control.options().sequence_gap {
+        capture.drain(&mut sender, storage)?;
+        if capture.pending() as u64 <= control.options().sequence_gap {
             break;
         }
     }
     job.set_phase(JobPhase::Fence);
+    // Persisted before the fence, so the fence itself costs no fsync here.
+    control
+        .prepare(&job.slots, &job.dest)
+        .map_err(Failure::Error)?;
     let fence_start = Instant::now();
     control.fence(&job.slots, &job.dest);
     *fenced = true;
-    ship_tail(&mut sender, storage, job, last_sequence)?;
+    capture.drain(&mut sender, storage)?;
 
     // 5. Commit on the destination, then here.
     job.set_phase(JobPhase::Commit);
@@ -228,39 +307,6 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     job.fence_ms
         .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
     Ok(())
-}
-
-/// Ships every WAL batch after `after` that touches the moving slots; returns the
-/// sequence number of the last record read.
-fn ship_tail(
-    sender: &mut Sender<'_>,
-    storage: &Storage,
-    job: &Job,
-    after: u64,
-) -> Result<u64, Failure> {
-    let mut last = after;
-    let mut pending = WriteBatch::default();
-    for item in storage.wal_since(after)? {
-        let item = item?;
-        // Whole WAL batches are appended to the batch being built, so each one
-        // reaches the destination atomically.
-        let mut filter = SlotFilter {
-            slots: &job.slots,
-            storage,
-            out: &mut pending,
-            metadata_records: 0,
-        };
-        item.batch.iterate_cf(&mut filter);
-        job.keys_sent
-            .fetch_add(filter.metadata_records, Ordering::Relaxed);
-        last = last.max(item.sequence + (item.batch.len() as u64).saturating_sub(1));
-        if pending.size_in_bytes() as u64 >= sender.control.options().batch_size_kb.max(1) * 1024 {
-            sender.send(&pending)?;
-            pending.clear();
-        }
-    }
-    sender.send(&pending)?;
-    Ok(last)
 }
 
 /// How a cut-over whose commit went unanswered ended.

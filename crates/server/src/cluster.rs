@@ -28,6 +28,8 @@ pub struct Cluster {
     /// Cut-overs found in doubt at start-up: `(destination, slots)`, resolved with the
     /// destination once the node runs.
     pub in_doubt: Vec<(String, SlotSet)>,
+    /// Cut-overs being prepared (recorded as `committing` before their fence).
+    pub preparing: parking_lot::Mutex<Vec<(String, SlotSet)>>,
 }
 
 impl Cluster {
@@ -50,6 +52,7 @@ impl Cluster {
             records_path: dir.join("migration.conf"),
             dropped_imports: SlotSet::new(),
             in_doubt: Vec::new(),
+            preparing: Default::default(),
         };
         cluster.in_doubt = cluster.load_records()?;
         Ok(cluster)
@@ -112,6 +115,12 @@ impl Cluster {
                 };
                 groups.entry((kind, node.clone())).or_default().insert(slot);
             }
+        }
+        for (dest, slots) in self.preparing.lock().iter() {
+            groups
+                .entry(("committing", dest.clone()))
+                .or_default()
+                .union_with(slots);
         }
         if groups.is_empty() {
             return match std::fs::remove_file(&self.records_path) {

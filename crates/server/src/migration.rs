@@ -49,15 +49,30 @@ impl ClusterControl for Host {
         options(&self.0)
     }
 
+    fn pause_writes(&self, f: &mut dyn FnMut()) {
+        // Every command holds the gate shared while it runs.
+        let _no_command_in_flight = self.0.exec_gate.write();
+        f();
+    }
+
+    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), String> {
+        let cluster = self.0.cluster.as_ref().ok_or("cluster mode is off")?;
+        cluster
+            .preparing
+            .lock()
+            .push((dest.to_string(), slots.clone()));
+        cluster.save_records().map_err(|e| e.to_string())
+    }
+
     fn fence(&self, slots: &SlotSet, dest: &str) {
         let Some(cluster) = self.0.cluster.as_ref() else {
             return;
         };
         // Exclusive: every command that passed routing before the fence has finished,
-        // so its write is in the WAL tail that is shipped next.
+        // so its write is in the WAL tail that is shipped next. Memory only: the
+        // `committing` record was written by `prepare`.
         let _no_command_in_flight = self.0.exec_gate.write();
         cluster.state.write().set_fenced(slots, dest);
-        save_records(cluster);
     }
 
     fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), String> {
@@ -67,10 +82,12 @@ impl ClusterControl for Host {
             .write()
             .set_migrated_away(slots, dest)
             .map_err(|e| e.to_string())?;
-        let saved = cluster.save_records();
+        // Lift the fence first: until `migrated` is on disk, the `committing` record
+        // settles a crash the same way (the destination has committed).
         self.0.waiters.signal(FENCE_KEY);
+        cluster.preparing.lock().retain(|(_, s)| s != slots);
         info!("migration of slots {slots} to {dest} committed");
-        saved.map_err(|e| e.to_string())
+        cluster.save_records().map_err(|e| e.to_string())
     }
 
     fn abort(&self, slots: &SlotSet) {
@@ -82,6 +99,8 @@ impl ClusterControl for Host {
                 .collect();
             state.set_normal(&fenced);
             drop(state);
+            self.0.waiters.signal(FENCE_KEY);
+            cluster.preparing.lock().retain(|(_, s)| s != slots);
             save_records(cluster);
         }
         self.0.waiters.signal(FENCE_KEY);

@@ -1,12 +1,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBPinnableSlice, DBRawIterator,
     Options, ReadOptions, Snapshot, WriteBatch, WriteOptions, DB,
 };
 
+use crate::capture::{Filter, WriteObserver};
 use crate::encoding::slot_range_bounds;
 use crate::gc::StaleMemberFilterFactory;
 use crate::StorageError;
@@ -24,6 +25,12 @@ pub enum Cf {
 
 impl Cf {
     pub const ALL: [Cf; 3] = [Cf::Metadata, Cf::Members, Cf::Scores];
+
+    /// The family of a RocksDB column family id, as write batches carry it: ids follow
+    /// creation order, `default` (0) and then `ALL`, created together at first open.
+    pub fn from_id(id: u32) -> Option<Cf> {
+        Cf::ALL.get((id as usize).checked_sub(1)?).copied()
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -79,6 +86,9 @@ pub struct Storage {
     writes: AtomicU64,
     durable: AtomicU64,
     flush_lock: Mutex<()>,
+    /// Change capture (slot migration); `observing` lets writes skip the lock when empty.
+    observers: RwLock<Vec<Arc<dyn WriteObserver>>>,
+    observing: AtomicBool,
 }
 
 impl Storage {
@@ -129,6 +139,8 @@ impl Storage {
             writes: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
+            observers: RwLock::new(Vec::new()),
+            observing: AtomicBool::new(false),
         })
     }
 
@@ -193,9 +205,55 @@ impl Storage {
     /// Applies a batch atomically. It is visible at once and durable after the next
     /// `make_durable`.
     pub fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let captured = if self.observing.load(Ordering::Acquire) {
+            self.capture(&batch)
+        } else {
+            Vec::new()
+        };
         self.db.write_opt(batch, &self.write_opts)?;
         self.writes.fetch_add(1, Ordering::AcqRel);
+        // Handed over only once applied: an observer never sees a write that failed.
+        for (observer, records) in captured {
+            observer.captured(records);
+        }
         Ok(())
+    }
+
+    fn capture(&self, batch: &WriteBatch) -> Vec<(Arc<dyn WriteObserver>, WriteBatch)> {
+        let observers = self
+            .observers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        observers
+            .into_iter()
+            .filter_map(|observer| {
+                let mut filter = Filter {
+                    observer: observer.as_ref(),
+                    storage: self,
+                    out: WriteBatch::default(),
+                };
+                batch.iterate_cf(&mut filter);
+                let records = filter.out;
+                (!records.is_empty()).then_some((observer, records))
+            })
+            .collect()
+    }
+
+    /// Starts change capture for `observer`. The caller makes sure no write is in
+    /// flight while it registers (and takes its snapshot), so that every write is
+    /// either in the snapshot or captured.
+    pub fn add_observer(&self, observer: Arc<dyn WriteObserver>) {
+        let mut observers = self.observers.write().unwrap_or_else(|e| e.into_inner());
+        observers.push(observer);
+        self.observing.store(true, Ordering::Release);
+    }
+
+    pub fn remove_observer(&self, observer: &Arc<dyn WriteObserver>) {
+        let mut observers = self.observers.write().unwrap_or_else(|e| e.into_inner());
+        observers.retain(|o| !Arc::ptr_eq(o, observer));
+        self.observing
+            .store(!observers.is_empty(), Ordering::Release);
     }
 
     /// A consistent point-in-time view.

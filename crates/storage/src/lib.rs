@@ -5,12 +5,14 @@
 //!
 //! Nothing above this crate touches RocksDB directly.
 
+mod capture;
 mod db;
 pub mod encoding;
 mod error;
 mod gc;
 pub mod metadata;
 
+pub use capture::WriteObserver;
 pub use db::{Cf, Storage, StorageOptions, WalBatch};
 pub use error::StorageError;
 pub use rocksdb::{Direction, IteratorMode, WriteBatch};
