@@ -124,7 +124,10 @@ fn section(server: &Server, name: &str, out: &mut String) {
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
             drop(config);
-            if let Ok((keys, expires)) = server.db.key_counts(&|_| true) {
+            // Slots still being imported are not this node's data yet.
+            let hidden = server.cluster.as_ref().map(|c| c.hidden_slots());
+            let visible = |slot: u16| hidden.as_ref().is_none_or(|h| !h.contains(slot));
+            if let Ok((keys, expires)) = server.db.key_counts(&visible) {
                 if keys > 0 {
                     let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
