@@ -27,217 +27,63 @@ pub struct OptionSpec {
 
 const INT_MAX: i64 = i64::MAX;
 
+const BOOL: Kind = Kind::Bool;
+const STR: Kind = Kind::Str;
+
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
+}
+
+/// An option CONFIG SET may change.
+const fn runtime(name: &'static str, default: &'static str, kind: Kind) -> OptionSpec {
+    OptionSpec {
+        name,
+        default,
+        kind,
+        mutable: true,
+    }
+}
+
+/// An option fixed at start-up.
+const fn startup(name: &'static str, default: &'static str, kind: Kind) -> OptionSpec {
+    OptionSpec {
+        name,
+        default,
+        kind,
+        mutable: false,
+    }
+}
+
+#[rustfmt::skip]
 pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec {
-        name: "bind",
-        default: "127.0.0.1",
-        kind: Kind::Str,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "port",
-        default: "6666",
-        kind: Kind::Int { min: 1, max: 65535 },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "dir",
-        default: "ferrokv-data",
-        kind: Kind::Str,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "workers",
-        default: "0",
-        kind: Kind::Int { min: 0, max: 256 },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "tcp-backlog",
-        default: "511",
-        kind: Kind::Int { min: 1, max: 65535 },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "maxclients",
-        default: "10000",
-        kind: Kind::Int {
-            min: 1,
-            max: 1_000_000,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "timeout",
-        default: "0",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "requirepass",
-        default: "",
-        kind: Kind::Str,
-        mutable: true,
-    },
-    OptionSpec {
-        name: "proto-max-bulk-len",
-        default: "536870912",
-        kind: Kind::Int {
-            min: 1024 * 1024,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "log-level",
-        default: "info",
-        kind: Kind::Enum(&["debug", "info", "warning", "error", "fatal"]),
-        mutable: true,
-    },
-    OptionSpec {
-        name: "log-dir",
-        default: "stderr",
-        kind: Kind::Str,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "pidfile",
-        default: "",
-        kind: Kind::Str,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "cluster-enabled",
-        default: "no",
-        kind: Kind::Bool,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "persist-cluster-nodes-enabled",
-        default: "yes",
-        kind: Kind::Bool,
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-max-jobs",
-        default: "4",
-        kind: Kind::Int { min: 1, max: 1024 },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-batch-size-kb",
-        default: "256",
-        kind: Kind::Int {
-            min: 1,
-            max: 1024 * 1024,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-batch-rate-limit-mb",
-        default: "0",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-sequence-gap",
-        default: "1000",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-fence-max-ms",
-        default: "1000",
-        kind: Kind::Int {
-            min: 1,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-io-timeout-ms",
-        default: "10000",
-        kind: Kind::Int {
-            min: 100,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-speed",
-        default: "4096",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-pipeline-size",
-        default: "16",
-        kind: Kind::Int {
-            min: 1,
-            max: INT_MAX,
-        },
-        mutable: true,
-    },
-    OptionSpec {
-        name: "migrate-type",
-        default: "raw-key-value",
-        kind: Kind::Enum(&["raw-key-value", "redis-command"]),
-        mutable: true,
-    },
-    OptionSpec {
-        name: "rocksdb.write_options.sync",
-        default: "no",
-        kind: Kind::Bool,
-        mutable: false,
-    },
-    OptionSpec {
-        name: "rocksdb.wal_ttl_seconds",
-        default: "10800",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "rocksdb.wal_size_limit_mb",
-        default: "16384",
-        kind: Kind::Int {
-            min: 0,
-            max: INT_MAX,
-        },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "rocksdb.block_cache_size",
-        default: "256",
-        kind: Kind::Int {
-            min: 8,
-            max: 1 << 20,
-        },
-        mutable: false,
-    },
-    OptionSpec {
-        name: "rocksdb.write_buffer_size",
-        default: "64",
-        kind: Kind::Int {
-            min: 1,
-            max: 1 << 16,
-        },
-        mutable: false,
-    },
+    startup("bind", "127.0.0.1", STR),
+    startup("port", "6666", int(1, 65535)),
+    startup("dir", "ferrokv-data", STR),
+    startup("workers", "0", int(0, 256)),
+    startup("tcp-backlog", "511", int(1, 65535)),
+    runtime("maxclients", "10000", int(1, 1_000_000)),
+    runtime("timeout", "0", int(0, INT_MAX)),
+    runtime("requirepass", "", STR),
+    runtime("proto-max-bulk-len", "536870912", int(1024 * 1024, INT_MAX)),
+    runtime("log-level", "info", Kind::Enum(&["debug", "info", "warning", "error", "fatal"])),
+    startup("log-dir", "stderr", STR),
+    startup("pidfile", "", STR),
+    startup("cluster-enabled", "no", BOOL),
+    runtime("persist-cluster-nodes-enabled", "yes", BOOL),
+    runtime("migrate-max-jobs", "4", int(1, 1024)),
+    runtime("migrate-batch-size-kb", "256", int(1, 1024 * 1024)),
+    runtime("migrate-batch-rate-limit-mb", "0", int(0, INT_MAX)),
+    runtime("migrate-sequence-gap", "1000", int(0, INT_MAX)),
+    runtime("migrate-fence-max-ms", "1000", int(1, INT_MAX)),
+    runtime("migrate-io-timeout-ms", "10000", int(100, INT_MAX)),
+    runtime("migrate-speed", "4096", int(0, INT_MAX)),
+    runtime("migrate-pipeline-size", "16", int(1, INT_MAX)),
+    runtime("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
+    runtime("rocksdb.write_options.sync", "no", BOOL),
+    startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
+    startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
+    startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
+    startup("rocksdb.write_buffer_size", "64", int(1, 1 << 16)),
 ];
 
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {

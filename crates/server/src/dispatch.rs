@@ -19,6 +19,10 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         .stats
         .commands_processed
         .fetch_add(1, Ordering::Relaxed);
+    // Shared from routing to the end of execution: a fence or a capture registration
+    // (which take it exclusively) can never fall between the routing decision and the
+    // write it allowed.
+    let gate = server.exec_gate.read();
     let spec = match check(server, client, &args) {
         Ok(spec) => spec,
         Err(CommandError::Fenced) if client.multi.is_none() => {
@@ -59,13 +63,11 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         client,
         in_exec: false,
     };
-    let reply = if spec.has(flags::NO_QUEUE) {
+    if spec.has(flags::NO_QUEUE) {
         // Transaction control (EXEC, DISCARD, ...) takes the gate itself.
-        run(&mut ctx, spec, &args)
-    } else {
-        let _gate = server.exec_gate.read();
-        run(&mut ctx, spec, &args)
-    };
+        drop(gate);
+    }
+    let reply = run(&mut ctx, spec, &args);
     if let Some(Action::Block(block)) = client.action.as_mut() {
         block.retry_args.get_or_insert(args);
     }
@@ -142,6 +144,7 @@ pub fn execute_run(
             .map(|args| execute(server, client, args.clone()))
             .collect();
     }
+    let _gate = server.exec_gate.read();
     let mut replies: Vec<Option<Frame>> = Vec::with_capacity(requests.len());
     let mut accepted: Vec<usize> = Vec::with_capacity(requests.len());
     for (i, args) in requests.iter().enumerate() {
@@ -158,7 +161,6 @@ pub fn execute_run(
         }
     }
     if !accepted.is_empty() {
-        let _gate = server.exec_gate.read();
         match kind {
             Batchable::Get => {
                 let keys: Vec<&[u8]> = accepted.iter().map(|&i| requests[i][1].as_ref()).collect();

@@ -99,11 +99,11 @@ fn xadd_ids_options_and_errors() {
         (&["xadd", "t", "2-1", "a", "2"], Reply::bulk("2-1")),
         (&["xadd", "t", "3-1", "a", "3"], Reply::bulk("3-1")),
         (&["xadd", "t", "maxlen", "2", "4-1", "a", "4"], Reply::bulk("4-1")),
-        (&["xrange", "t", "-", "+"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("4-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("4")])])])),
+        (&["xrange", "t", "-", "+"], Reply::Array(vec![entry("3-1", &["a", "3"]), entry("4-1", &["a", "4"])])),
         (&["xadd", "t", "MAXLEN", "=", "1", "5-1", "a", "5"], Reply::bulk("5-1")),
-        (&["xrange", "t", "-", "+"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("5-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("5")])])])),
+        (&["xrange", "t", "-", "+"], Reply::Array(vec![entry("5-1", &["a", "5"])])),
         (&["xadd", "t", "minid", "6", "6-1", "a", "6"], Reply::bulk("6-1")),
-        (&["xrange", "t", "-", "+"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("6-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("6")])])])),
+        (&["xrange", "t", "-", "+"], Reply::Array(vec![entry("6-1", &["a", "6"])])),
         (&["xadd", "t", "maxlen", "~", "1", "7-1", "a", "7"], Reply::bulk("7-1")),
         (&["xlen", "t"], Reply::Int(2)),
         (&["xadd", "t", "minid", "~", "8", "8-1", "a", "8"], Reply::bulk("8-1")),
@@ -175,144 +175,54 @@ fn xrange_xrevrange_and_xdel() {
             (
                 &["xrange", "s", "-", "+"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("3-0"),
-                        Reply::Array(vec![Reply::bulk("e"), Reply::bulk("5")]),
-                    ]),
+                    entry("1-1", &["a", "1"]),
+                    entry("1-2", &["b", "2"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
+                    entry("3-0", &["e", "5"]),
                 ]),
             ),
             (
                 &["xrange", "s", "-", "+", "count", "2"],
-                Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                ]),
+                Reply::Array(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])]),
             ),
             (&["xrange", "s", "-", "+", "COUNT", "0"], Reply::Nil),
             (&["xrange", "s", "-", "+", "count", "-1"], Reply::Nil),
             (
                 &["xrange", "s", "1", "1"],
-                Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                ]),
+                Reply::Array(vec![entry("1-1", &["a", "1"]), entry("1-2", &["b", "2"])]),
             ),
             (
                 &["xrange", "s", "1-2", "2"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
+                    entry("1-2", &["b", "2"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
                 ]),
             ),
             (
                 &["xrange", "s", "(1-1", "(3-0"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
+                    entry("1-2", &["b", "2"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
                 ]),
             ),
             (
                 &["xrange", "s", "(1", "2"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
+                    entry("1-1", &["a", "1"]),
+                    entry("1-2", &["b", "2"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
                 ]),
             ),
             (
                 &["xrange", "s", "(2", "+"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("3-0"),
-                        Reply::Array(vec![Reply::bulk("e"), Reply::bulk("5")]),
-                    ]),
+                    entry("2-1", &["c", "3", "d", "4"]),
+                    entry("3-0", &["e", "5"]),
                 ]),
             ),
             (
                 &["xrange", "s", "2-1", "2"],
-                Reply::Array(vec![Reply::Array(vec![
-                    Reply::bulk("2-1"),
-                    Reply::Array(vec![
-                        Reply::bulk("c"),
-                        Reply::bulk("3"),
-                        Reply::bulk("d"),
-                        Reply::bulk("4"),
-                    ]),
-                ])]),
+                Reply::Array(vec![entry("2-1", &["c", "3", "d", "4"])]),
             ),
             (&["xrange", "s", "3", "-"], Reply::Array(vec![])),
             (&["xrange", "s", "0", "0"], Reply::Array(vec![])),
@@ -332,89 +242,33 @@ fn xrange_xrevrange_and_xdel() {
             (
                 &["xrevrange", "s", "+", "-"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("3-0"),
-                        Reply::Array(vec![Reply::bulk("e"), Reply::bulk("5")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
+                    entry("3-0", &["e", "5"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
+                    entry("1-2", &["b", "2"]),
+                    entry("1-1", &["a", "1"]),
                 ]),
             ),
             (
                 &["xrevrange", "s", "+", "-", "count", "2"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("3-0"),
-                        Reply::Array(vec![Reply::bulk("e"), Reply::bulk("5")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
+                    entry("3-0", &["e", "5"]),
+                    entry("2-1", &["c", "3", "d", "4"]),
                 ]),
             ),
             (
                 &["xrevrange", "s", "(3-0", "-"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
+                    entry("2-1", &["c", "3", "d", "4"]),
+                    entry("1-2", &["b", "2"]),
+                    entry("1-1", &["a", "1"]),
                 ]),
             ),
             (
                 &["xrevrange", "s", "2", "(1"],
                 Reply::Array(vec![
-                    Reply::Array(vec![
-                        Reply::bulk("2-1"),
-                        Reply::Array(vec![
-                            Reply::bulk("c"),
-                            Reply::bulk("3"),
-                            Reply::bulk("d"),
-                            Reply::bulk("4"),
-                        ]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-2"),
-                        Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2")]),
-                    ]),
-                    Reply::Array(vec![
-                        Reply::bulk("1-1"),
-                        Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")]),
-                    ]),
+                    entry("2-1", &["c", "3", "d", "4"]),
+                    entry("1-2", &["b", "2"]),
+                    entry("1-1", &["a", "1"]),
                 ]),
             ),
             (&["xrevrange", "s", "+", "-", "count", "0"], Reply::Nil),
@@ -553,9 +407,9 @@ fn xtrim_exact_and_approximate() {
         (&["xadd", "s", "5-1", "a", "5"], Reply::bulk("5-1")),
         (&["xtrim", "s", "maxlen", "10"], Reply::Int(0)),
         (&["xtrim", "s", "maxlen", "3"], Reply::Int(2)),
-        (&["xrange", "s", "-", "+"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("4-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("4")])]), Reply::Array(vec![Reply::bulk("5-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("5")])])])),
+        (&["xrange", "s", "-", "+"], Reply::Array(vec![entry("3-1", &["a", "3"]), entry("4-1", &["a", "4"]), entry("5-1", &["a", "5"])])),
         (&["xtrim", "s", "minid", "4"], Reply::Int(1)),
-        (&["xrange", "s", "-", "+"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("4-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("4")])]), Reply::Array(vec![Reply::bulk("5-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("5")])])])),
+        (&["xrange", "s", "-", "+"], Reply::Array(vec![entry("4-1", &["a", "4"]), entry("5-1", &["a", "5"])])),
         (&["xtrim", "s", "minid", "=", "5-1"], Reply::Int(1)),
         (&["xtrim", "s", "maxlen", "~", "0"], Reply::Int(1)),
         (&["xtrim", "s", "maxlen", "~", "0", "limit", "50"], Reply::Int(0)),
@@ -626,9 +480,9 @@ fn xsetid() {
         (&["xsetid", "s", "7-0", "entriesadded", "0"], Reply::err("ERR The entries_added specified in XSETID is smaller than the target stream length")),
         (&["xsetid", "s", "7-0", "entriesadded", "1"], Reply::ok()),
         (&["xsetid", "s", "7-0", "maxdeletedid", "0-0"], Reply::ok()),
-        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("7-0"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("5-1"), Reply::bulk("entries-added"), Reply::Int(1), Reply::bulk("recorded-first-entry-id"), Reply::bulk("6-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), Reply::Array(vec![Reply::bulk("6-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::bulk("last-entry"), Reply::Array(vec![Reply::bulk("6-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])),
+        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("7-0"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("5-1"), Reply::bulk("entries-added"), Reply::Int(1), Reply::bulk("recorded-first-entry-id"), Reply::bulk("6-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), entry("6-1", &["a", "1"]), Reply::bulk("last-entry"), entry("6-1", &["a", "1"])])),
         (&["xsetid", "s", "8", "entriesadded", "10", "maxdeletedid", "7-5"], Reply::ok()),
-        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("8-0"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("7-5"), Reply::bulk("entries-added"), Reply::Int(10), Reply::bulk("recorded-first-entry-id"), Reply::bulk("6-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), Reply::Array(vec![Reply::bulk("6-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::bulk("last-entry"), Reply::Array(vec![Reply::bulk("6-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])),
+        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("8-0"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("7-5"), Reply::bulk("entries-added"), Reply::Int(10), Reply::bulk("recorded-first-entry-id"), Reply::bulk("6-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), entry("6-1", &["a", "1"]), Reply::bulk("last-entry"), entry("6-1", &["a", "1"])])),
         (&["xsetid", "s", "9-0", "maxdeletedid", "9-1"], Reply::err("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")),
         (&["xsetid", "s", "9-0", "entriesadded", "-1"], Reply::err("ERR entries_added must be positive")),
         (&["xsetid", "s", "1", "entriesadded", "x"], Reply::err("ERR value is not an integer or out of range")),
@@ -645,7 +499,7 @@ fn xsetid() {
         (&["xadd", "s", "8-*", "a", "1"], Reply::bulk("8-1")),
         (&["xdel", "s", "6-1"], Reply::Int(1)),
         (&["xsetid", "s", "1-0", "maxdeletedid", "1-0"], Reply::err("ERR The ID specified in XSETID is smaller than the target stream top item")),
-        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("8-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("7-5"), Reply::bulk("entries-added"), Reply::Int(11), Reply::bulk("recorded-first-entry-id"), Reply::bulk("8-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), Reply::Array(vec![Reply::bulk("8-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::bulk("last-entry"), Reply::Array(vec![Reply::bulk("8-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])),
+        (&["xinfo", "stream", "s"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(1), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("8-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("7-5"), Reply::bulk("entries-added"), Reply::Int(11), Reply::bulk("recorded-first-entry-id"), Reply::bulk("8-1"), Reply::bulk("groups"), Reply::Int(0), Reply::bulk("first-entry"), entry("8-1", &["a", "1"]), Reply::bulk("last-entry"), entry("8-1", &["a", "1"])])),
         (&["xadd", "s", "1-1", "a", "1"], Reply::err("ERR The ID specified in XADD is equal or smaller than the target stream top item")),
     ]);
     // As in Redis 7.2+: without MAXDELETEDID the last ID may not go below the largest
@@ -678,14 +532,14 @@ fn xread_and_xinfo() {
         (&["xadd", "s", "2-1", "b", "2", "c", "3"], Reply::bulk("2-1")),
         (&["xadd", "s", "3-1", "a", "1"], Reply::bulk("3-1")),
         (&["xadd", "t", "5-5", "x", "y"], Reply::bulk("5-5")),
-        (&["xread", "count", "1", "streams", "s", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])])])),
-        (&["xread", "count", "-5", "streams", "s", "1-1"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])])])),
-        (&["xread", "streams", "s", "t", "0", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])]), Reply::Array(vec![Reply::bulk("t"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("5-5"), Reply::Array(vec![Reply::bulk("x"), Reply::bulk("y")])])])])])),
-        (&["xread", "COUNT", "1", "streams", "s", "t", "2", "0-0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])])])]), Reply::Array(vec![Reply::bulk("t"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("5-5"), Reply::Array(vec![Reply::bulk("x"), Reply::bulk("y")])])])])])),
+        (&["xread", "count", "1", "streams", "s", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("1-1", &["a", "1"])])])])),
+        (&["xread", "count", "-5", "streams", "s", "1-1"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])])])])),
+        (&["xread", "streams", "s", "t", "0", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])])]), Reply::Array(vec![Reply::bulk("t"), Reply::Array(vec![entry("5-5", &["x", "y"])])])])),
+        (&["xread", "COUNT", "1", "streams", "s", "t", "2", "0-0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("2-1", &["b", "2", "c", "3"])])]), Reply::Array(vec![Reply::bulk("t"), Reply::Array(vec![entry("5-5", &["x", "y"])])])])),
         (&["xread", "streams", "s", "t", "3-1", "5-5"], Reply::Nil),
-        (&["xread", "streams", "s", "nokey", "0", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])])])),
-        (&["xread", "count", "0", "streams", "s", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])])])),
-        (&["xread", "streams", "s", "2"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])])])])),
+        (&["xread", "streams", "s", "nokey", "0", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])])])])),
+        (&["xread", "count", "0", "streams", "s", "0"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])])])])),
+        (&["xread", "streams", "s", "2"], Reply::Array(vec![Reply::Array(vec![Reply::bulk("s"), Reply::Array(vec![entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])])])])),
         (&["xread", "streams", "s", "$"], Reply::Nil),
         (&["xread", "streams", "s", "18446744073709551615-18446744073709551615"], Reply::Nil),
         (&["xread", "count", "x", "streams", "s", "0"], Reply::err("ERR value is not an integer or out of range")),
@@ -699,9 +553,9 @@ fn xread_and_xinfo() {
         (&["set", "str", "x"], Reply::ok()),
         (&["xread", "streams", "str", "0"], Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value")),
         (&["xread", "count", "1", "block"], Reply::err("ERR syntax error")),
-        (&["xinfo", "stream", "s", "full"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])]), Reply::bulk("groups"), Reply::Array(vec![])])),
-        (&["xinfo", "stream", "s", "full", "count", "1"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])]), Reply::bulk("groups"), Reply::Array(vec![])])),
-        (&["xinfo", "stream", "s", "FULL", "COUNT", "0"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![Reply::Array(vec![Reply::bulk("1-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])]), Reply::Array(vec![Reply::bulk("2-1"), Reply::Array(vec![Reply::bulk("b"), Reply::bulk("2"), Reply::bulk("c"), Reply::bulk("3")])]), Reply::Array(vec![Reply::bulk("3-1"), Reply::Array(vec![Reply::bulk("a"), Reply::bulk("1")])])]), Reply::bulk("groups"), Reply::Array(vec![])])),
+        (&["xinfo", "stream", "s", "full"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])]), Reply::bulk("groups"), Reply::Array(vec![])])),
+        (&["xinfo", "stream", "s", "full", "count", "1"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![entry("1-1", &["a", "1"])]), Reply::bulk("groups"), Reply::Array(vec![])])),
+        (&["xinfo", "stream", "s", "FULL", "COUNT", "0"], Reply::Array(vec![Reply::bulk("length"), Reply::Int(3), Reply::bulk("radix-tree-keys"), Reply::Int(1), Reply::bulk("radix-tree-nodes"), Reply::Int(2), Reply::bulk("last-generated-id"), Reply::bulk("3-1"), Reply::bulk("max-deleted-entry-id"), Reply::bulk("0-0"), Reply::bulk("entries-added"), Reply::Int(3), Reply::bulk("recorded-first-entry-id"), Reply::bulk("1-1"), Reply::bulk("entries"), Reply::Array(vec![entry("1-1", &["a", "1"]), entry("2-1", &["b", "2", "c", "3"]), entry("3-1", &["a", "1"])]), Reply::bulk("groups"), Reply::Array(vec![])])),
         (&["xinfo", "stream", "s", "full", "count", "x"], Reply::err("ERR value is not an integer or out of range")),
         (&["xinfo", "stream", "s", "foo"], Reply::err("ERR unknown subcommand or wrong number of arguments for 'stream'. Try XINFO HELP.")),
         (&["xinfo", "stream", "s", "full", "count"], Reply::err("ERR unknown subcommand or wrong number of arguments for 'stream'. Try XINFO HELP.")),

@@ -353,6 +353,7 @@ fn slaveof(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("clusterx", -2, ADMIN | NO_MULTI, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),

@@ -95,6 +95,10 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
     }
     *config = updated;
     crate::logging::set_level(config.get("log-level"));
+    ctx.server
+        .db
+        .storage()
+        .set_sync_writes(config.get_bool("rocksdb.write_options.sync"));
     let persist_now = config.get_bool("persist-cluster-nodes-enabled");
     drop(config);
     let persist_named = pairs
@@ -329,115 +333,16 @@ fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "compact",
-        1,
-        ADMIN,
-        0,
-        0,
-        0,
-        compact,
-        "server",
-        "Compacts the database in the background.",
-    ),
-    cmd(
-        "info",
-        -1,
-        LOADING | STALE,
-        0,
-        0,
-        0,
-        info,
-        "server",
-        "Returns information and statistics about the server.",
-    ),
-    cmd(
-        "config",
-        -2,
-        ADMIN | NO_MULTI,
-        0,
-        0,
-        0,
-        config,
-        "server",
-        "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT).",
-    ),
-    cmd(
-        "command",
-        -1,
-        LOADING | STALE,
-        0,
-        0,
-        0,
-        command,
-        "server",
-        "Describes the commands (COUNT, LIST, INFO, DOCS, GETKEYS).",
-    ),
-    cmd(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        0,
-        0,
-        0,
-        dbsize,
-        "server",
-        "Returns the number of keys.",
-    ),
-    cmd(
-        "flushdb",
-        -1,
-        WRITE,
-        0,
-        0,
-        0,
-        flushdb,
-        "server",
-        "Removes all keys.",
-    ),
-    cmd(
-        "flushall",
-        -1,
-        WRITE,
-        0,
-        0,
-        0,
-        flushdb,
-        "server",
-        "Removes all keys.",
-    ),
-    cmd(
-        "shutdown",
-        -1,
-        ADMIN | NO_MULTI,
-        0,
-        0,
-        0,
-        shutdown,
-        "server",
-        "Stops the server cleanly.",
-    ),
-    cmd(
-        "time",
-        1,
-        FAST | LOADING | STALE,
-        0,
-        0,
-        0,
-        time,
-        "server",
-        "Returns the server time.",
-    ),
-    cmd(
-        "debug",
-        -2,
-        ADMIN,
-        0,
-        0,
-        0,
-        debug,
-        "server",
-        "Debugging aids (SLEEP).",
-    ),
+    cmd("compact", 1, ADMIN, 0, 0, 0, compact, "server", "Compacts the database in the background."),
+    cmd("info", -1, LOADING | STALE, 0, 0, 0, info, "server", "Returns information and statistics about the server."),
+    cmd("config", -2, ADMIN | NO_MULTI, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),
+    cmd("command", -1, LOADING | STALE, 0, 0, 0, command, "server", "Describes the commands (COUNT, LIST, INFO, DOCS, GETKEYS)."),
+    cmd("dbsize", 1, READONLY | FAST, 0, 0, 0, dbsize, "server", "Returns the number of keys."),
+    cmd("flushdb", -1, WRITE, 0, 0, 0, flushdb, "server", "Removes all keys."),
+    cmd("flushall", -1, WRITE, 0, 0, 0, flushdb, "server", "Removes all keys."),
+    cmd("shutdown", -1, ADMIN | NO_MULTI, 0, 0, 0, shutdown, "server", "Stops the server cleanly."),
+    cmd("time", 1, FAST | LOADING | STALE, 0, 0, 0, time, "server", "Returns the server time."),
+    cmd("debug", -2, ADMIN, 0, 0, 0, debug, "server", "Debugging aids (SLEEP)."),
 ];

@@ -52,6 +52,11 @@ fn exec(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     if dirty {
         return Ok(Frame::NullArray);
     }
+    // Routing may have changed since the commands were queued (a migration fenced or
+    // moved a slot): under the exclusive gate, check again before running any of them.
+    for queued in &state.queued {
+        crate::cluster::route(&server, ctx.client, queued.spec, &queued.args)?;
+    }
     ctx.in_exec = true;
     let replies = state
         .queued
@@ -90,60 +95,11 @@ fn unwatch(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
+#[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "multi",
-        1,
-        FAST | NO_QUEUE,
-        0,
-        0,
-        0,
-        multi,
-        "transactions",
-        "Starts a transaction.",
-    ),
-    cmd(
-        "exec",
-        1,
-        NO_QUEUE,
-        0,
-        0,
-        0,
-        exec,
-        "transactions",
-        "Executes the queued commands.",
-    ),
-    cmd(
-        "discard",
-        1,
-        FAST | NO_QUEUE,
-        0,
-        0,
-        0,
-        discard,
-        "transactions",
-        "Discards the queued commands.",
-    ),
-    cmd(
-        "watch",
-        -2,
-        FAST | NO_QUEUE,
-        1,
-        -1,
-        1,
-        watch,
-        "transactions",
-        "Watches keys for an optimistic transaction.",
-    ),
-    cmd(
-        "unwatch",
-        1,
-        FAST | NO_QUEUE,
-        0,
-        0,
-        0,
-        unwatch,
-        "transactions",
-        "Forgets the watched keys.",
-    ),
+    cmd("multi", 1, FAST | NO_QUEUE, 0, 0, 0, multi, "transactions", "Starts a transaction."),
+    cmd("exec", 1, NO_QUEUE, 0, 0, 0, exec, "transactions", "Executes the queued commands."),
+    cmd("discard", 1, FAST | NO_QUEUE, 0, 0, 0, discard, "transactions", "Discards the queued commands."),
+    cmd("watch", -2, FAST | NO_QUEUE, 1, -1, 1, watch, "transactions", "Watches keys for an optimistic transaction."),
+    cmd("unwatch", 1, FAST | NO_QUEUE, 0, 0, 0, unwatch, "transactions", "Forgets the watched keys."),
 ];
