@@ -313,3 +313,25 @@ fn shutdown_and_sigterm_exit_cleanly() {
     assert_eq!(server.raw().cmd(&["GET", "k"]), Reply::bulk("v"));
     assert!(server.terminate().success());
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let server = TestServer::start(&["--timeout", "1"]);
+    let mut idle = server.raw();
+    assert_eq!(idle.cmd(&["PING"]), Reply::Status("PONG".into()));
+    let mut busy = server.raw();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1600) {
+        assert_eq!(busy.cmd(&["PING"]), Reply::Status("PONG".into()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        idle.is_closed(),
+        "an idle client is closed after `timeout` seconds"
+    );
+    assert_eq!(
+        busy.cmd(&["PING"]),
+        Reply::Status("PONG".into()),
+        "an active one is not"
+    );
+}
