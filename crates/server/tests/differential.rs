@@ -74,6 +74,9 @@ impl Rng {
     }
 }
 
+/// The sorted set of the lex-range commands: every member has score 0.
+const LEX: &str = "{t}lex";
+
 const KEYS: &[&str] = &["a", "b", "c", "{t}x", "{t}y", "{t}z", ""];
 const MEMBERS: &[&str] = &[
     "m1",
@@ -389,7 +392,9 @@ fn command(r: &mut Rng) -> Vec<String> {
             c
         }
         65 => vec!["ZCOUNT".into(), k, score_bound(r), score_bound(r)],
-        66 => vec!["ZLEXCOUNT".into(), k, lex_bound(r), lex_bound(r)],
+        // Lex ranges are defined only when all scores are equal (Redis' answer is
+        // otherwise an artefact of its skiplist walk), so they get their own key.
+        66 => vec!["ZLEXCOUNT".into(), LEX.into(), lex_bound(r), lex_bound(r)],
         67 => {
             let mut c = vec!["ZRANGE".into(), k, index(r), index(r)];
             c.extend(options(
@@ -421,7 +426,7 @@ fn command(r: &mut Rng) -> Vec<String> {
         69 => {
             let mut c = vec![
                 "ZRANGE".into(),
-                k,
+                LEX.into(),
                 lex_bound(r),
                 lex_bound(r),
                 "BYLEX".into(),
@@ -437,13 +442,18 @@ fn command(r: &mut Rng) -> Vec<String> {
         ],
         71 => vec![
             r.pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]).into(),
-            k,
+            LEX.into(),
             lex_bound(r),
             lex_bound(r),
         ],
         72 => vec!["ZREMRANGEBYRANK".into(), k, index(r), index(r)],
         73 => vec!["ZREMRANGEBYSCORE".into(), k, score_bound(r), score_bound(r)],
-        74 => vec!["ZREMRANGEBYLEX".into(), k, lex_bound(r), lex_bound(r)],
+        74 => vec![
+            "ZREMRANGEBYLEX".into(),
+            LEX.into(),
+            lex_bound(r),
+            lex_bound(r),
+        ],
         75 => {
             let mut c = vec![
                 r.pick(&["ZUNIONSTORE", "ZINTERSTORE"]).into(),
@@ -587,7 +597,14 @@ fn command(r: &mut Rng) -> Vec<String> {
             "{t}y".into(),
             "WITHSCORES".into(),
         ],
-        95 => vec!["TYPE".into(), k],
+        95 => {
+            let mut c = vec!["ZADD".into(), LEX.into()];
+            for _ in 0..1 + r.below(3) {
+                c.push("0".into());
+                c.push(member(r));
+            }
+            c
+        }
         96 => vec![
             "SCAN".into(),
             "0".into(),
