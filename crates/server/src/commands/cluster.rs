@@ -19,19 +19,16 @@ impl From<ClusterError> for CommandError {
     }
 }
 
-fn require_cluster(ctx: &Context<'_>) -> Result<(), CommandError> {
-    if ctx.server.cluster.is_some() {
-        Ok(())
-    } else {
-        Err(ClusterError::NotEnabled.into())
-    }
+/// The node's cluster state; `Cluster mode is not enabled` on a standalone node.
+fn cluster_of<'a>(ctx: &Context<'a>) -> Result<&'a crate::cluster::Cluster, CommandError> {
+    ctx.server
+        .cluster
+        .as_ref()
+        .ok_or_else(|| ClusterError::NotEnabled.into())
 }
 
 fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    require_cluster(ctx)?;
-    let Some(cluster) = ctx.server.cluster.as_ref() else {
-        return Err(ClusterError::NotEnabled.into());
-    };
+    let cluster = cluster_of(ctx)?;
     let sub = &args[1];
     let rest: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
     if is(sub, "VERSION") && rest.is_empty() {
@@ -117,10 +114,7 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         // Works before the topology is set, and on any node.
         return Ok(Frame::Integer(ferrokv_keyslot::key_slot(&args[2]).into()));
     }
-    require_cluster(ctx)?;
-    let Some(cluster) = ctx.server.cluster.as_ref() else {
-        return Err(ClusterError::NotEnabled.into());
-    };
+    let cluster = cluster_of(ctx)?;
     if is(sub, "INFO") && argc == 2 {
         let state = cluster.state.read();
         Ok(Frame::bulk(cluster_info(
@@ -323,19 +317,19 @@ fn applybatch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn asking(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    require_cluster(ctx)?;
+    cluster_of(ctx)?;
     ctx.client.asking = true;
     Ok(Frame::ok())
 }
 
 fn readonly(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    require_cluster(ctx)?;
+    cluster_of(ctx)?;
     ctx.client.readonly = true;
     Ok(Frame::ok())
 }
 
 fn readwrite(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    require_cluster(ctx)?;
+    cluster_of(ctx)?;
     ctx.client.readonly = false;
     Ok(Frame::ok())
 }

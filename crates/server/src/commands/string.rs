@@ -170,14 +170,7 @@ fn decrby(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 
 fn incrbyfloat(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     // Redis checks the key's type before the increment argument.
-    if ctx
-        .server
-        .db
-        .type_of(&args[1])?
-        .is_some_and(|t| t != ferrokv_types::DataType::String)
-    {
-        return Err(ferrokv_types::TypeError::WrongType.into());
-    }
+    super::key_of_type(ctx, &args[1], ferrokv_types::DataType::String)?;
     let delta = super::float_arg(&args[2])?;
     if !delta.is_finite() {
         return Err(ferrokv_types::TypeError::NanOrInfinity.into());
