@@ -18,6 +18,8 @@ pub struct Options {
     /// WAL lag (in sequence numbers) under which the cut-over starts.
     pub sequence_gap: u64,
     pub fence_max_ms: u64,
+    /// Kvrocks' `migrate-speed`: keys per second of the copy (0 = no limit).
+    pub keys_per_sec: u64,
     pub io_timeout_ms: u64,
     /// Password for the destination (the cluster's `requirepass`).
     pub password: Option<String>,

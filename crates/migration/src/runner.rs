@@ -237,6 +237,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     }
     job.keys_total.store(total, Ordering::Relaxed);
     let mut keys = 0u64;
+    let copy_start = Instant::now();
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
@@ -247,6 +248,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
                 if cf == Cf::Metadata {
                     keys += 1;
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
+                    pace_keys(control, keys, copy_start);
                 }
                 if batch.size_in_bytes() as u64 >= control.options().batch_size_kb.max(1) * 1024 {
                     sender.send(&batch)?;
@@ -307,6 +309,19 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     job.fence_ms
         .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
     Ok(())
+}
+
+/// Kvrocks' `migrate-speed`: sleeps as needed so that `keys` keys since `start` stay
+/// under the configured keys per second.
+fn pace_keys(control: &dyn ClusterControl, keys: u64, start: Instant) {
+    let per_sec = control.options().keys_per_sec;
+    if per_sec == 0 {
+        return;
+    }
+    let due = Duration::from_secs_f64(keys as f64 / per_sec as f64);
+    if let Some(wait) = due.checked_sub(start.elapsed()) {
+        std::thread::sleep(wait);
+    }
 }
 
 /// How a cut-over whose commit went unanswered ended.

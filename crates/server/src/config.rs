@@ -76,7 +76,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     runtime("migrate-sequence-gap", "1000", int(0, INT_MAX)),
     runtime("migrate-fence-max-ms", "1000", int(1, INT_MAX)),
     runtime("migrate-io-timeout-ms", "10000", int(100, INT_MAX)),
-    runtime("migrate-speed", "4096", int(0, INT_MAX)),
+    runtime("migrate-speed", "0", int(0, INT_MAX)),
     runtime("migrate-pipeline-size", "16", int(1, INT_MAX)),
     runtime("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
     runtime("rocksdb.write_options.sync", "no", BOOL),

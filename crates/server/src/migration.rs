@@ -33,6 +33,7 @@ pub fn options(server: &Server) -> Options {
         rate_limit_mb: config.get_int("migrate-batch-rate-limit-mb") as u64,
         sequence_gap: config.get_int("migrate-sequence-gap") as u64,
         fence_max_ms: config.get_int("migrate-fence-max-ms") as u64,
+        keys_per_sec: config.get_int("migrate-speed") as u64,
         io_timeout_ms: config.get_int("migrate-io-timeout-ms") as u64,
         password: (!password.is_empty()).then(|| password.to_string()),
     }

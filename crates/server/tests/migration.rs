@@ -668,3 +668,25 @@ fn finished_jobs_are_listed_after_a_restart() {
     assert_eq!(status_field(&status, "slots"), Reply::bulk("5-6"));
     assert_eq!(status_field(&status, "destination"), Reply::bulk(DST));
 }
+
+#[test]
+fn kvrocks_migrate_speed_slows_the_copy() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 1000, "t");
+    fill_slot(&pair.src, &tag, 300, 10);
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "500"]);
+    let start = Instant::now();
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "1000", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(s
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("migrating_state: start\r\n"));
+    wait_for_state(&mut s, "success");
+    assert!(
+        start.elapsed() >= Duration::from_millis(550),
+        "300 keys at 500/s: {:?}",
+        start.elapsed()
+    );
+}
