@@ -2,17 +2,15 @@
 //! be served yet parks on its keys; every successful write wakes the clients parked on
 //! the keys it touched (see `dispatch::run`), and they run their command again.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::error::CommandError;
+use crate::registry::KeyRegistry;
 
 /// What a command that must wait asks the connection to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,48 +27,27 @@ pub struct BlockSpec {
 
 #[derive(Default)]
 pub struct KeyWaiters {
-    parked: AtomicUsize,
-    keys: Mutex<HashMap<Vec<u8>, Vec<Arc<Notify>>>>,
+    registry: KeyRegistry<Arc<Notify>>,
 }
 
 impl KeyWaiters {
-    pub fn park(&self, keys: &[Bytes], waker: &Arc<Notify>) {
-        let mut map = self.keys.lock();
+    pub fn park(&self, client: u64, keys: &[Bytes], waker: &Arc<Notify>) {
         for key in keys {
-            map.entry(key.to_vec()).or_default().push(waker.clone());
-            self.parked.fetch_add(1, Ordering::Relaxed);
+            self.registry.add(client, key, waker.clone());
         }
     }
 
-    pub fn unpark(&self, keys: &[Bytes], waker: &Arc<Notify>) {
-        let mut map = self.keys.lock();
-        for key in keys {
-            if let Some(list) = map.get_mut(key.as_ref()) {
-                let before = list.len();
-                list.retain(|w| !Arc::ptr_eq(w, waker));
-                self.parked
-                    .fetch_sub(before - list.len(), Ordering::Relaxed);
-                if list.is_empty() {
-                    map.remove(key.as_ref());
-                }
-            }
-        }
+    pub fn unpark(&self, client: u64, keys: &[Bytes]) {
+        self.registry.remove(client, keys);
     }
 
     /// A write touched `key`: wake everyone parked on it.
     pub fn signal(&self, key: &[u8]) {
-        if self.parked.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        if let Some(list) = self.keys.lock().get(key) {
-            for waker in list {
-                waker.notify_one();
-            }
-        }
+        self.registry.each_on(key, |waker| waker.notify_one());
     }
 
     pub fn blocked_clients(&self) -> usize {
-        self.parked.load(Ordering::Relaxed)
+        self.registry.len()
     }
 }
 

@@ -194,7 +194,7 @@ async fn wait_unblocked(
     block: crate::blocking::BlockSpec,
 ) -> Option<Frame> {
     let waker = Arc::new(tokio::sync::Notify::new());
-    server.waiters.park(&block.keys, &waker);
+    server.waiters.park(client.id(), &block.keys, &waker);
     let args = block.retry_args.clone().unwrap_or_default();
     let info = client.info.clone();
     let mut shutdown = server.shutdown_signal();
@@ -227,7 +227,7 @@ async fn wait_unblocked(
             }
         }
     };
-    server.waiters.unpark(&block.keys, &waker);
+    server.waiters.unpark(client.id(), &block.keys);
     outcome
 }
 

@@ -101,8 +101,7 @@ pub fn run(ctx: &mut Context<'_>, spec: &'static CommandSpec, args: &[Bytes]) ->
     if spec.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
         for position in spec.key_positions(args) {
             if let Some(key) = args.get(position) {
-                ctx.server.watches.touch(key);
-                ctx.server.waiters.signal(key);
+                ctx.server.touched(key);
             }
         }
     }
@@ -189,8 +188,7 @@ pub fn execute_run(
                 let frame = match server.db.mset(&pairs, false) {
                     Ok(_) => {
                         for (key, _) in &pairs {
-                            server.watches.touch(key);
-                            server.waiters.signal(key);
+                            server.touched(key);
                         }
                         Frame::ok()
                     }

@@ -26,7 +26,7 @@ pub async fn active_expire(server: Arc<Server>) {
         match result {
             Ok((deleted, next)) => {
                 for key in &deleted {
-                    server.watches.touch(key);
+                    server.touched(key);
                 }
                 server
                     .stats

@@ -16,6 +16,7 @@ mod expiry;
 mod info;
 mod logging;
 mod migration;
+mod registry;
 mod server;
 mod watch;
 mod workers;

@@ -93,13 +93,7 @@ impl ClusterControl for Host {
 
     fn abort(&self, slots: &SlotSet) {
         if let Some(cluster) = self.0.cluster.as_ref() {
-            let mut state = cluster.state.write();
-            let fenced: SlotSet = slots
-                .iter()
-                .filter(|s| matches!(state.slot_state(*s), SlotState::Fenced { .. }))
-                .collect();
-            state.set_normal(&fenced);
-            drop(state);
+            reset_slots_where(cluster, slots, |s| matches!(s, SlotState::Fenced { .. }));
             self.0.waiters.signal(FENCE_KEY);
             cluster.preparing.lock().retain(|(_, s)| s != slots);
             save_records(cluster);
@@ -263,19 +257,28 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
     Ok(Frame::ok())
 }
 
+/// Sets back to normal those of `slots` whose state matches `which`; returns them.
+fn reset_slots_where(
+    cluster: &crate::cluster::Cluster,
+    slots: &SlotSet,
+    which: impl Fn(&SlotState) -> bool,
+) -> SlotSet {
+    let mut state = cluster.state.write();
+    let matching: SlotSet = slots
+        .iter()
+        .filter(|s| which(state.slot_state(*s)))
+        .collect();
+    state.set_normal(&matching);
+    matching
+}
+
 /// Drops an import: its data goes and the slots are routed as before. Only slots still
 /// being imported are touched: committed or owned data is never deleted this way.
 pub fn abort_import(server: &Server, slots: &SlotSet) {
     let Some(cluster) = server.cluster.as_ref() else {
         return;
     };
-    let mut state = cluster.state.write();
-    let importing: SlotSet = slots
-        .iter()
-        .filter(|s| matches!(state.slot_state(*s), SlotState::Importing { .. }))
-        .collect();
-    state.set_normal(&importing);
-    drop(state);
+    let importing = reset_slots_where(cluster, slots, |s| matches!(s, SlotState::Importing { .. }));
     save_records(cluster);
     delete_slots(server, &importing);
     *server.newest_import.lock() = Some((slots.clone(), "error"));

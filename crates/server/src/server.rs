@@ -91,6 +91,13 @@ impl Server {
         self.shutdown_tx.subscribe()
     }
 
+    /// A write changed `key`: transactions watching it fail, clients blocked on it
+    /// try again.
+    pub fn touched(&self, key: &[u8]) {
+        self.watches.touch(key);
+        self.waiters.signal(key);
+    }
+
     pub fn cluster_enabled(&self) -> bool {
         self.cluster.is_some()
     }
