@@ -128,7 +128,7 @@ impl Batchable {
 }
 
 /// Serves a run of pipelined plain GETs or plain SETs with one storage operation: each
-/// request still passes every check (auth, routing) and gets its own reply, in order.
+/// request gets its own reply, in order.
 /// A run of SETs is one atomic batch written under the key locks, so it is
 /// indistinguishable from the same SETs applied one after another.
 pub fn execute_run(
@@ -137,72 +137,56 @@ pub fn execute_run(
     kind: Batchable,
     requests: &[Vec<Bytes>],
 ) -> Vec<Frame> {
-    if client.multi.is_some() {
+    // Transactions queue, and cluster mode routes each request on its own.
+    if client.multi.is_some() || server.cluster.is_some() {
         return requests
             .iter()
             .map(|args| execute(server, client, args.clone()))
             .collect();
     }
+    server
+        .stats
+        .commands_processed
+        .fetch_add(requests.len() as u64, Ordering::Relaxed);
+    if !client.authenticated {
+        return requests
+            .iter()
+            .map(|_| CommandError::NoAuth.into())
+            .collect();
+    }
+    // `Batchable::of` matched name and arity; without cluster routing there is nothing
+    // else to check.
     let _gate = server.exec_gate.read();
-    let mut replies: Vec<Option<Frame>> = Vec::with_capacity(requests.len());
-    let mut accepted: Vec<usize> = Vec::with_capacity(requests.len());
-    for (i, args) in requests.iter().enumerate() {
-        server
-            .stats
-            .commands_processed
-            .fetch_add(1, Ordering::Relaxed);
-        match check(server, client, args) {
-            Ok(_) => {
-                accepted.push(i);
-                replies.push(None);
-            }
-            Err(e) => replies.push(Some(e.into())),
-        }
-    }
-    if !accepted.is_empty() {
-        match kind {
-            Batchable::Get => {
-                let keys: Vec<&[u8]> = accepted.iter().map(|&i| requests[i][1].as_ref()).collect();
-                match server.db.get_many(&keys) {
-                    Ok(values) => {
-                        for (&i, value) in accepted.iter().zip(values) {
-                            replies[i] = Some(match value {
-                                Ok(v) => crate::commands::bulk_or_null(v),
-                                Err(e) => CommandError::from(e).into(),
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        let frame: Frame = CommandError::from(e).into();
-                        for &i in &accepted {
-                            replies[i] = Some(frame.clone());
-                        }
-                    }
-                }
-            }
-            Batchable::Set => {
-                let pairs: Vec<(&[u8], &[u8])> = accepted
-                    .iter()
-                    .map(|&i| (requests[i][1].as_ref(), requests[i][2].as_ref()))
-                    .collect();
-                let frame = match server.db.mset(&pairs, false) {
-                    Ok(_) => {
-                        for (key, _) in &pairs {
-                            server.touched(key);
-                        }
-                        Frame::ok()
-                    }
-                    Err(e) => CommandError::from(e).into(),
-                };
-                for &i in &accepted {
-                    replies[i] = Some(frame.clone());
-                }
+    *client.info.last_command.lock() = if kind == Batchable::Get { "get" } else { "set" };
+    match kind {
+        Batchable::Get => {
+            let keys: Vec<&[u8]> = requests.iter().map(|args| args[1].as_ref()).collect();
+            match server.db.get_many(&keys) {
+                Ok(values) => values
+                    .into_iter()
+                    .map(|value| match value {
+                        Ok(v) => crate::commands::bulk_or_null(v),
+                        Err(e) => CommandError::from(e).into(),
+                    })
+                    .collect(),
+                Err(e) => vec![CommandError::from(e).into(); requests.len()],
             }
         }
-        *client.info.last_command.lock() = if kind == Batchable::Get { "get" } else { "set" };
+        Batchable::Set => {
+            let pairs: Vec<(&[u8], &[u8])> = requests
+                .iter()
+                .map(|args| (args[1].as_ref(), args[2].as_ref()))
+                .collect();
+            let reply = match server.db.mset(&pairs, false) {
+                Ok(_) => {
+                    for (key, _) in &pairs {
+                        server.touched(key);
+                    }
+                    Frame::ok()
+                }
+                Err(e) => CommandError::from(e).into(),
+            };
+            vec![reply; requests.len()]
+        }
     }
-    replies
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Frame::error("ERR internal error")))
-        .collect()
 }
