@@ -690,3 +690,31 @@ fn kvrocks_migrate_speed_slows_the_copy() {
         start.elapsed()
     );
 }
+
+#[test]
+fn sync_migrate_replies_nil_when_its_timeout_passes_and_the_job_goes_on() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 1100, "t");
+    fill_slot(&pair.src, &tag, 1500, 10);
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "1000"]);
+    let start = Instant::now();
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "1100", DST, "sync", "1"]),
+        Reply::Nil
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1400),
+        "{waited:?}"
+    );
+    assert_eq!(
+        status_field(&s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]), "state"),
+        Reply::bulk("start")
+    );
+    wait_for_state(&mut s, "success");
+    assert_eq!(
+        pair.dst.raw().cmd(&["CLUSTER", "COUNTKEYSINSLOT", "1100"]),
+        Reply::Int(1500)
+    );
+}
