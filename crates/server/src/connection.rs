@@ -20,6 +20,9 @@ use crate::server::Server;
 /// so a huge pipeline does not grow the output buffer without bound.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
 
+/// Buffers grown past this by one large request or reply are given back when idle.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
 /// Longest run of pipelined GETs or SETs served as one storage operation.
 const MAX_RUN: usize = 256;
 
@@ -73,8 +76,8 @@ async fn session(
     timeout_secs: u64,
 ) -> &'static str {
     let mut parser = RequestParser::new(max_bulk);
-    let mut input = BytesMut::with_capacity(16 * 1024);
-    let mut output = BytesMut::with_capacity(16 * 1024);
+    let mut input = BytesMut::with_capacity(4 * 1024);
+    let mut output = BytesMut::with_capacity(4 * 1024);
     let info = client.info.clone();
     let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
     // Consecutive plain GETs or SETs of a pipeline, served together when the run ends.
@@ -158,6 +161,13 @@ async fn session(
                 return "write failed";
             }
             output.clear();
+        }
+        // A huge reply or request must not pin its buffer for the connection's life.
+        if output.capacity() > SHRINK_ABOVE {
+            output = BytesMut::with_capacity(4 * 1024);
+        }
+        if input.is_empty() && input.capacity() > SHRINK_ABOVE {
+            input = BytesMut::with_capacity(4 * 1024);
         }
         if info.is_killed() {
             return "killed";
