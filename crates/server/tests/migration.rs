@@ -718,3 +718,110 @@ fn sync_migrate_replies_nil_when_its_timeout_passes_and_the_job_goes_on() {
         Reply::Int(1500)
     );
 }
+
+#[test]
+fn during_the_copy_the_destination_serves_only_asking_clients() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let tag = key_in_slot(&mut s, 1200, "t");
+    fill_slot(&pair.src, &tag, 1000, 10);
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "1000"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "1200", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut d = pair.dst.raw();
+    let key = format!("{{{tag}}}:1");
+    let moved = Reply::err(&format!("MOVED 1200 127.0.0.1:{}", pair.src.port));
+    assert_eq!(
+        d.cmd(&["GET", &key]),
+        moved,
+        "everyone else is sent to the source"
+    );
+    assert_eq!(d.cmd(&["ASKING"]), Reply::ok());
+    let asked = d.cmd(&["GET", &key]);
+    assert!(
+        matches!(asked, Reply::Nil | Reply::Bulk(_)),
+        "ASKING lets one command through (it sees what arrived so far): {asked:?}"
+    );
+    assert_eq!(d.cmd(&["GET", &key]), moved, "the flag lasts one command");
+    assert_eq!(
+        d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "1200"]),
+        Reply::Int(0),
+        "not listed yet"
+    );
+    let nodes = s.cmd(&["CLUSTER", "NODES"]).text();
+    assert!(nodes.contains(&format!("[1200->-{DST}]")), "{nodes}");
+    let nodes = d.cmd(&["CLUSTER", "NODES"]).text();
+    assert!(nodes.contains(&format!("[1200-<-{SRC}]")), "{nodes}");
+    wait_for_state(&mut s, "success");
+    assert_eq!(
+        d.cmd(&["GET", &key]),
+        Reply::bulk("xxxxxxxxxx"),
+        "after the commit, everyone"
+    );
+}
+
+#[test]
+fn jobs_to_different_destinations_run_at_once() {
+    let a = TestServer::start(&["--cluster-enabled", "yes"]);
+    let b = TestServer::start(&["--cluster-enabled", "yes"]);
+    let c = TestServer::start(&["--cluster-enabled", "yes"]);
+    let topology = format!(
+        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-12000\n{SLAVE} 127.0.0.1 {} master - 12001-16383",
+        a.port, b.port, c.port
+    );
+    for node in [&a, &b, &c] {
+        assert_eq!(
+            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+            Reply::ok()
+        );
+    }
+    let mut s = a.raw();
+    let t1 = key_in_slot(&mut s, 10, "t");
+    let t2 = key_in_slot(&mut s, 20, "u");
+    fill_slot(&a, &t1, 500, 10);
+    fill_slot(&a, &t2, 500, 10);
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "1000"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "10", DST]), Reply::ok());
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "11", DST]),
+        Reply::err("ERR There is already a migrating job"),
+        "one job per destination"
+    );
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "20", SLAVE]),
+        Reply::ok(),
+        "another destination"
+    );
+    let running = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]).items();
+    assert_eq!(running.len(), 2);
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "0"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let states: Vec<Reply> = s
+            .cmd(&["CLUSTERX", "MIGRATION", "STATUS"])
+            .items()
+            .iter()
+            .map(|job| {
+                let fields = job.items();
+                let at = fields
+                    .iter()
+                    .position(|f| *f == Reply::bulk("state"))
+                    .unwrap();
+                fields[at + 1].clone()
+            })
+            .collect();
+        if states.iter().all(|st| *st == Reply::bulk("success")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{states:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        b.raw().cmd(&["CLUSTER", "COUNTKEYSINSLOT", "10"]),
+        Reply::Int(500)
+    );
+    assert_eq!(
+        c.raw().cmd(&["CLUSTER", "COUNTKEYSINSLOT", "20"]),
+        Reply::Int(500)
+    );
+}
