@@ -248,7 +248,12 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
                 if cf == Cf::Metadata {
                     keys += 1;
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
-                    pace_keys(control, keys, copy_start);
+                    if let Some(wait) = pace_keys(control, keys, copy_start) {
+                        // Throttled: what is ready goes now, so the copy streams.
+                        sender.send(&batch)?;
+                        batch.clear();
+                        std::thread::sleep(wait);
+                    }
                 }
                 if batch.size_in_bytes() as u64 >= control.options().batch_size_kb.max(1) * 1024 {
                     sender.send(&batch)?;
@@ -311,17 +316,16 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     Ok(())
 }
 
-/// Kvrocks' `migrate-speed`: sleeps as needed so that `keys` keys since `start` stay
-/// under the configured keys per second.
-fn pace_keys(control: &dyn ClusterControl, keys: u64, start: Instant) {
+/// Kvrocks' `migrate-speed`: how long to wait so that `keys` keys since `start` stay
+/// under the configured keys per second (`None`: no wait).
+fn pace_keys(control: &dyn ClusterControl, keys: u64, start: Instant) -> Option<Duration> {
     let per_sec = control.options().keys_per_sec;
     if per_sec == 0 {
-        return;
+        return None;
     }
     let due = Duration::from_secs_f64(keys as f64 / per_sec as f64);
-    if let Some(wait) = due.checked_sub(start.elapsed()) {
-        std::thread::sleep(wait);
-    }
+    due.checked_sub(start.elapsed())
+        .filter(|wait| !wait.is_zero())
 }
 
 /// How a cut-over whose commit went unanswered ended.

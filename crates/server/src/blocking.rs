@@ -46,6 +46,12 @@ impl KeyWaiters {
         self.registry.each_on(key, |waker| waker.notify_one());
     }
 
+    /// Wakes every parked client: slot ownership changed, and a client waiting on a
+    /// key that moved must be told where it went (it runs again and gets MOVED).
+    pub fn wake_all(&self) {
+        self.registry.each(|waker| waker.notify_one());
+    }
+
     pub fn blocked_clients(&self) -> usize {
         self.registry.len()
     }

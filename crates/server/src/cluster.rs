@@ -30,6 +30,9 @@ pub struct Cluster {
     pub in_doubt: Vec<(String, SlotSet)>,
     /// Cut-overs being prepared (recorded as `committing` before their fence).
     pub preparing: parking_lot::Mutex<Vec<(String, SlotSet)>>,
+    /// One writer at a time for nodes.conf and migration.conf (their temporary files
+    /// have fixed names; concurrent jobs and commands save them).
+    files: parking_lot::Mutex<()>,
 }
 
 impl Cluster {
@@ -53,6 +56,7 @@ impl Cluster {
             dropped_imports: SlotSet::new(),
             in_doubt: Vec::new(),
             preparing: Default::default(),
+            files: Default::default(),
         };
         cluster.in_doubt = cluster.load_records()?;
         Ok(cluster)
@@ -101,6 +105,7 @@ impl Cluster {
     /// Writes every migration state of the node to `migration.conf` (atomically:
     /// temporary file, fsync, rename), so that decisions survive a crash.
     pub fn save_records(&self) -> std::io::Result<()> {
+        let _one_writer = self.files.lock();
         let mut groups: std::collections::BTreeMap<(&'static str, String), SlotSet> =
             Default::default();
         {
@@ -155,11 +160,13 @@ impl Cluster {
 
     /// Writes nodes.conf now (CONFIG SET persist-cluster-nodes-enabled yes, or after a change).
     pub fn save(&self) -> Result<(), CommandError> {
+        let _one_writer = self.files.lock();
         save_nodes_conf(&self.conf_path, &self.state.read())
             .map_err(|e| CommandError::err(format!("cannot write nodes.conf: {e}")))
     }
 
     pub fn remove_conf(&self) -> Result<(), CommandError> {
+        let _one_writer = self.files.lock();
         remove_nodes_conf(&self.conf_path)
             .map_err(|e| CommandError::err(format!("cannot remove nodes.conf: {e}")))
     }
@@ -177,6 +184,8 @@ impl Cluster {
         let to_delete = change(&mut next)?;
         *state = next;
         drop(state);
+        // Clients blocked on keys whose slot changed owner must be redirected.
+        server.waiters.wake_all();
         if Self::persist_enabled(server) {
             self.save()?;
         }

@@ -84,8 +84,9 @@ impl ClusterControl for Host {
             .set_migrated_away(slots, dest)
             .map_err(|e| e.to_string())?;
         // Lift the fence first: until `migrated` is on disk, the `committing` record
-        // settles a crash the same way (the destination has committed).
-        self.0.waiters.signal(FENCE_KEY);
+        // settles a crash the same way (the destination has committed). Clients blocked
+        // on keys of the slots learn where they went.
+        self.0.waiters.wake_all();
         cluster.preparing.lock().retain(|(_, s)| s != slots);
         info!("migration of slots {slots} to {dest} committed");
         cluster.save_records().map_err(|e| e.to_string())
@@ -318,6 +319,9 @@ fn job_log_path(server: &Server) -> std::path::PathBuf {
 
 /// Keeps the finished jobs (the last 16) for MIGRATION STATUS across restarts.
 fn save_job_log(server: &Server) {
+    // Jobs finish concurrently; the temporary file has one name.
+    static ONE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _one_writer = ONE_WRITER.lock();
     let path = job_log_path(server);
     let tmp = path.with_extension("tmp");
     let written = std::fs::write(&tmp, server.migrations.finished_log())

@@ -813,7 +813,11 @@ fn jobs_to_different_destinations_run_at_once() {
         if states.iter().all(|st| *st == Reply::bulk("success")) {
             break;
         }
-        assert!(Instant::now() < deadline, "{states:?}");
+        assert!(
+            Instant::now() < deadline && !states.contains(&Reply::bulk("fail")),
+            "{states:?} {:?}",
+            s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"])
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
@@ -824,4 +828,24 @@ fn jobs_to_different_destinations_run_at_once() {
         c.raw().cmd(&["CLUSTER", "COUNTKEYSINSLOT", "20"]),
         Reply::Int(500)
     );
+}
+
+#[test]
+fn clients_blocked_on_a_moving_key_are_redirected() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let queue = key_in_slot(&mut s, 1300, "q");
+    let mut blocked = pair.src.raw();
+    blocked.send(&Raw::encode(&[b"BLPOP", queue.as_bytes(), b"10"]));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "1300", DST, "sync"]),
+        Reply::ok()
+    );
+    let start = Instant::now();
+    assert_eq!(
+        blocked.read(),
+        Reply::err(&format!("MOVED 1300 127.0.0.1:{}", pair.dst.port))
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
 }
