@@ -15,7 +15,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    // Below the kernel's ephemeral range (32768 and up), so no client socket of another
+    // test can be handed the port between our check and the server's bind.
+    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
     loop {
         let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
         let port = base + offset;
