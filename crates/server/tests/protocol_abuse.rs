@@ -2,7 +2,6 @@
 
 mod common;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{Raw, Reply, TestServer};
@@ -108,13 +107,13 @@ fn big_values_up_to_the_limit_and_a_lowered_limit() {
 #[test]
 fn half_sent_commands_and_idle_clients_do_not_block_others() {
     let server = TestServer::start(&[]);
-    let mut stalled = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut stalled = common::connect_retrying(server.port);
     stalled
         .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nonly-a-bit")
         .unwrap();
     let mut idle = Vec::new();
     for _ in 0..2000 {
-        idle.push(TcpStream::connect(("127.0.0.1", server.port)).unwrap());
+        idle.push(common::connect_retrying(server.port));
     }
     let start = Instant::now();
     let mut c = server.raw();
@@ -152,7 +151,7 @@ fn random_garbage_never_kills_the_server() {
         seed
     };
     for _ in 0..300 {
-        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut stream = common::connect_retrying(server.port);
         stream
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();

@@ -102,9 +102,19 @@ impl TestServer {
     }
 
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .and_then(|c| c.get_connection())
-            .expect("connect with the redis crate")
+        let client = redis::Client::open(self.url()).expect("redis url");
+        let mut attempt = 0;
+        loop {
+            match client.get_connection() {
+                Ok(con) => return con,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    eprintln!("connect with the redis crate failed ({e}), retrying");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("connect with the redis crate: {e}"),
+            }
+        }
     }
 
     pub fn raw(&self) -> Raw {
@@ -167,6 +177,22 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
             panic!("process did not exit in {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Connects to a local port, retrying briefly: a suite that opens thousands of
+/// connections can run out of ephemeral ports for a moment (sockets in TIME_WAIT).
+pub fn connect_retrying(port: u16) -> TcpStream {
+    let mut attempt = 0;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            Err(e) if attempt < 20 && e.kind() != std::io::ErrorKind::ConnectionRefused => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("connect to {port}: {e}"),
+        }
     }
 }
 
@@ -235,7 +261,7 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let stream = connect_retrying(port);
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
