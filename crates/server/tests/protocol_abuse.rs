@@ -166,3 +166,29 @@ fn random_garbage_never_kills_the_server() {
     }
     assert_eq!(server.raw().cmd(&["PING"]), Reply::Status("PONG".into()));
 }
+
+#[test]
+fn huge_random_pick_counts_are_refused_not_fatal() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    c.cmd(&["SADD", "s", "a", "b"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["ZADD", "z", "1", "m"]);
+    for cmd in [
+        &["SRANDMEMBER", "s", "-1000000000"][..],
+        &["HRANDFIELD", "h", "-1000000000"],
+        &["ZRANDMEMBER", "z", "-1000000000"],
+    ] {
+        assert_eq!(
+            c.cmd(cmd),
+            Reply::err("ERR value is out of range"),
+            "{cmd:?}"
+        );
+    }
+    assert_eq!(c.cmd(&["SRANDMEMBER", "s", "-5"]).items().len(), 5);
+    assert_eq!(
+        c.cmd(&["SRANDMEMBER", "missing", "-1000000000"]),
+        Reply::Array(vec![])
+    );
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

@@ -18,6 +18,8 @@ pub enum TypeError {
     HashNotInteger,
     #[error("ERR hash value is not a float")]
     HashNotFloat,
+    #[error("ERR value is out of range")]
+    ValueOutOfRange,
     #[error("ERR index out of range")]
     IndexOutOfRange,
     #[error("ERR no such key")]

@@ -216,7 +216,7 @@ impl Database {
             picked.truncate(count as usize);
             Ok(picked)
         } else {
-            Ok((0..count.unsigned_abs())
+            Ok((0..crate::repeating_picks(count)?)
                 .map(|_| all[rng.gen_range(0..all.len())].clone())
                 .collect())
         }

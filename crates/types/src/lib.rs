@@ -36,5 +36,19 @@ pub use zset::{
 
 pub type Result<T> = std::result::Result<T, TypeError>;
 
+/// Most elements a negative-count random pick (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER)
+/// returns: the reply is built in memory, and a count like -10^9 on a small key must
+/// not take the node down (Redis would stream it; the cap is far above real use).
+pub const MAX_RANDOM_PICKS: u64 = 1 << 24;
+
+/// How many repeating random picks `count` (< 0) asks for, within the cap.
+pub(crate) fn repeating_picks(count: i64) -> Result<u64> {
+    let wanted = count.unsigned_abs();
+    if wanted > MAX_RANDOM_PICKS {
+        return Err(TypeError::ValueOutOfRange);
+    }
+    Ok(wanted)
+}
+
 /// One page of an iteration: the items found and where to continue (`None` = done).
 pub type Page<T> = (Vec<T>, Option<Vec<u8>>);
