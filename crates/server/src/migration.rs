@@ -391,15 +391,18 @@ fn delete_slots(server: &Server, slots: &SlotSet) {
 
 /// `APPLYBATCH <raw write batch>`: the importing link ships data.
 pub fn apply_batch(server: &Server, client: &Client, data: &[u8]) -> Result<Frame, CommandError> {
-    if client.importing.is_none() {
+    let Some(slots) = client.importing.as_ref() else {
         return Err(CommandError::err(
             "APPLYBATCH is only accepted on an importing link",
         ));
-    }
+    };
+    // Only records of the slots this link imports get in.
+    let allowed =
+        |key: &[u8]| key.len() >= 2 && slots.contains(u16::from_be_bytes([key[0], key[1]]));
     server
         .db
         .storage()
-        .write_raw(data)
+        .write_raw(data, &allowed)
         .map_err(|e| CommandError::err(e.to_string()))?;
     Ok(Frame::ok())
 }

@@ -849,3 +849,28 @@ fn clients_blocked_on_a_moving_key_are_redirected() {
     );
     assert!(start.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn malformed_batches_on_an_importing_link_are_refused_and_the_node_stays_writable() {
+    let pair = Pair::start();
+    let mut link = pair.dst.raw();
+    assert_eq!(link.cmd(&["CLUSTER", "IMPORT", "100", "0"]), Reply::ok());
+    let garbage: [&[u8]; 4] = [
+        b"x",
+        b"\0\0\0\0\0\0\0\0\x05\0\0\0\x01\x03abc",
+        b"\0\0\0\0\0\0\0\0\0\0\0\0\xf2\xff\xff\xff\x07",
+        b"\0\0\0\0\0\0\0\0\x01\0\0\0\x01\x02\x00\x00garbage-after",
+    ];
+    for data in garbage {
+        let reply = link.cmd_bytes(&[b"APPLYBATCH", data]);
+        assert!(matches!(reply, Reply::Error(_)), "{reply:?}");
+    }
+    let mut d = pair.dst.raw();
+    let key = key_in_slot(&mut d, 9000, "k");
+    assert_eq!(
+        d.cmd(&["SET", &key, "v"]),
+        Reply::ok(),
+        "the database is still writable"
+    );
+    assert_eq!(d.cmd(&["GET", &key]), Reply::bulk("v"));
+}

@@ -68,6 +68,38 @@ impl Default for StorageOptions {
     }
 }
 
+/// Rebuilds a foreign batch record by record (see `Storage::write_raw`).
+struct Rebuild<'a> {
+    storage: &'a Storage,
+    allowed: &'a dyn Fn(&[u8]) -> bool,
+    out: WriteBatch,
+    records: u32,
+    refused: bool,
+}
+
+impl rocksdb::WriteBatchIteratorCf for Rebuild<'_> {
+    fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
+        self.records += 1;
+        match Cf::from_id(cf_id) {
+            Some(cf) if (self.allowed)(key) => self.out.put_cf(self.storage.cf(cf), key, value),
+            _ => self.refused = true,
+        }
+    }
+
+    fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
+        self.records += 1;
+        match Cf::from_id(cf_id) {
+            Some(cf) if (self.allowed)(key) => self.out.delete_cf(self.storage.cf(cf), key),
+            _ => self.refused = true,
+        }
+    }
+
+    fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {
+        self.records += 1;
+        self.refused = true;
+    }
+}
+
 /// One write batch read back from the WAL.
 pub struct WalBatch {
     pub sequence: u64,
@@ -332,9 +364,40 @@ impl Storage {
         }))
     }
 
-    /// Applies a batch received as raw bytes (`WriteBatch::data` on another node).
-    pub fn write_raw(&self, data: &[u8]) -> Result<(), StorageError> {
-        self.write(WriteBatch::from_data(data))
+    /// Applies a batch received as raw bytes (`WriteBatch::data` on another node),
+    /// keeping only records whose stored key `allowed` accepts. The batch is rebuilt
+    /// record by record rather than handed to RocksDB as is: a malformed batch would put
+    /// the whole database in a read-only error state, so one is refused here instead.
+    pub fn write_raw(
+        &self,
+        data: &[u8],
+        allowed: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let declared = data
+            .get(8..12)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or(StorageError::Corrupt("write batch too short"))?;
+        let mut copy = Rebuild {
+            storage: self,
+            allowed,
+            out: WriteBatch::default(),
+            records: 0,
+            refused: false,
+        };
+        WriteBatch::from_data(data).iterate_cf(&mut copy);
+        if copy.refused {
+            return Err(StorageError::Corrupt(
+                "write batch has records outside the allowed keys",
+            ));
+        }
+        // Rebuilt through the API, a well-formed batch comes out byte for byte the same
+        // (but its sequence number): anything else (trailing bytes, odd encodings) is
+        // refused.
+        if copy.records != declared || copy.out.data().get(12..) != data.get(12..) {
+            return Err(StorageError::Corrupt("malformed write batch"));
+        }
+        self.write(copy.out)
     }
 
     /// Makes every acknowledged write durable and flushes memtables: the clean-shutdown path.
@@ -435,9 +498,39 @@ mod tests {
         let (_dir2, dest) = open();
         for item in source.wal_since(start).unwrap() {
             let item = item.unwrap();
-            dest.write_raw(item.batch.data()).unwrap();
+            dest.write_raw(item.batch.data(), &|_| true).unwrap();
         }
         assert_eq!(count(&dest), 2);
+    }
+
+    #[test]
+    fn malformed_foreign_batches_are_refused_and_leave_the_database_writable() {
+        let (_dir, storage) = open();
+        for garbage in [
+            &b""[..],
+            b"short",
+            b"\0\0\0\0\0\0\0\0\x05\0\0\0\x01\x03abc",
+            b"\0\0\0\0\0\0\0\0\0\0\0\0\xf2\xff\xff\xff\x07",
+        ] {
+            assert!(storage.write_raw(garbage, &|_| true).is_err());
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            storage.cf(Cf::Metadata),
+            metadata_key_in_slot(7, b"k"),
+            b"v",
+        );
+        assert!(
+            storage
+                .write_raw(batch.data(), &|key| key[..2] == [0, 8])
+                .is_err(),
+            "slot 7 not allowed"
+        );
+        storage
+            .write_raw(batch.data(), &|key| key[..2] == [0, 7])
+            .unwrap();
+        put(&storage, 1, b"still writable");
+        assert_eq!(count(&storage), 2);
     }
 
     #[test]
