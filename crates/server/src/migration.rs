@@ -237,6 +237,17 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
     };
     match state {
         0 => {
+            {
+                let topology = cluster.state.read();
+                if slots.iter().any(|s| {
+                    topology.i_own(s)
+                        || matches!(topology.slot_state(s), SlotState::Imported { .. })
+                }) {
+                    // Importing would start by clearing the slots: never for data this
+                    // node serves.
+                    return Err(CommandError::err("Can't import slots this node serves"));
+                }
+            }
             // A clean slate: leftovers of an earlier attempt must not mix in.
             delete_slots(server, &slots);
             cluster.state.write().set_importing(&slots, &source);

@@ -281,6 +281,17 @@ fn validation_errors_in_order() {
         d.cmd(&["CLUSTER", "IMPORT", "1", "7"]),
         Reply::err("ERR Invalid import state")
     );
+    let served = key_in_slot(&mut d, 9000, "k");
+    d.cmd(&["SET", &served, "v"]);
+    assert_eq!(
+        d.cmd(&["CLUSTER", "IMPORT", "9000", "0"]),
+        Reply::err("ERR Can't import slots this node serves")
+    );
+    assert_eq!(
+        d.cmd(&["GET", &served]),
+        Reply::bulk("v"),
+        "its data is untouched"
+    );
     assert_eq!(
         d.cmd(&["APPLYBATCH", "x"]),
         Reply::err("ERR APPLYBATCH is only accepted on an importing link")
