@@ -413,6 +413,21 @@ fn fill_slot(server: &TestServer, tag: &str, count: usize, size: usize) {
     }
 }
 
+/// Fills `slot` with 3,000 keys of 1 KB, starts migrating it at 1 MB/s (about 3 s) and
+/// returns once the copy is well under way, with the hash tag of the keys.
+fn start_slow_migration(pair: &Pair, s: &mut Raw, slot: i64) -> String {
+    let tag = key_in_slot(s, slot, "t");
+    fill_slot(&pair.src, &tag, 3000, 1000);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", &slot.to_string(), DST]),
+        Reply::ok()
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    tag
+}
+
 fn wait_for_state(c: &mut Raw, state: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -461,13 +476,7 @@ fn committed_migrations_survive_kill_9_of_either_node() {
 fn killing_the_destination_mid_copy_rolls_back_on_both_sides() {
     let mut pair = Pair::start();
     let mut s = pair.src.raw();
-    let tag = key_in_slot(&mut s, 700, "t");
-    fill_slot(&pair.src, &tag, 3000, 1000);
-    // Slow the copy down so the kill lands in the middle of it.
-    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
-    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "700", DST]), Reply::ok());
-    std::thread::sleep(Duration::from_millis(700));
+    let tag = start_slow_migration(&pair, &mut s, 700);
     pair.dst.kill9();
     wait_for_state(&mut s, "fail");
     assert_eq!(
@@ -501,12 +510,7 @@ fn killing_the_destination_mid_copy_rolls_back_on_both_sides() {
 fn killing_the_source_mid_copy_leaves_nothing_on_the_destination() {
     let mut pair = Pair::start();
     let mut s = pair.src.raw();
-    let tag = key_in_slot(&mut s, 800, "t");
-    fill_slot(&pair.src, &tag, 3000, 1000);
-    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
-    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "800", DST]), Reply::ok());
-    std::thread::sleep(Duration::from_millis(700));
+    start_slow_migration(&pair, &mut s, 800);
     let mut d = pair.dst.raw();
     assert!(d
         .cmd(&["CLUSTER", "INFO"])
