@@ -277,13 +277,18 @@ async fn accept_loop(
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
         // Re-registered with the worker's own reactor, where it stays.
-        let Ok(socket) = socket.into_std() else {
-            continue;
+        let socket = match socket.into_std() {
+            Ok(socket) => socket,
+            Err(e) => {
+                warn!("cannot hand the connection from {addr} to a worker: {e}");
+                continue;
+            }
         };
         let server = server.clone();
         workers.next().spawn(async move {
-            if let Ok(socket) = tokio::net::TcpStream::from_std(socket) {
-                crate::connection::serve(server, socket, addr).await;
+            match tokio::net::TcpStream::from_std(socket) {
+                Ok(socket) => crate::connection::serve(server, socket, addr).await,
+                Err(e) => warn!("a worker cannot take the connection from {addr}: {e}"),
             }
         });
     }

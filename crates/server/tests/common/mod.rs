@@ -10,16 +10,26 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 
-/// A free loopback port. Ports come from a per-process range walked by a counter, so
-/// tests running in parallel threads never get the same one; each is checked bindable.
+/// A free loopback port. Each test process starts at a random place in 10000-31999
+/// (below the kernel's ephemeral range, so no client socket can be handed the port)
+/// and walks from there with a counter, so tests running in parallel threads never get
+/// the same port, and back-to-back runs rarely reuse one whose old connections still
+/// linger in TIME_WAIT.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::OnceLock;
+    static BASE: OnceLock<u16> = OnceLock::new();
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    // Below the kernel's ephemeral range (32768 and up), so no client socket of another
-    // test can be handed the port between our check and the server's bind.
-    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
+    let base = *BASE.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+        10_000 + (seed % 2_150) as u16 * 10
+    });
     loop {
-        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 500;
         let port = base + offset;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
@@ -155,6 +165,13 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // A server that died by itself explains a failing test: say so.
+        if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+            eprintln!(
+                "ferrokv-server on port {} had exited by itself: {status}",
+                self.port
+            );
+        }
         self.kill9();
     }
 }
