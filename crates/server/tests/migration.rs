@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Reply, TestServer};
+use common::{wait_until, Raw, Reply, TestServer};
 
 const SRC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
 const DST: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2";
@@ -522,18 +522,15 @@ fn killing_the_source_mid_copy_leaves_nothing_on_the_destination() {
         "importing data is not listed"
     );
     pair.src.kill9();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !d
-        .cmd(&["CLUSTER", "INFO"])
-        .text()
-        .contains("import_state: error")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the destination did not drop the import"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the destination did not drop the import",
+        Duration::from_secs(10),
+        || {
+            d.cmd(&["CLUSTER", "INFO"])
+                .text()
+                .contains("import_state: error")
+        },
+    );
     assert_eq!(d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "800"]), Reply::Int(0));
     pair.src.restart();
     let mut s = pair.src.raw();
@@ -640,19 +637,16 @@ fn cancel_and_flushdb_stop_a_running_job() {
         "a finished job cannot be cancelled"
     );
     let mut d = pair.dst.raw();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "900"]) != Reply::Int(0)
-        || !d
-            .cmd(&["CLUSTER", "INFO"])
-            .text()
-            .contains("import_state: error")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the destination kept the cancelled import"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        "the destination kept the cancelled import",
+        Duration::from_secs(10),
+        || {
+            d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "900"]) == Reply::Int(0)
+                && d.cmd(&["CLUSTER", "INFO"])
+                    .text()
+                    .contains("import_state: error")
+        },
+    );
     assert_eq!(
         s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "900"]),
         Reply::Int(3000)

@@ -380,6 +380,15 @@ impl Raw {
     }
 }
 
+/// Polls `ok` every 50 ms until it holds, failing with `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A numeric field of an INFO section.
 pub fn info_field(c: &mut Raw, section: &str, field: &str) -> i64 {
     let info = c.cmd(&["INFO", section]).text();
