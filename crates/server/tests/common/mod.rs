@@ -99,12 +99,12 @@ impl TestServer {
             {
                 panic!("ferrokv-server exited during start-up: {status}");
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if answers_ping(self.port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("ferrokv-server did not start listening on {}", self.port);
+        panic!("ferrokv-server did not start answering on {}", self.port);
     }
 
     pub fn url(&self) -> String {
@@ -195,6 +195,18 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Ready means answering, not just listening: a PING gets its PONG.
+fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 /// Connects to a local port, retrying briefly: a suite that opens thousands of
