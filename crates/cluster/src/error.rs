@@ -1,7 +1,9 @@
 //! Every error the cluster layer can report.
 //!
-//! `Display` is the exact text a client sees, without the `ERR ` that the server puts in
-//! front of most of them; [`ClusterError::resp_text`] adds it where Redis/Kvrocks would.
+//! `Display` is the message a client sees after the error's prefix;
+//! [`ClusterError::prefix`] is that prefix (`ERR` for most, `MOVED`, `CROSSSLOT`,
+//! `TRYAGAIN`, `CLUSTERDOWN` for those clients parse), and [`ClusterError::resp_text`]
+//! the whole reply text.
 
 use thiserror::Error;
 
@@ -94,7 +96,7 @@ pub enum ClusterError {
     // --- cluster state ---
     #[error("Cluster mode is not enabled")]
     NotEnabled,
-    #[error("CLUSTERDOWN The cluster is not initialized")]
+    #[error("The cluster is not initialized")]
     NotInitialized,
     #[error("Can't reset cluster while migrating slot")]
     ResetWhileMigrating,
@@ -104,14 +106,15 @@ pub enum ClusterError {
     ResetDbNotEmpty,
 
     // --- routing ---
-    #[error("CROSSSLOT Attempted to access keys that don't hash to the same slot")]
+    #[error("Attempted to access keys that don't hash to the same slot")]
     CrossSlot,
-    #[error("CLUSTERDOWN Hash slot not served")]
+    #[error("Hash slot not served")]
     SlotNotServed,
-    #[error("MOVED {slot} {host}:{port}")]
+    #[error("{slot} {host}:{port}")]
     Moved { slot: u16, host: String, port: u16 },
-    #[error("TRYAGAIN {0}")]
-    TryAgain(String),
+    /// A write held at a cut-over past `migrate-fence-max-ms` (Kvrocks' text).
+    #[error("{}", FENCED_WRITE_TEXT)]
+    Fenced,
 
     // --- usage ---
     #[error("{}", CLUSTERX_USAGE)]
@@ -124,29 +127,25 @@ pub enum ClusterError {
     NodesConfLine { line: usize, msg: String },
     #[error("nodes.conf: {0}")]
     NodesConf(String),
-    /// The io::Error is kept as text so that the error stays `Clone + Eq`.
-    #[error("nodes.conf {path}: {reason}")]
-    NodesConfIo { path: String, reason: String },
 }
-
-/// Prefixes that Redis clients parse themselves, so they must not be hidden behind `ERR`.
-const OWN_PREFIXES: [&str; 5] = ["MOVED ", "ASK ", "CROSSSLOT ", "TRYAGAIN ", "CLUSTERDOWN "];
 
 impl ClusterError {
     /// The error line's text as sent after `-`: `ERR <text>` unless the text carries its
     /// own prefix (MOVED, CROSSSLOT, TRYAGAIN, CLUSTERDOWN).
     pub fn resp_text(&self) -> String {
-        let text = self.to_string();
-        if OWN_PREFIXES.iter().any(|p| text.starts_with(p)) {
-            text
-        } else {
-            format!("ERR {text}")
-        }
+        format!("{} {self}", self.prefix())
     }
 
-    /// The write-fence timeout reply, in Kvrocks' words.
-    pub fn fenced() -> Self {
-        ClusterError::TryAgain(FENCED_WRITE_TEXT.to_string())
+    /// The reply's first word: the ones Redis clients parse themselves (redirections,
+    /// retries) keep their own, everything else is `ERR`.
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            ClusterError::CrossSlot => "CROSSSLOT",
+            ClusterError::SlotNotServed | ClusterError::NotInitialized => "CLUSTERDOWN",
+            ClusterError::Moved { .. } => "MOVED",
+            ClusterError::Fenced => "TRYAGAIN",
+            _ => "ERR",
+        }
     }
 }
 
@@ -182,7 +181,7 @@ mod tests {
             "MOVED 12182 10.0.0.2:7001"
         );
         assert_eq!(
-            ClusterError::fenced().resp_text(),
+            ClusterError::Fenced.resp_text(),
             "TRYAGAIN Can't write to slot being migrated which is in write forbidden phase"
         );
     }

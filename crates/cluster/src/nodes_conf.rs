@@ -7,12 +7,10 @@
 //! node 07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1 30004 slave 67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1
 //! ```
 //!
-//! Migration states are not part of it: they belong to the migration layer's own records.
+//! Migration states are not part of it: they are in `migration.conf` (`records.rs`). Text
+//! only: the server reads and writes the file.
 
 use std::fmt::Write as _;
-use std::fs;
-use std::io::{self, Write as _};
-use std::path::Path;
 
 use crate::error::ClusterError;
 use crate::topology::{parse_i64, ClusterState, Role, TopologyBuilder, NODE_ID_LEN};
@@ -119,88 +117,10 @@ pub fn parse_nodes_conf(text: &str) -> Result<ClusterState, ClusterError> {
     Ok(state)
 }
 
-fn io_err(path: &Path, e: &io::Error) -> ClusterError {
-    ClusterError::NodesConfIo {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    }
-}
-
-/// Loads `path`; `Ok(None)` if there is no such file.
-pub fn load_nodes_conf(path: impl AsRef<Path>) -> Result<Option<ClusterState>, ClusterError> {
-    let path = path.as_ref();
-    match fs::read_to_string(path) {
-        Ok(text) => parse_nodes_conf(&text).map(Some),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path, &e)),
-    }
-}
-
-/// Writes `state` to `path` so that a crash leaves either the old or the new file:
-/// temporary file in the same directory, fsync, rename, fsync of the directory.
-pub fn save_nodes_conf(path: impl AsRef<Path>, state: &ClusterState) -> io::Result<()> {
-    let path = path.as_ref();
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "nodes.conf path has no file name",
-        )
-    })?;
-    let mut tmp_name = file_name.to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(to_nodes_conf(state).as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-/// Directories cannot be opened for fsync here; the rename is as durable as it gets.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-/// Deletes `path` (CLUSTER RESET, `persist-cluster-nodes-enabled no`); a missing file is fine.
-pub fn remove_nodes_conf(path: impl AsRef<Path>) -> io::Result<()> {
-    match fs::remove_file(path.as_ref()) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::topology::tests::{state_as, three_nodes, A, B, S};
-
-    fn tmp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "ferrokv-cluster-test-{}-{name}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     #[test]
     fn dump_format() {
@@ -227,11 +147,7 @@ mod tests {
         st.set_nodes(&text, 7, false, &["127.0.0.1".into()], 30002)
             .unwrap();
 
-        let dir = tmp_dir("roundtrip");
-        let path = dir.join("nodes.conf");
-        save_nodes_conf(&path, &st).unwrap();
-        assert!(!dir.join("nodes.conf.tmp").exists());
-        let back = load_nodes_conf(&path).unwrap().unwrap();
+        let back = parse_nodes_conf(&to_nodes_conf(&st)).unwrap();
         assert_eq!(back.version(), 7);
         assert_eq!(back.myid(), Some(A));
         assert!(back.i_am_master());
@@ -247,18 +163,12 @@ mod tests {
         // Overwriting works too.
         st.set_slot(&crate::SlotSet::from_range(3, 3), A, 8)
             .unwrap();
-        save_nodes_conf(&path, &st).unwrap();
-        let back = load_nodes_conf(&path).unwrap().unwrap();
+        let back = parse_nodes_conf(&to_nodes_conf(&st)).unwrap();
         assert_eq!(back.version(), 8);
         assert_eq!(
             back.node(A).unwrap().slots.to_string(),
             "0-8193 10000 10002-11002 16381-16383"
         );
-
-        remove_nodes_conf(&path).unwrap();
-        remove_nodes_conf(&path).unwrap();
-        assert!(matches!(load_nodes_conf(&path), Ok(None)));
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -344,15 +254,6 @@ mod tests {
         let st = parse_nodes_conf(&text).unwrap();
         assert_eq!(st.version(), 1);
         assert_eq!(st.assigned_slots(), 1);
-    }
-
-    #[test]
-    fn unreadable_path_is_an_io_error() {
-        let dir = tmp_dir("io");
-        // A directory where the file should be.
-        let err = load_nodes_conf(&dir).unwrap_err();
-        assert!(matches!(err, ClusterError::NodesConfIo { .. }), "{err}");
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -1,86 +1,10 @@
-//! Where a keyed command may run: the per-slot migration states and the routing
-//! decision of cluster.md "Routing every keyed command", steps 2-7.
-
-use std::collections::HashMap;
+//! Where a keyed command may run: the routing decision of cluster.md "Routing every
+//! keyed command", steps 1-7, as a pure function of the topology, the slot's migration
+//! state and a few per-connection facts.
 
 use crate::error::ClusterError;
-use crate::slots::SlotSet;
+use crate::slot_states::SlotState;
 use crate::topology::{ClusterState, Role};
-
-/// What this node knows about a slot beyond the topology. Migration sets and clears
-/// these; SETNODES and SETSLOT clear the committed records (`Imported`, `MigratedAway`)
-/// once the topology has caught up.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum SlotState {
-    #[default]
-    Normal,
-    /// Destination side, copy running: only the importing link and ASKING clients.
-    Importing { source_id: String },
-    /// Destination side, committed, topology not caught up: serve everyone.
-    Imported { source_id: String },
-    /// Source side, committed, topology not caught up: MOVED to the destination.
-    MigratedAway { dest_id: String },
-    /// Source side, cut-over: writes are held, reads go on.
-    Fenced { dest_id: String },
-}
-
-/// The sparse per-slot state table: almost every slot is `Normal`, so only the others
-/// are stored, and the common case is one empty-map check.
-#[derive(Debug, Clone, Default)]
-pub struct SlotStates {
-    map: HashMap<u16, SlotState>,
-}
-
-static NORMAL: SlotState = SlotState::Normal;
-
-impl SlotStates {
-    pub fn get(&self, slot: u16) -> &SlotState {
-        if self.map.is_empty() {
-            return &NORMAL;
-        }
-        self.map.get(&slot).unwrap_or(&NORMAL)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    pub(crate) fn set_one(&mut self, slot: u16, state: SlotState) {
-        if state == SlotState::Normal {
-            self.map.remove(&slot);
-        } else {
-            self.map.insert(slot, state);
-        }
-    }
-
-    pub(crate) fn set(&mut self, slots: &SlotSet, state: &SlotState) {
-        for slot in slots {
-            self.set_one(slot, state.clone());
-        }
-    }
-
-    pub fn slots_where(&self, pred: impl Fn(&SlotState) -> bool) -> SlotSet {
-        self.map
-            .iter()
-            .filter(|(_, s)| pred(s))
-            .map(|(&slot, _)| slot)
-            .collect()
-    }
-
-    /// Drops the committed records, keeping what running jobs own.
-    pub(crate) fn clear_records(&mut self) {
-        self.map.retain(|_, s| {
-            !matches!(
-                s,
-                SlotState::Imported { .. } | SlotState::MigratedAway { .. }
-            )
-        });
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.map.clear();
-    }
-}
 
 /// Per-connection facts the routing decision depends on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -103,11 +27,9 @@ pub enum Route {
     Moved { slot: u16, host: String, port: u16 },
     /// `-CLUSTERDOWN Hash slot not served`.
     ClusterDown,
-    /// `-TRYAGAIN <text>`.
-    TryAgain(String),
     /// A write to a slot in its cut-over: hold it until the fence lifts and route it
     /// again; past `migrate-fence-max-ms` (or where it cannot wait, e.g. inside MULTI)
-    /// reply [`ClusterError::fenced`].
+    /// reply [`ClusterError::Fenced`].
     Fenced,
 }
 
@@ -123,8 +45,7 @@ impl Route {
                 port: *port,
             }),
             Route::ClusterDown => Some(ClusterError::SlotNotServed),
-            Route::TryAgain(text) => Some(ClusterError::TryAgain(text.clone())),
-            Route::Fenced => Some(ClusterError::fenced()),
+            Route::Fenced => Some(ClusterError::Fenced),
         }
     }
 }
@@ -190,96 +111,12 @@ impl ClusterState {
         }
         moved_to_owner()
     }
-
-    pub fn slot_state(&self, slot: u16) -> &SlotState {
-        self.states.get(slot)
-    }
-
-    pub fn slot_states(&self) -> &SlotStates {
-        &self.states
-    }
-
-    /// Destination, copy phase started.
-    pub fn set_importing(&mut self, slots: &SlotSet, source_id: &str) {
-        self.states.set(
-            slots,
-            &SlotState::Importing {
-                source_id: source_id.to_string(),
-            },
-        );
-    }
-
-    /// Destination, job committed.
-    pub fn set_imported(&mut self, slots: &SlotSet, source_id: &str) {
-        self.states.set(
-            slots,
-            &SlotState::Imported {
-                source_id: source_id.to_string(),
-            },
-        );
-    }
-
-    /// Source, job committed: MOVED to `dest_id`, which must be in the topology.
-    pub fn set_migrated_away(
-        &mut self,
-        slots: &SlotSet,
-        dest_id: &str,
-    ) -> Result<(), ClusterError> {
-        if self.node(dest_id).is_none() {
-            return Err(ClusterError::NoSuchDestination);
-        }
-        self.states.set(
-            slots,
-            &SlotState::MigratedAway {
-                dest_id: dest_id.to_string(),
-            },
-        );
-        Ok(())
-    }
-
-    /// Source, cut-over started.
-    pub fn set_fenced(&mut self, slots: &SlotSet, dest_id: &str) {
-        self.states.set(
-            slots,
-            &SlotState::Fenced {
-                dest_id: dest_id.to_string(),
-            },
-        );
-    }
-
-    /// Back to `Normal` (job failed or cancelled, fence lifted without commit).
-    pub fn set_normal(&mut self, slots: &SlotSet) {
-        self.states.set(slots, &SlotState::Normal);
-    }
-
-    pub fn clear_migration_states(&mut self) {
-        self.states.clear();
-    }
-
-    pub fn importing_slots(&self) -> SlotSet {
-        self.states
-            .slots_where(|s| matches!(s, SlotState::Importing { .. }))
-    }
-
-    pub fn imported_slots(&self) -> SlotSet {
-        self.states
-            .slots_where(|s| matches!(s, SlotState::Imported { .. }))
-    }
-
-    pub fn migrated_away_slots(&self) -> SlotSet {
-        self.states
-            .slots_where(|s| matches!(s, SlotState::MigratedAway { .. }))
-    }
-
-    pub fn fenced_slots(&self) -> SlotSet {
-        self.states
-            .slots_where(|s| matches!(s, SlotState::Fenced { .. }))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slots::SlotSet;
     use crate::topology::tests::{state_as, A, B, S};
     use crate::topology::SetNodesOutcome;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ferrokv_keyslot::SLOT_COUNT;
 
 use crate::error::ClusterError;
-use crate::routing::{SlotState, SlotStates};
+use crate::slot_states::{SlotState, SlotStates};
 use crate::slots::{parse_slot_id, SlotSet};
 
 /// Length of a node id (Redis Cluster's 40 hex characters; only the length is checked,
@@ -576,6 +576,95 @@ impl ClusterState {
             .as_deref()
             .filter(|_| self.version >= 0)
             .and_then(|id| self.index.get(id).copied());
+    }
+}
+
+/// The per-slot migration states (see `slot_states.rs`), set by the migration on both
+/// ends and read by routing.
+impl ClusterState {
+    pub fn slot_state(&self, slot: u16) -> &SlotState {
+        self.states.get(slot)
+    }
+
+    pub fn slot_states(&self) -> &SlotStates {
+        &self.states
+    }
+
+    /// Destination, copy phase started.
+    pub fn set_importing(&mut self, slots: &SlotSet, source_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Importing {
+                source_id: source_id.to_string(),
+            },
+        );
+    }
+
+    /// Destination, job committed.
+    pub fn set_imported(&mut self, slots: &SlotSet, source_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Imported {
+                source_id: source_id.to_string(),
+            },
+        );
+    }
+
+    /// Source, job committed: MOVED to `dest_id`, which must be in the topology.
+    pub fn set_migrated_away(
+        &mut self,
+        slots: &SlotSet,
+        dest_id: &str,
+    ) -> Result<(), ClusterError> {
+        if self.node(dest_id).is_none() {
+            return Err(ClusterError::NoSuchDestination);
+        }
+        self.states.set(
+            slots,
+            &SlotState::MigratedAway {
+                dest_id: dest_id.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Source, cut-over started.
+    pub fn set_fenced(&mut self, slots: &SlotSet, dest_id: &str) {
+        self.states.set(
+            slots,
+            &SlotState::Fenced {
+                dest_id: dest_id.to_string(),
+            },
+        );
+    }
+
+    /// Back to `Normal` (job failed or cancelled, fence lifted without commit).
+    pub fn set_normal(&mut self, slots: &SlotSet) {
+        self.states.set(slots, &SlotState::Normal);
+    }
+
+    pub fn clear_migration_states(&mut self) {
+        self.states.clear();
+    }
+
+    pub fn importing_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Importing { .. }))
+    }
+
+    pub fn imported_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Imported { .. }))
+    }
+
+    pub fn migrated_away_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::MigratedAway { .. }))
+    }
+
+    pub fn fenced_slots(&self) -> SlotSet {
+        self.states
+            .slots_where(|s| matches!(s, SlotState::Fenced { .. }))
     }
 }
 

@@ -1,9 +1,10 @@
 //! A minimal blocking RESP client for the link to the destination node.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use ferrokv_protocol::{read_reply, Reply, ReplyError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -16,14 +17,8 @@ pub enum LinkError {
     Protocol,
 }
 
-/// A reply from the destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    Status(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-}
+/// The largest reply the link reads: the destination answers with short statuses.
+const MAX_REPLY: usize = 1024 * 1024;
 
 pub struct Link {
     reader: BufReader<TcpStream>,
@@ -58,41 +53,11 @@ impl Link {
         self.read()
     }
 
-    fn line(&mut self) -> Result<String, LinkError> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
-    }
-
     fn read(&mut self) -> Result<Reply, LinkError> {
-        let line = self.line()?;
-        let (kind, rest) = line.split_at(line.len().min(1));
-        let number = || rest.parse::<i64>().map_err(|_| LinkError::Protocol);
-        match kind {
-            "+" => Ok(Reply::Status(rest.to_string())),
-            "-" => Err(LinkError::Remote(rest.to_string())),
-            ":" => Ok(Reply::Int(number()?)),
-            "$" => {
-                let len = number()?;
-                if len < 0 {
-                    return Ok(Reply::Bulk(None));
-                }
-                let mut data = vec![0u8; len as usize + 2];
-                self.reader.read_exact(&mut data)?;
-                data.truncate(len as usize);
-                Ok(Reply::Bulk(Some(data)))
-            }
-            "*" => {
-                let len = number()?;
-                let mut items = Vec::new();
-                for _ in 0..len.max(0) {
-                    items.push(self.read()?);
-                }
-                Ok(Reply::Array(items))
-            }
-            _ => Err(LinkError::Protocol),
-        }
+        read_reply(&mut self.reader, MAX_REPLY).map_err(|e| match e {
+            ReplyError::Io(e) => LinkError::Io(e),
+            ReplyError::Remote(text) => LinkError::Remote(text),
+            ReplyError::Malformed(_) | ReplyError::TooLarge(_) => LinkError::Protocol,
+        })
     }
 }

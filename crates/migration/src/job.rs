@@ -8,6 +8,8 @@ use ferrokv_cluster::SlotSet;
 use ferrokv_storage::now_ms;
 use parking_lot::Mutex;
 
+use crate::throttle::Throttle;
+
 /// Tunables, read again at every batch so that CONFIG SET applies to running jobs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -251,38 +253,7 @@ pub struct Migrations {
     jobs: Mutex<VecDeque<Arc<Job>>>,
     next_id: AtomicU64,
     /// `migrate-batch-rate-limit-mb` is node-wide: every job draws from this.
-    pub limiter: RateLimiter,
-}
-
-/// A token bucket over one-second windows, shared by all jobs of a node.
-#[derive(Default)]
-pub struct RateLimiter {
-    window: Mutex<Option<(std::time::Instant, u64)>>,
-}
-
-impl RateLimiter {
-    /// Accounts `bytes` against `limit` bytes per second (0 = none) and sleeps as long
-    /// as needed to stay under it.
-    pub fn acquire(&self, bytes: u64, limit: u64) {
-        if limit == 0 {
-            return;
-        }
-        let wait = {
-            let mut window = self.window.lock();
-            let now = std::time::Instant::now();
-            let (start, used) = match *window {
-                Some((start, used)) if now.duration_since(start).as_secs() < 1 => (start, used),
-                _ => (now, 0),
-            };
-            let used = used + bytes;
-            *window = Some((start, used));
-            let due = std::time::Duration::from_secs_f64(used as f64 / limit as f64);
-            due.saturating_sub(now.duration_since(start))
-        };
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
-        }
-    }
+    pub limiter: Throttle,
 }
 
 const KEEP_FINISHED: usize = 16;

@@ -7,7 +7,10 @@
 mod client;
 mod job;
 mod runner;
+mod throttle;
 
-pub use client::{Link, LinkError, Reply};
-pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options, RateLimiter};
+pub use client::{Link, LinkError};
+pub use ferrokv_protocol::Reply;
+pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options};
 pub use runner::{resolve_in_doubt, run_job, ClusterControl, Resolution};
+pub use throttle::Throttle;

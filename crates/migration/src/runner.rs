@@ -33,7 +33,7 @@ pub trait ClusterControl: Send + Sync {
     /// The job ended (any way): wake whoever waits on it.
     fn finished(&self, job: &Job);
     /// The node-wide migration rate limiter.
-    fn limiter(&self) -> &crate::job::RateLimiter;
+    fn limiter(&self) -> &crate::throttle::Throttle;
 }
 
 enum Failure {
@@ -353,7 +353,7 @@ pub fn resolve_in_doubt(host: &str, port: u16, slots: &SlotSet, options: &Option
                 b"IMPORTSTATE",
                 slots_text.as_bytes(),
             ])?;
-            if state == crate::client::Reply::Bulk(Some(b"imported".to_vec())) {
+            if state == ferrokv_protocol::Reply::Bulk(Some(b"imported".to_vec())) {
                 return Ok(Resolution::Committed);
             }
             link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"2"])?;

@@ -12,10 +12,19 @@ use tokio::sync::Notify;
 use crate::error::CommandError;
 use crate::registry::KeyRegistry;
 
+/// What wakes a waiting command so it runs again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wake {
+    /// A write to one of these keys (blocking pops, XREAD, a job's end).
+    Keys(Vec<Bytes>),
+    /// The cut-over fence lifting (a write held at a migration's cut-over).
+    FenceLift,
+}
+
 /// What a command that must wait asks the connection to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockSpec {
-    pub keys: Vec<Bytes>,
+    pub wake: Wake,
     /// `None` = wait forever.
     pub deadline: Option<Instant>,
     /// The reply when the deadline passes.

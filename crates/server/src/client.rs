@@ -11,8 +11,6 @@ use ferrokv_protocol::ProtocolVersion;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::command::CommandSpec;
-
 /// What other connections may see of a client (CLIENT LIST) and do to it (CLIENT KILL).
 pub struct ClientInfo {
     pub id: u64,
@@ -112,9 +110,9 @@ impl ClientRegistry {
     }
 }
 
-/// A command waiting in a MULTI block.
+/// A command waiting in a MULTI block (it passed lookup, arity and routing when it
+/// was queued; EXEC routes it again).
 pub struct Queued {
-    pub spec: &'static CommandSpec,
     pub args: Vec<Bytes>,
 }
 

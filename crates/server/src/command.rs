@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use bytes::Bytes;
+use ferrokv_protocol::Frame;
 
+use crate::client::Action;
 use crate::context::Context;
 use crate::error::CmdResult;
 
@@ -79,6 +81,22 @@ impl CommandSpec {
         } else {
             argc >= -arity
         }
+    }
+
+    /// Runs the command (it passed the checks: directly, or from EXEC), then lets
+    /// everyone interested know which keys a successful write touched (WATCH, blocked
+    /// clients).
+    pub fn run(&self, ctx: &mut Context<'_>, args: &[Bytes]) -> Frame {
+        let reply = (self.handler)(ctx, args).unwrap_or_else(Frame::from);
+        let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
+        if self.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
+            for position in self.key_positions(args) {
+                if let Some(key) = args.get(position) {
+                    ctx.server.touched(key);
+                }
+            }
+        }
+        reply
     }
 
     /// Positions of the key arguments in `args` (args[0] is the command name).

@@ -14,8 +14,23 @@ pub enum Kind {
     Enum(&'static [&'static str]),
 }
 
+/// What CONFIG SET of an option must do beyond storing the value (applied by the
+/// CONFIG command, which has the node at hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing: readers pick the new value up.
+    None,
+    /// Change the log filter now.
+    LogLevel,
+    /// Turn fsync of the WAL on or off in storage.
+    SyncWrites,
+    /// Write nodes.conf now (`yes`) or delete it (`no`).
+    PersistClusterNodes,
+}
+
 /// One configurable option. The table below is the single source of truth: parsing,
-/// CONFIG GET/SET and the shipped ferrokv.conf are all checked against it.
+/// CONFIG GET/SET, the typed [`Settings`] and the shipped ferrokv.conf are all derived
+/// from or checked against it.
 #[derive(Debug)]
 pub struct OptionSpec {
     pub name: &'static str,
@@ -23,6 +38,9 @@ pub struct OptionSpec {
     pub kind: Kind,
     /// Whether CONFIG SET may change it at run time.
     pub mutable: bool,
+    /// Accepted so that Kvrocks config files load; Ferrokv does not use the value.
+    pub kvrocks_only: bool,
+    pub effect: Effect,
 }
 
 const INT_MAX: i64 = i64::MAX;
@@ -41,50 +59,121 @@ const fn runtime(name: &'static str, default: &'static str, kind: Kind) -> Optio
         default,
         kind,
         mutable: true,
+        kvrocks_only: false,
+        effect: Effect::None,
     }
 }
 
 /// An option fixed at start-up.
 const fn startup(name: &'static str, default: &'static str, kind: Kind) -> OptionSpec {
     OptionSpec {
-        name,
-        default,
-        kind,
         mutable: false,
+        ..runtime(name, default, kind)
     }
 }
 
+/// A Kvrocks option accepted (and settable) for compatibility, without effect here.
+const fn kvrocks_only(name: &'static str, default: &'static str, kind: Kind) -> OptionSpec {
+    OptionSpec {
+        kvrocks_only: true,
+        ..runtime(name, default, kind)
+    }
+}
+
+impl OptionSpec {
+    const fn on_set(self, effect: Effect) -> OptionSpec {
+        OptionSpec { effect, ..self }
+    }
+}
+
+/// Reads a typed value from an option's normalised text (validated against its
+/// [`Kind`], so parsing cannot fail for values that came through the table).
+trait OptionValue: Sized {
+    fn read(text: &str) -> Self;
+}
+
+impl OptionValue for String {
+    fn read(text: &str) -> Self {
+        text.to_string()
+    }
+}
+
+impl OptionValue for bool {
+    fn read(text: &str) -> Self {
+        text == "yes"
+    }
+}
+
+macro_rules! int_option_value {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn read(text: &str) -> Self {
+                text.parse().unwrap_or_default()
+            }
+        }
+    )*};
+}
+int_option_value!(u16, u32, u64, usize);
+
+/// Declares the option table and the typed [`Settings`] from one list of rows:
+/// `field: Type = constructor("name", "default", kind) [=> Effect],`.
+macro_rules! options {
+    ($( $field:ident : $ty:ty = $ctor:ident($name:literal, $default:literal, $kind:expr) $(=> $effect:ident)? ,)*) => {
+        /// Every option, in the order of ferrokv.conf.
+        pub const OPTIONS: &[OptionSpec] = &[
+            $( $ctor($name, $default, $kind)$(.on_set(Effect::$effect))?, )*
+        ];
+
+        /// The options as typed fields, read from the table's values: what the node's
+        /// code reads (`config.timeout`, through `Config`'s `Deref`).
+        #[derive(Debug, Clone)]
+        // Kvrocks-only options have fields too, read by nothing.
+        #[allow(dead_code)]
+        pub struct Settings {
+            $( #[doc = concat!("`", $name, "` (default `", $default, "`).")] pub $field: $ty, )*
+        }
+
+        impl Settings {
+            fn read(values: &BTreeMap<&'static str, String>) -> Settings {
+                Settings {
+                    $( $field: OptionValue::read(values.get($name).map_or($default, String::as_str)), )*
+                }
+            }
+        }
+    };
+}
+
 #[rustfmt::skip]
-pub const OPTIONS: &[OptionSpec] = &[
-    startup("bind", "127.0.0.1", STR),
-    startup("port", "6666", int(1, 65535)),
-    startup("dir", "ferrokv-data", STR),
-    startup("workers", "0", int(0, 256)),
-    startup("tcp-backlog", "511", int(1, 65535)),
-    runtime("maxclients", "10000", int(1, 1_000_000)),
-    runtime("timeout", "0", int(0, INT_MAX)),
-    runtime("requirepass", "", STR),
-    runtime("proto-max-bulk-len", "536870912", int(1024 * 1024, INT_MAX)),
-    runtime("log-level", "info", Kind::Enum(&["debug", "info", "warning", "error", "fatal"])),
-    startup("log-dir", "stderr", STR),
-    startup("pidfile", "", STR),
-    startup("cluster-enabled", "no", BOOL),
-    runtime("persist-cluster-nodes-enabled", "yes", BOOL),
-    runtime("migrate-max-jobs", "4", int(1, 1024)),
-    runtime("migrate-batch-size-kb", "256", int(1, 1024 * 1024)),
-    runtime("migrate-batch-rate-limit-mb", "0", int(0, INT_MAX)),
-    runtime("migrate-sequence-gap", "1000", int(0, INT_MAX)),
-    runtime("migrate-fence-max-ms", "1000", int(1, INT_MAX)),
-    runtime("migrate-io-timeout-ms", "10000", int(100, INT_MAX)),
-    runtime("migrate-speed", "0", int(0, INT_MAX)),
-    runtime("migrate-pipeline-size", "16", int(1, INT_MAX)),
-    runtime("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
-    runtime("rocksdb.write_options.sync", "no", BOOL),
-    startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
-    startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
-    startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
-    startup("rocksdb.write_buffer_size", "64", int(1, 1 << 16)),
-];
+options! {
+    bind: String = startup("bind", "127.0.0.1", STR),
+    port: u16 = startup("port", "6666", int(1, 65535)),
+    dir: String = startup("dir", "ferrokv-data", STR),
+    workers: usize = startup("workers", "0", int(0, 256)),
+    tcp_backlog: u32 = startup("tcp-backlog", "511", int(1, 65535)),
+    maxclients: usize = runtime("maxclients", "10000", int(1, 1_000_000)),
+    timeout: u64 = runtime("timeout", "0", int(0, INT_MAX)),
+    requirepass: String = runtime("requirepass", "", STR),
+    proto_max_bulk_len: usize = runtime("proto-max-bulk-len", "536870912", int(1024 * 1024, INT_MAX)),
+    log_level: String = runtime("log-level", "info", Kind::Enum(&["debug", "info", "warning", "error", "fatal"])) => LogLevel,
+    log_dir: String = startup("log-dir", "stderr", STR),
+    pidfile: String = startup("pidfile", "", STR),
+    cluster_enabled: bool = startup("cluster-enabled", "no", BOOL),
+    persist_cluster_nodes_enabled: bool = runtime("persist-cluster-nodes-enabled", "yes", BOOL) => PersistClusterNodes,
+    migrate_max_jobs: usize = runtime("migrate-max-jobs", "4", int(1, 1024)),
+    migrate_batch_size_kb: u64 = runtime("migrate-batch-size-kb", "256", int(1, 1024 * 1024)),
+    migrate_batch_rate_limit_mb: u64 = runtime("migrate-batch-rate-limit-mb", "0", int(0, INT_MAX)),
+    migrate_sequence_gap: u64 = runtime("migrate-sequence-gap", "1000", int(0, INT_MAX)),
+    migrate_fence_max_ms: u64 = runtime("migrate-fence-max-ms", "1000", int(1, INT_MAX)),
+    migrate_io_timeout_ms: u64 = runtime("migrate-io-timeout-ms", "10000", int(100, INT_MAX)),
+    migrate_speed: u64 = runtime("migrate-speed", "0", int(0, INT_MAX)),
+    migrate_pipeline_size: u64 = kvrocks_only("migrate-pipeline-size", "16", int(1, INT_MAX)),
+    migrate_type: String = kvrocks_only("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
+    rocksdb_write_options_sync: bool = runtime("rocksdb.write_options.sync", "no", BOOL) => SyncWrites,
+    rocksdb_wal_ttl_seconds: u64 = startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
+    rocksdb_wal_size_limit_mb: u64 = startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
+    rocksdb_block_cache_size: usize = startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
+    rocksdb_write_buffer_size: usize = startup("rocksdb.write_buffer_size", "64", int(1, 1 << 16)),
+}
 
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|o| o.name == name)
@@ -150,23 +239,36 @@ fn normalise(spec: &'static OptionSpec, value: &str) -> Result<String, ConfigErr
     }
 }
 
-/// The effective configuration of a running server.
+/// The effective configuration of a running server: the options' texts (for CONFIG
+/// GET and REWRITE) and the same values typed ([`Settings`], reached through `Deref`:
+/// `config.maxclients`).
 #[derive(Debug, Clone)]
 pub struct Config {
     values: BTreeMap<&'static str, String>,
+    settings: Settings,
     /// The file it was loaded from, for CONFIG REWRITE.
     pub file: Option<PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let values = OPTIONS
+            .iter()
+            .map(|o| (o.name, o.default.to_string()))
+            .collect();
         Config {
-            values: OPTIONS
-                .iter()
-                .map(|o| (o.name, o.default.to_string()))
-                .collect(),
+            settings: Settings::read(&values),
+            values,
             file: None,
         }
+    }
+}
+
+impl std::ops::Deref for Config {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.settings
     }
 }
 
@@ -177,6 +279,7 @@ impl Config {
         let spec = spec(&lower).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
         let value = normalise(spec, value)?;
         self.values.insert(spec.name, value);
+        self.settings = Settings::read(&self.values);
         Ok(())
     }
 
@@ -193,19 +296,13 @@ impl Config {
         }
         let value = normalise(spec, value)?;
         self.values.insert(spec.name, value);
+        self.settings = Settings::read(&self.values);
         Ok(spec)
     }
 
-    pub fn get(&self, name: &str) -> &str {
+    /// An option's text by its table name.
+    fn get(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
-    }
-
-    pub fn get_int(&self, name: &str) -> i64 {
-        self.get(name).parse().unwrap_or(0)
-    }
-
-    pub fn get_bool(&self, name: &str) -> bool {
-        self.get(name) == "yes"
     }
 
     /// All (name, value) pairs, in table order.
@@ -213,19 +310,14 @@ impl Config {
         OPTIONS.iter().map(move |o| (o.name, self.get(o.name)))
     }
 
-    pub fn port(&self) -> u16 {
-        u16::try_from(self.get_int("port")).unwrap_or(6666)
-    }
-
+    /// `bind`: the addresses to listen on.
     pub fn bind_addrs(&self) -> Vec<String> {
-        self.get("bind")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
+        self.bind.split_whitespace().map(str::to_string).collect()
     }
 
-    pub fn dir(&self) -> PathBuf {
-        PathBuf::from(self.get("dir"))
+    /// `dir`: where the data and the node's state files live.
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.dir)
     }
 
     /// Loads a config file: `name value` per line, `#` comments, quoted values.
@@ -278,9 +370,7 @@ impl Config {
                 out.push('\n');
             }
         }
-        let tmp = path.with_extension("rewrite.tmp");
-        std::fs::write(&tmp, out)
-            .and_then(|_| std::fs::rename(&tmp, path))
+        crate::files::write_atomic(path, out.as_bytes())
             .map_err(|e| format!("Rewriting config file: {e}"))
     }
 }
@@ -363,7 +453,12 @@ mod tests {
             Err(ConfigError::Unknown("nosuch".into()))
         );
         config.set_initial("Cluster-Enabled", "YES").unwrap();
-        assert!(config.get_bool("cluster-enabled"));
+        assert!(config.cluster_enabled);
+        config.set_initial("port", "7001").unwrap();
+        assert_eq!(config.port, 7001);
+        config.set_runtime("migrate-fence-max-ms", "25").unwrap();
+        assert_eq!(config.migrate_fence_max_ms, 25);
+        assert_eq!(config.get("migrate-fence-max-ms"), "25");
         assert_eq!(
             config.set_runtime("port", "1").err(),
             Some(ConfigError::Immutable("port"))

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use crate::blocking::{BlockSpec, Wake};
 use crate::client::{Action, Client};
 use crate::dispatch::{self, Batchable};
 use crate::server::Server;
@@ -32,10 +33,10 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let (max_clients, requirepass_empty, max_bulk, timeout_secs) = {
         let config = server.config.read();
         (
-            config.get_int("maxclients") as usize,
-            config.get("requirepass").is_empty(),
-            config.get_int("proto-max-bulk-len") as usize,
-            config.get_int("timeout") as u64,
+            config.maxclients,
+            config.requirepass.is_empty(),
+            config.proto_max_bulk_len,
+            config.timeout,
         )
     };
     let mut socket = socket;
@@ -57,10 +58,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     server.watches.unwatch(client.id(), &client.watched);
     if let Some(slots) = client.importing.take() {
         // The source went away before committing: drop what it sent.
-        tracing::warn!(
-            "importing link for slots {slots} closed before commit; dropping the import"
-        );
-        crate::migration::abort_import(&server, &slots);
+        crate::migration::import::link_closed(&server, &slots);
     }
     server.clients.unregister(info.id);
     if client.action == Some(Action::Shutdown) {
@@ -109,7 +107,8 @@ async fn session(
                 Ok(Some(args)) => args,
                 Ok(None) => break,
                 Err(e) => {
-                    Frame::error(format!("ERR {e}")).encode(client.protocol, &mut output);
+                    Frame::from(crate::error::CommandError::err(e))
+                        .encode(client.protocol, &mut output);
                     let _ = send(server, socket, &output).await;
                     return "protocol error";
                 }
@@ -201,10 +200,16 @@ async fn wait_unblocked(
     client: &mut Client,
     socket: &mut TcpStream,
     input: &mut BytesMut,
-    block: crate::blocking::BlockSpec,
+    block: BlockSpec,
 ) -> Option<Frame> {
+    // Registered before the first retry, so a wake-up between the retry and the wait
+    // is not lost.
     let waker = Arc::new(tokio::sync::Notify::new());
-    server.waiters.park(client.id(), &block.keys, &waker);
+    let mut fence = None;
+    match &block.wake {
+        Wake::Keys(keys) => server.waiters.park(client.id(), keys, &waker),
+        Wake::FenceLift => fence = server.cluster.as_ref().map(|c| c.fence.watch()),
+    }
     let args = block.retry_args.clone().unwrap_or_default();
     let info = client.info.clone();
     let mut shutdown = server.shutdown_signal();
@@ -225,8 +230,14 @@ async fn wait_unblocked(
                 None => std::future::pending().await,
             }
         };
+        let woken = async {
+            match fence.as_mut() {
+                Some(fence) => fence.lifted().await,
+                None => waker.notified().await,
+            }
+        };
         tokio::select! {
-            _ = waker.notified() => {}
+            _ = woken => {}
             _ = timeout => break Some(block.timeout_reply.clone()),
             _ = info.killed() => break None,
             _ = shutdown.changed() => break None,
@@ -237,7 +248,9 @@ async fn wait_unblocked(
             }
         }
     };
-    server.waiters.unpark(client.id(), &block.keys);
+    if let Wake::Keys(keys) = &block.wake {
+        server.waiters.unpark(client.id(), keys);
+    }
     outcome
 }
 

@@ -27,7 +27,7 @@ impl Context<'_> {
             return Ok(timeout_reply);
         }
         self.client.action = Some(crate::client::Action::Block(crate::blocking::BlockSpec {
-            keys,
+            wake: crate::blocking::Wake::Keys(keys),
             deadline: timeout.map(|t| std::time::Instant::now() + t),
             timeout_reply,
             retry_args,

@@ -1,12 +1,15 @@
-//! From a parsed request to a reply: lookup, arity, authentication, MULTI queueing,
-//! execution under the exec gate, and the after-effects every write shares (WATCH).
+//! From a parsed request to a reply: lookup, arity, authentication, routing, MULTI
+//! queueing, and execution under the exec gate (a write held at a cut-over fence waits
+//! in the connection, see `migration::fence`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ferrokv_cluster::ClusterError;
 use ferrokv_protocol::Frame;
 
+use crate::blocking::{BlockSpec, Wake};
 use crate::client::{Action, Client, Queued};
 use crate::command::{flags, CommandSpec};
 use crate::context::Context;
@@ -25,15 +28,15 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
     let gate = server.exec_gate.read();
     let spec = match check(server, client, &args) {
         Ok(spec) => spec,
-        Err(CommandError::Fenced) if client.multi.is_none() => {
+        Err(e) if e.is_fenced() && client.multi.is_none() => {
             // Held until the cut-over ends, then routed again (MOVED or executed).
-            let fence_max = server.config.read().get_int("migrate-fence-max-ms").max(1) as u64;
-            client.action = Some(Action::Block(crate::blocking::BlockSpec {
-                keys: vec![Bytes::from_static(crate::migration::FENCE_KEY)],
+            let fence_max = server.config.read().migrate_fence_max_ms.max(1);
+            client.action = Some(Action::Block(BlockSpec {
+                wake: Wake::FenceLift,
                 deadline: Some(
                     std::time::Instant::now() + std::time::Duration::from_millis(fence_max),
                 ),
-                timeout_reply: CommandError::Fenced.into(),
+                timeout_reply: CommandError::from(ClusterError::Fenced).into(),
                 retry_args: Some(args),
             }));
             return Frame::Null;
@@ -51,10 +54,10 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;
             }
-            return Frame::error("ERR Command not allowed inside a transaction");
+            return CommandError::err("Command not allowed inside a transaction").into();
         }
         if let Some(multi) = client.multi.as_mut() {
-            multi.queued.push(Queued { spec, args });
+            multi.queued.push(Queued { args });
         }
         return Frame::simple("QUEUED");
     }
@@ -67,7 +70,7 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         // Transaction control (EXEC, DISCARD, ...) takes the gate itself.
         drop(gate);
     }
-    let reply = run(&mut ctx, spec, &args);
+    let reply = spec.run(&mut ctx, &args);
     if let Some(Action::Block(block)) = client.action.as_mut() {
         block.retry_args.get_or_insert(args);
     }
@@ -81,7 +84,7 @@ fn check(
     args: &[Bytes],
 ) -> Result<&'static CommandSpec, CommandError> {
     let name = args.first().map(Bytes::as_ref).unwrap_or_default();
-    let spec = server.commands.get(name);
+    let spec = crate::commands::TABLE.get(name);
     if !client.authenticated && !spec.is_some_and(|s| s.has(flags::NO_AUTH)) {
         return Err(CommandError::NoAuth);
     }
@@ -89,23 +92,15 @@ fn check(
     if !spec.arity_ok(args.len()) {
         return Err(CommandError::WrongArity(spec.name.to_string()));
     }
-    crate::cluster::route(server, client, spec, args)?;
-    Ok(spec)
-}
-
-/// Runs a command that passed the checks (directly, or from EXEC), then lets everyone
-/// interested know which keys a successful write touched.
-pub fn run(ctx: &mut Context<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Frame {
-    let reply = (spec.handler)(ctx, args).unwrap_or_else(Frame::from);
-    let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
-    if spec.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
-        for position in spec.key_positions(args) {
-            if let Some(key) = args.get(position) {
-                ctx.server.touched(key);
-            }
-        }
+    if let Some(cluster) = server.cluster.as_ref() {
+        let keys = spec.key_positions(args);
+        cluster.route(
+            client,
+            spec.has(flags::WRITE),
+            keys.iter().filter_map(|&i| args.get(i)),
+        )?;
     }
-    reply
+    Ok(spec)
 }
 
 /// Commands a pipeline may carry in runs that are served together.

@@ -1,40 +1,81 @@
-//! Command errors, and the one place where they become RESP error replies.
+//! Command errors, and the one place where errors become RESP error replies.
+//!
+//! Every error type of the node carries a prefix (`ERR`, `WRONGTYPE`, `MOVED`, `ASK`,
+//! `TRYAGAIN`, `CROSSSLOT`, `CLUSTERDOWN`, `NOAUTH`, `EXECABORT`, ...) and a message
+//! without it (its `Display`); [`CommandError`] gathers them, and `From<CommandError>
+//! for Frame` joins the two as `-<PREFIX> <message>`. Texts follow Redis (src/server.c,
+//! src/multi.c) and, for cluster mode, Kvrocks (src/cluster/*.cc).
 
+use ferrokv_cluster::ClusterError;
 use ferrokv_protocol::Frame;
+use ferrokv_storage::StorageError;
 use ferrokv_types::TypeError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum CommandError {
-    #[error("ERR wrong number of arguments for '{0}' command")]
+    #[error("wrong number of arguments for '{0}' command")]
     WrongArity(String),
-    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    #[error("unknown command '{name}', with args beginning with: {args}")]
     UnknownCommand { name: String, args: String },
-    #[error("ERR unknown subcommand '{sub}'. Try {command} HELP.")]
+    #[error("unknown subcommand '{sub}'. Try {command} HELP.")]
     UnknownSubcommand { command: &'static str, sub: String },
-    #[error("ERR syntax error")]
+    #[error("syntax error")]
     Syntax,
-    #[error("ERR value is not an integer or out of range")]
+    #[error("value is not an integer or out of range")]
     NotInteger,
-    #[error("ERR value is not a valid float")]
+    #[error("value is not a valid float")]
     NotFloat,
-    #[error("NOAUTH Authentication required.")]
+    /// `NOAUTH`: a command before AUTH on a server with a password.
+    #[error("Authentication required.")]
     NoAuth,
-    /// A write to a slot in a migration's cut-over: the connection holds it until the
-    /// fence lifts; where it cannot wait, this is the reply.
-    #[error("TRYAGAIN Can't write to slot being migrated which is in write forbidden phase")]
-    Fenced,
-    #[error("{0}")]
+    /// `WRONGPASS`: AUTH (or HELLO AUTH) with a wrong password.
+    #[error("invalid username-password pair or user is disabled.")]
+    WrongPass,
+    /// `NOPROTO`: HELLO with a protocol version other than 2 or 3.
+    #[error("unsupported protocol version")]
+    NoProto,
+    /// `EXECABORT`: EXEC of a transaction in which a command was refused.
+    #[error("Transaction discarded because of previous errors.")]
+    ExecAbort,
+    /// Data-type errors (`WRONGTYPE`, `ERR ...`).
+    #[error(transparent)]
     Type(#[from] TypeError),
-    /// Any other error; the text carries its own prefix (`ERR ...`, `MOVED ...`).
+    /// Cluster errors: redirections, the cut-over's `TRYAGAIN`, topology errors.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// An error with a prefix of its own and its message.
+    #[error("{1}")]
+    Prefixed(&'static str, String),
+    /// Any other error: `ERR <message>`.
     #[error("{0}")]
-    Raw(String),
+    Other(String),
 }
 
 impl CommandError {
     /// An `ERR <text>` error.
     pub fn err(text: impl std::fmt::Display) -> Self {
-        CommandError::Raw(format!("ERR {text}"))
+        CommandError::Other(text.to_string())
+    }
+
+    /// The reply's first word.
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            CommandError::NoAuth => "NOAUTH",
+            CommandError::WrongPass => "WRONGPASS",
+            CommandError::NoProto => "NOPROTO",
+            CommandError::ExecAbort => "EXECABORT",
+            CommandError::Type(e) => e.prefix(),
+            CommandError::Cluster(e) => e.prefix(),
+            CommandError::Prefixed(prefix, _) => prefix,
+            _ => "ERR",
+        }
+    }
+
+    /// Whether this is a write held at a migration's cut-over (the connection waits for
+    /// the fence to lift instead of replying, where it can).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, CommandError::Cluster(ClusterError::Fenced))
     }
 
     /// Redis' text for an unknown command: the name and the first arguments, quoted,
@@ -59,10 +100,71 @@ fn lossy(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
 }
 
+impl From<StorageError> for CommandError {
+    fn from(e: StorageError) -> Self {
+        CommandError::Type(TypeError::Storage(e))
+    }
+}
+
 impl From<CommandError> for Frame {
     fn from(error: CommandError) -> Frame {
-        Frame::Error(error.to_string())
+        Frame::Error(format!("{} {error}", error.prefix()))
     }
 }
 
 pub type CmdResult = Result<Frame, CommandError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: CommandError) -> String {
+        match Frame::from(e) {
+            Frame::Error(text) => text,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_kind_gets_its_prefix_once() {
+        assert_eq!(text(CommandError::Syntax), "ERR syntax error");
+        assert_eq!(
+            text(CommandError::NoAuth),
+            "NOAUTH Authentication required."
+        );
+        assert_eq!(
+            text(CommandError::ExecAbort),
+            "EXECABORT Transaction discarded because of previous errors."
+        );
+        assert_eq!(
+            text(TypeError::WrongType.into()),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(
+            text(TypeError::NotInteger.into()),
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(
+            text(ClusterError::Fenced.into()),
+            "TRYAGAIN Can't write to slot being migrated which is in write forbidden phase"
+        );
+        assert_eq!(
+            text(
+                ClusterError::Moved {
+                    slot: 1,
+                    host: "h".into(),
+                    port: 2
+                }
+                .into()
+            ),
+            "MOVED 1 h:2"
+        );
+        assert_eq!(
+            text(ClusterError::NotEnabled.into()),
+            "ERR Cluster mode is not enabled"
+        );
+        assert_eq!(text(CommandError::err("boom")), "ERR boom");
+        assert!(ClusterError::Fenced.resp_text().starts_with("TRYAGAIN "));
+        assert!(CommandError::from(ClusterError::Fenced).is_fenced());
+    }
+}

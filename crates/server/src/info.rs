@@ -71,12 +71,12 @@ fn section(server: &Server, name: &str, out: &mut String) {
             out,
             "# Server\r\nredis_version:{REDIS_VERSION}\r\nferrokv_version:{}\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
             env!("CARGO_PKG_VERSION"),
-            if config.get_bool("cluster-enabled") { "cluster" } else { "standalone" },
+            if config.cluster_enabled { "cluster" } else { "standalone" },
             std::env::consts::OS,
             std::env::consts::ARCH,
             std::process::id(),
             server.run_id,
-            config.port(),
+            config.port,
             uptime / 86400,
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
@@ -85,7 +85,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
             out,
             "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
             server.clients.count(),
-            config.get("maxclients"),
+            config.maxclients,
             server.waiters.blocked_clients(),
         ),
         "memory" => {
@@ -102,7 +102,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
         "persistence" => write!(
             out,
             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\nwal_enabled:1\r\nwal_fsync_every_write:{}\r\n",
-            u8::from(config.get_bool("rocksdb.write_options.sync")),
+            u8::from(config.rocksdb_write_options_sync),
         ),
         "stats" => write!(
             out,
@@ -137,7 +137,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
         "cluster" => write!(
             out,
             "# Cluster\r\ncluster_enabled:{}\r\n",
-            u8::from(config.get_bool("cluster-enabled"))
+            u8::from(config.cluster_enabled)
         ),
         "rocksdb" => {
             let storage = server.db.storage();

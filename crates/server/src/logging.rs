@@ -34,13 +34,13 @@ pub fn set_level(name: &str) {
 }
 
 pub fn init(config: &Config) -> Result<(), String> {
-    set_level(config.get("log-level"));
+    set_level(&config.log_level);
     let filter = filter_fn(|meta| rank(meta.level()) <= MAX_LEVEL.load(Ordering::Relaxed));
     let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(false);
     let registry = tracing_subscriber::registry();
-    match config.get("log-dir") {
+    match config.log_dir.as_str() {
         "" | "stderr" => registry
             .with(layer.with_writer(std::io::stderr).with_filter(filter))
             .init(),

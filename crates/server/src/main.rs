@@ -13,9 +13,11 @@ mod context;
 mod dispatch;
 mod error;
 mod expiry;
+mod files;
 mod info;
 mod logging;
 mod migration;
+mod node;
 mod registry;
 mod server;
 mod watch;
@@ -45,7 +47,7 @@ names, e.g.:
 See ferrokv.conf for every option and its default.";
 
 enum Cli {
-    Run(Config),
+    Run(Box<Config>),
     Exit(String),
 }
 
@@ -95,13 +97,13 @@ fn parse_command_line(args: &[String]) -> Result<Cli, String> {
             .set_initial(&name, &value)
             .map_err(|e| e.to_string())?;
     }
-    Ok(Cli::Run(config))
+    Ok(Cli::Run(Box::new(config)))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match parse_command_line(&args) {
-        Ok(Cli::Run(config)) => config,
+        Ok(Cli::Run(config)) => *config,
         Ok(Cli::Exit(text)) => {
             println!("{text}");
             return ExitCode::SUCCESS;
@@ -127,7 +129,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(config)) {
+    match runtime.block_on(node::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferrokv-server: {e}");

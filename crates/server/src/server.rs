@@ -1,22 +1,21 @@
-//! The shared state of a running node and its life cycle: bind, open storage, accept,
-//! background work, graceful shutdown.
+//! The shared state of a running node: storage, cluster view, configuration, clients,
+//! migrations, and the hooks every write shares. Its life cycle (bind, accept,
+//! shutdown) is `node.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
 
-use ferrokv_storage::StorageOptions;
+use ferrokv_cluster::{ClusterError, ClusterState, SlotSet};
 use ferrokv_types::Database;
 use parking_lot::{Mutex, RwLock};
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::warn;
 
 use crate::client::ClientRegistry;
-use crate::command::CommandTable;
 use crate::config::Config;
+use crate::error::CommandError;
 use crate::watch::Watches;
 
 /// Counters INFO reports.
@@ -64,7 +63,6 @@ pub struct Server {
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
     pub config: RwLock<Config>,
-    pub commands: CommandTable,
     pub clients: ClientRegistry,
     pub watches: Watches,
     pub migrations: ferrokv_migration::Migrations,
@@ -79,7 +77,7 @@ pub struct Server {
     pub started: Instant,
     pub run_id: String,
     pub local_addr: SocketAddr,
-    shutdown_tx: watch::Sender<bool>,
+    pub(crate) shutdown_tx: watch::Sender<bool>,
 }
 
 impl Server {
@@ -101,203 +99,39 @@ impl Server {
     pub fn cluster_enabled(&self) -> bool {
         self.cluster.is_some()
     }
-}
 
-/// Binds every configured address before anything touches the disk, so that a port in
-/// use is reported without side effects.
-fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
-    let port = config.port();
-    let backlog = u32::try_from(config.get_int("tcp-backlog")).unwrap_or(511);
-    let mut listeners = Vec::new();
-    for host in config.bind_addrs() {
-        let addr: SocketAddr = format!("{host}:{port}")
-            .parse()
-            .or_else(|_| format!("[{host}]:{port}").parse())
-            .map_err(|_| format!("invalid bind address '{host}'"))?;
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
+    /// Applies a topology change (CLUSTERX SETNODES/SETSLOT/SETNODEID) to a copy, so a
+    /// refused change leaves nothing behind; then installs it, persists it, and deletes
+    /// the data of slots that `change` says were handed over to another node.
+    pub fn update_topology(
+        &self,
+        change: impl FnOnce(&mut ClusterState) -> Result<SlotSet, ClusterError>,
+    ) -> Result<(), CommandError> {
+        let cluster = self.cluster.as_ref().ok_or(ClusterError::NotEnabled)?;
+        let mut state = cluster.state.write();
+        let mut next = state.clone();
+        let to_delete = change(&mut next)?;
+        *state = next;
+        drop(state);
+        // Clients blocked on keys whose slot changed owner must be redirected.
+        self.waiters.wake_all();
+        if self.config.read().persist_cluster_nodes_enabled {
+            cluster.save_topology()?;
         }
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        socket
-            .set_reuseaddr(true)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        socket
-            .bind(addr)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        listeners.push(
-            socket
-                .listen(backlog)
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
-        );
+        cluster
+            .save_records()
+            .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
+        self.delete_slots(&to_delete);
+        Ok(())
     }
-    if listeners.is_empty() {
-        return Err("no bind address configured".into());
-    }
-    Ok(listeners)
-}
 
-fn storage_options(config: &Config) -> StorageOptions {
-    StorageOptions {
-        sync_writes: config.get_bool("rocksdb.write_options.sync"),
-        wal_ttl_seconds: config.get_int("rocksdb.wal_ttl_seconds") as u64,
-        wal_size_limit_mb: config.get_int("rocksdb.wal_size_limit_mb") as u64,
-        block_cache_mb: config.get_int("rocksdb.block_cache_size") as usize,
-        write_buffer_mb: config.get_int("rocksdb.write_buffer_size") as usize,
-    }
-}
-
-/// Runs a node until it is shut down. Errors are start-up failures, one line each.
-pub async fn run(config: Config) -> Result<(), String> {
-    let listeners = bind_listeners(&config)?;
-    let dir = config.dir();
-    let db = Database::open(&dir, &storage_options(&config))
-        .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
-    let cluster = if config.get_bool("cluster-enabled") {
-        Some(crate::cluster::Cluster::open(&dir)?)
-    } else {
-        None
-    };
-    let pidfile = config.get("pidfile").to_string();
-    if !pidfile.is_empty() {
-        std::fs::write(&pidfile, format!("{}\n", std::process::id()))
-            .map_err(|e| format!("cannot write pidfile '{pidfile}': {e}"))?;
-    }
-    let local_addr = listeners[0]
-        .local_addr()
-        .map_err(|e| format!("cannot read listening address: {e}"))?;
-    let (shutdown_tx, _) = watch::channel(false);
-    let server = Arc::new(Server {
-        db,
-        cluster,
-        config: RwLock::new(config),
-        commands: crate::commands::table(),
-        clients: ClientRegistry::default(),
-        watches: Watches::default(),
-        migrations: ferrokv_migration::Migrations::default(),
-        newest_import: Mutex::new(None),
-        waiters: crate::blocking::KeyWaiters::default(),
-        stats: Stats::default(),
-        scan_cursors: Mutex::new(ScanCursors::default()),
-        exec_gate: RwLock::new(()),
-        started: Instant::now(),
-        run_id: random_hex(40),
-        local_addr,
-        shutdown_tx,
-    });
-    info!(
-        "ferrokv {} ready: listening on port {}, data in {}",
-        env!("CARGO_PKG_VERSION"),
-        local_addr.port(),
-        dir.display()
-    );
-
-    let workers = {
-        let count = match server.config.read().get_int("workers") {
-            // One core is left to RocksDB's background work and the accept thread.
-            0 => {
-                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    /// Deletes every record of `slots` (one range delete per run of slots); failures are
+    /// logged, the data stays hidden by routing.
+    pub fn delete_slots(&self, slots: &SlotSet) {
+        for (first, last) in slots.ranges() {
+            if let Err(e) = self.db.storage().delete_slot_range(first, last) {
+                warn!("deleting slots {first}-{last} failed: {e}");
             }
-            n => n as usize,
-        };
-        Arc::new(crate::workers::Workers::start(count)?)
-    };
-    crate::migration::recover(&server);
-    let mut accept_tasks = Vec::new();
-    for listener in listeners {
-        accept_tasks.push(tokio::spawn(accept_loop(
-            server.clone(),
-            workers.clone(),
-            listener,
-        )));
+        }
     }
-    tokio::spawn(crate::expiry::active_expire(server.clone()));
-
-    let mut shutdown = server.shutdown_signal();
-    tokio::select! {
-        _ = shutdown.changed() => info!("shutdown requested by a client"),
-        _ = signal_received() => info!("shutdown requested by signal"),
-    }
-    server.request_shutdown();
-    for task in accept_tasks {
-        task.abort();
-    }
-    // Connections finish the command they are running, then close.
-    server.clients.kill_all();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while server.clients.count() > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if let Ok(workers) = Arc::try_unwrap(workers) {
-        workers.stop();
-    }
-    if let Err(e) = server.db.flush() {
-        error!("flushing the database at shutdown failed: {e}");
-    }
-    if !pidfile.is_empty() {
-        let _ = std::fs::remove_file(&pidfile);
-    }
-    info!("ferrokv stopped");
-    Ok(())
-}
-
-async fn signal_received() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-}
-
-async fn accept_loop(
-    server: Arc<Server>,
-    workers: Arc<crate::workers::Workers>,
-    listener: TcpListener,
-) {
-    loop {
-        let (socket, addr) = match listener.accept().await {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Out of file descriptors and similar: back off instead of spinning.
-                warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        server
-            .stats
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
-        // Re-registered with the worker's own reactor, where it stays.
-        let socket = match socket.into_std() {
-            Ok(socket) => socket,
-            Err(e) => {
-                warn!("cannot hand the connection from {addr} to a worker: {e}");
-                continue;
-            }
-        };
-        let server = server.clone();
-        workers.next().spawn(async move {
-            match tokio::net::TcpStream::from_std(socket) {
-                Ok(socket) => crate::connection::serve(server, socket, addr).await,
-                Err(e) => warn!("a worker cannot take the connection from {addr}: {e}"),
-            }
-        });
-    }
-}
-
-fn random_hex(len: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
-        .collect()
 }

@@ -1,46 +1,58 @@
 use ferrokv_storage::StorageError;
 use thiserror::Error;
 
-/// Errors of data-type operations. `Display` is the full Redis error text, prefix included.
+/// Errors of data-type operations. `Display` is Redis' message after the prefix;
+/// [`TypeError::prefix`] is the prefix (`ERR`, `WRONGTYPE`, `INVALIDOBJ`).
 #[derive(Debug, Error)]
 pub enum TypeError {
-    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    #[error("Operation against a key holding the wrong kind of value")]
     WrongType,
-    #[error("ERR value is not an integer or out of range")]
+    #[error("value is not an integer or out of range")]
     NotInteger,
-    #[error("ERR value is not a valid float")]
+    #[error("value is not a valid float")]
     NotFloat,
-    #[error("ERR increment or decrement would overflow")]
+    #[error("increment or decrement would overflow")]
     Overflow,
-    #[error("ERR increment would produce NaN or Infinity")]
+    #[error("increment would produce NaN or Infinity")]
     NanOrInfinity,
-    #[error("ERR hash value is not an integer")]
+    #[error("hash value is not an integer")]
     HashNotInteger,
-    #[error("ERR hash value is not a float")]
+    #[error("hash value is not a float")]
     HashNotFloat,
-    #[error("ERR value is out of range")]
+    #[error("value is out of range")]
     ValueOutOfRange,
-    #[error("ERR index out of range")]
+    #[error("index out of range")]
     IndexOutOfRange,
-    #[error("ERR no such key")]
+    #[error("no such key")]
     NoSuchKey,
-    #[error("ERR resulting score is not a number (NaN)")]
+    #[error("resulting score is not a number (NaN)")]
     ScoreNaN,
-    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    #[error("string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooLarge,
-    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    #[error("Key is not a valid HyperLogLog string value.")]
     NotHyperLogLog,
-    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    #[error("Corrupted HLL object detected")]
     CorruptHyperLogLog,
-    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    #[error("The ID specified in XADD is equal or smaller than the target stream top item")]
     StreamIdTooSmall,
-    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    #[error("The ID specified in XADD must be greater than 0-0")]
     StreamIdZero,
-    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    #[error("The stream has exhausted the last possible ID, unable to add more items")]
     StreamExhausted,
     /// Other stream errors (XSETID's checks); the text follows `ERR `.
-    #[error("ERR {0}")]
+    #[error("{0}")]
     Stream(&'static str),
-    #[error("ERR {0}")]
+    #[error("{0}")]
     Storage(#[from] StorageError),
+}
+
+impl TypeError {
+    /// The reply's first word, as Redis sends it.
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            TypeError::WrongType | TypeError::NotHyperLogLog => "WRONGTYPE",
+            TypeError::CorruptHyperLogLog => "INVALIDOBJ",
+            _ => "ERR",
+        }
+    }
 }

@@ -24,12 +24,7 @@ fn bit_offset(ctx: &Context<'_>, arg: &[u8], field_bits: Option<u32>) -> Result<
         .and_then(|n| n.checked_mul(i64::from(multiply)))
         .filter(|n| *n >= 0)
         .ok_or_else(offset_error)? as u64;
-    let max_bulk = ctx
-        .server
-        .config
-        .read()
-        .get_int("proto-max-bulk-len")
-        .max(1) as u64;
+    let max_bulk = ctx.server.config.read().proto_max_bulk_len.max(1) as u64;
     if offset >> 3 >= max_bulk {
         return Err(offset_error());
     }

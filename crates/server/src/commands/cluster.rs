@@ -13,12 +13,6 @@ use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-impl From<ClusterError> for CommandError {
-    fn from(e: ClusterError) -> Self {
-        CommandError::Raw(e.resp_text())
-    }
-}
-
 /// The node's cluster state; `Cluster mode is not enabled` on a standalone node.
 fn cluster_of<'a>(ctx: &Context<'a>) -> Result<&'a crate::cluster::Cluster, CommandError> {
     ctx.server
@@ -38,17 +32,16 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             cluster.state.read().myid().unwrap_or("").to_string(),
         ))
     } else if is(sub, "SETNODEID") && rest.len() == 1 {
-        cluster.update(ctx.server, |state| {
-            state.set_node_id(&text(rest[0])).map(|_| SlotSet::new())
-        })?;
+        ctx.server
+            .update_topology(|state| state.set_node_id(&text(rest[0])).map(|_| SlotSet::new()))?;
         Ok(Frame::ok())
     } else if is(sub, "SETNODES") && (2..=3).contains(&rest.len()) {
         let parsed = parse_setnodes_args(&rest)?;
         let (bind, port) = {
             let config = ctx.server.config.read();
-            (config.bind_addrs(), config.port())
+            (config.bind_addrs(), config.port)
         };
-        cluster.update(ctx.server, |state| {
+        ctx.server.update_topology(|state| {
             match state.set_nodes(&parsed.nodes, parsed.version, parsed.force, &bind, port)? {
                 SetNodesOutcome::Unchanged => Ok(SlotSet::new()),
                 SetNodesOutcome::Applied {
@@ -58,7 +51,7 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         })?;
         Ok(Frame::ok())
     } else if is(sub, "MIGRATE") && (2..=4).contains(&rest.len()) {
-        let (job, wait) = crate::migration::start(ctx.server, args)?;
+        let (job, wait) = crate::migration::source::start(ctx.server, args)?;
         match wait {
             None => Ok(Frame::ok()),
             Some(timeout) => {
@@ -81,7 +74,7 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         migration(ctx, &rest)
     } else if is(sub, "SETSLOT") && rest.len() == 4 {
         let parsed = parse_setslot_args(&rest)?;
-        cluster.update(ctx.server, |state| {
+        ctx.server.update_topology(|state| {
             state
                 .set_slot(&parsed.slots, &parsed.node_id, parsed.version)
                 .map(|outcome| outcome.slots_to_delete)
@@ -183,7 +176,7 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .collect();
         Ok(Frame::Array(shards))
     } else if is(sub, "IMPORT") && argc == 4 {
-        crate::migration::import(ctx.server, ctx.client, args)
+        crate::migration::import::import(ctx.server, ctx.client, args)
     } else if is(sub, "MYID") && argc == 2 {
         Ok(Frame::bulk(
             cluster.state.read().myid().unwrap_or("").to_string(),
@@ -230,7 +223,8 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         if ctx.server.db.dbsize(&|_| true)? > 0 {
             return Err(ClusterError::ResetDbNotEmpty.into());
         }
-        cluster.reset(ctx.server)?;
+        cluster.state.write().reset();
+        cluster.remove_topology_file()?;
         Ok(Frame::ok())
     } else {
         Err(ClusterError::ClusterUsage.into())
@@ -267,9 +261,9 @@ fn migration(ctx: &mut Context<'_>, rest: &[&[u8]]) -> CmdResult {
         }
         [sub, slots] if is(sub, "IMPORTSTATE") => {
             let slots = SlotSet::parse(&text(slots))?;
-            Ok(Frame::bulk_from_str(crate::migration::import_state(
-                ctx.server, &slots,
-            )))
+            Ok(Frame::bulk_from_str(
+                crate::migration::import::import_state(ctx.server, &slots),
+            ))
         }
         [sub, id] if is(sub, "RESULT") => {
             let job = migrations.get(&text(id)).ok_or_else(no_such)?;
@@ -281,7 +275,7 @@ fn migration(ctx: &mut Context<'_>, rest: &[&[u8]]) -> CmdResult {
                     None,
                 );
             }
-            Ok(crate::migration::outcome(&job))
+            Ok(crate::migration::source::outcome(&job))
         }
         _ => Err(ClusterError::ClusterxUsage.into()),
     }
@@ -313,7 +307,7 @@ fn status_frame(job: &ferrokv_migration::Job) -> Frame {
 }
 
 fn applybatch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    crate::migration::apply_batch(ctx.server, ctx.client, &args[1])
+    crate::migration::import::apply_batch(ctx.server, ctx.client, &args[1])
 }
 
 fn asking(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {

@@ -30,7 +30,7 @@ fn authenticate(
     user: Option<&[u8]>,
     password: &[u8],
 ) -> Result<(), CommandError> {
-    let required = ctx.server.config.read().get("requirepass").to_string();
+    let required = ctx.server.config.read().requirepass.clone();
     if required.is_empty() && user.is_none() {
         return Err(CommandError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
@@ -41,9 +41,7 @@ fn authenticate(
         ctx.client.authenticated = true;
         return Ok(());
     }
-    Err(CommandError::Raw(
-        "WRONGPASS invalid username-password pair or user is disabled.".into(),
-    ))
+    Err(CommandError::WrongPass)
 }
 
 fn auth(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
@@ -62,11 +60,7 @@ fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         protocol = match ferrokv_types::numbers::parse_i64(version) {
             Some(2) => ProtocolVersion::Resp2,
             Some(3) => ProtocolVersion::Resp3,
-            Some(_) => {
-                return Err(CommandError::Raw(
-                    "NOPROTO unsupported protocol version".into(),
-                ))
-            }
+            Some(_) => return Err(CommandError::NoProto),
             None => {
                 return Err(CommandError::err(
                     "Protocol version is not an integer or out of range",
@@ -91,8 +85,9 @@ fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     if !ctx.client.authenticated {
-        return Err(CommandError::Raw(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        return Err(CommandError::Prefixed(
+            "NOAUTH",
+            "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     if let Some(name) = name {
@@ -151,7 +146,7 @@ fn reset(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.asking = false;
     ctx.client.readonly = false;
     *ctx.client.info.name.lock() = None;
-    ctx.client.authenticated = ctx.server.config.read().get("requirepass").is_empty();
+    ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
     Ok(Frame::simple("RESET"))
 }
 

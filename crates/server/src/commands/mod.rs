@@ -22,7 +22,8 @@ use crate::command::CommandTable;
 use crate::context::Context;
 use crate::error::CommandError;
 
-pub fn table() -> CommandTable {
+/// Every command of the node, by name.
+pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|| {
     CommandTable::new(&[
         bitmap::COMMANDS,
         cluster::COMMANDS,
@@ -38,7 +39,7 @@ pub fn table() -> CommandTable {
         transaction::COMMANDS,
         zset::COMMANDS,
     ])
-}
+});
 
 /// A strict integer argument.
 pub fn int_arg(arg: &[u8]) -> Result<i64, CommandError> {

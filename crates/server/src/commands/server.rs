@@ -9,7 +9,7 @@ use ferrokv_protocol::Frame;
 use super::{is, text};
 use crate::client::Action;
 use crate::command::{cmd, flags, flags::*, CommandSpec};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Effect};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
@@ -77,11 +77,13 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 
 /// CONFIG SET of one or more pairs: all are validated before any is applied.
 fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
-    let mut config = ctx.server.config.write();
+    let mut config_lock = ctx.server.config.write();
+    let config = &mut *config_lock;
     let mut updated = config.clone();
+    let mut effects = Vec::new();
     for pair in pairs.chunks_exact(2) {
         let name = text(&pair[0]);
-        updated.set_runtime(&name, &text(&pair[1])).map_err(|e| match e {
+        let spec = updated.set_runtime(&name, &text(&pair[1])).map_err(|e| match e {
             ConfigError::Unknown(_) => CommandError::err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name}'"
             )),
@@ -92,23 +94,37 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
                 "CONFIG SET failed (possibly related to argument '{name}') - argument '{value}' {reason}"
             )),
         })?;
+        if spec.kvrocks_only {
+            tracing::info!(
+                "{} is accepted for Kvrocks compatibility and has no effect",
+                spec.name
+            );
+        }
+        if !effects.contains(&spec.effect) {
+            effects.push(spec.effect);
+        }
     }
     *config = updated;
-    crate::logging::set_level(config.get("log-level"));
-    ctx.server
-        .db
-        .storage()
-        .set_sync_writes(config.get_bool("rocksdb.write_options.sync"));
-    let persist_now = config.get_bool("persist-cluster-nodes-enabled");
-    drop(config);
-    let persist_named = pairs
-        .chunks_exact(2)
-        .any(|p| p[0].eq_ignore_ascii_case(b"persist-cluster-nodes-enabled"));
-    if let (Some(cluster), true) = (ctx.server.cluster.as_ref(), persist_named) {
-        if persist_now {
-            cluster.save()?;
-        } else {
-            cluster.remove_conf()?;
+    let config = config.clone();
+    drop(config_lock);
+    for effect in effects {
+        match effect {
+            Effect::None => {}
+            Effect::LogLevel => crate::logging::set_level(&config.log_level),
+            Effect::SyncWrites => ctx
+                .server
+                .db
+                .storage()
+                .set_sync_writes(config.rocksdb_write_options_sync),
+            Effect::PersistClusterNodes => {
+                if let Some(cluster) = ctx.server.cluster.as_ref() {
+                    if config.persist_cluster_nodes_enabled {
+                        cluster.save_topology()?;
+                    } else {
+                        cluster.remove_topology_file()?;
+                    }
+                }
+            }
         }
     }
     Ok(Frame::ok())
@@ -179,8 +195,8 @@ fn command_entry(spec: &CommandSpec) -> Frame {
     ])
 }
 
-fn command(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let table = &ctx.server.commands;
+fn command(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &*super::TABLE;
     let Some(sub) = args.get(1) else {
         let mut specs: Vec<_> = table.iter().collect();
         specs.sort_by_key(|s| s.name);

@@ -8,7 +8,6 @@ use ferrokv_protocol::Frame;
 use crate::client::MultiState;
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
-use crate::dispatch;
 use crate::error::{CmdResult, CommandError};
 
 fn multi(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
@@ -45,23 +44,34 @@ fn exec(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
         return Err(CommandError::err("EXEC without MULTI"));
     };
     if state.aborted {
-        return Err(CommandError::Raw(
-            "EXECABORT Transaction discarded because of previous errors.".into(),
-        ));
+        return Err(CommandError::ExecAbort);
     }
     if dirty {
         return Ok(Frame::NullArray);
     }
+    let mut commands = Vec::with_capacity(state.queued.len());
+    for queued in state.queued {
+        let spec = (queued.args.first())
+            .and_then(|name| super::TABLE.get(name))
+            .ok_or_else(|| CommandError::unknown_command(&queued.args))?;
+        commands.push((spec, queued.args));
+    }
     // Routing may have changed since the commands were queued (a migration fenced or
     // moved a slot): under the exclusive gate, check again before running any of them.
-    for queued in &state.queued {
-        crate::cluster::route(&server, ctx.client, queued.spec, &queued.args)?;
+    if let Some(cluster) = server.cluster.as_ref() {
+        for (spec, args) in &commands {
+            let keys = spec.key_positions(args);
+            cluster.route(
+                ctx.client,
+                spec.has(WRITE),
+                keys.iter().filter_map(|&i| args.get(i)),
+            )?;
+        }
     }
     ctx.in_exec = true;
-    let replies = state
-        .queued
+    let replies = commands
         .into_iter()
-        .map(|queued| dispatch::run(ctx, queued.spec, &queued.args))
+        .map(|(spec, args)| spec.run(ctx, &args))
         .collect();
     ctx.in_exec = false;
     Ok(Frame::Array(replies))

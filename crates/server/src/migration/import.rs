@@ -1,0 +1,137 @@
+//! The destination side of a migration: `CLUSTER IMPORT` (start, commit, abort), the
+//! importing link's `APPLYBATCH`, the abort when the link closes before the commit, and
+//! `CLUSTERX MIGRATION IMPORTSTATE`, which a source asks to settle a cut-over in doubt.
+//! The connection that sent `CLUSTER IMPORT <slots> 0` is the importing link: routing
+//! lets it read and write those slots (`ConnRouting::importing_link`).
+
+use bytes::Bytes;
+use ferrokv_cluster::{ClusterError, SlotSet, SlotState};
+use ferrokv_protocol::Frame;
+
+use crate::client::Client;
+use crate::error::CommandError;
+use crate::server::Server;
+
+/// `CLUSTER IMPORT <slots> <state>` on the destination.
+pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Frame, CommandError> {
+    let cluster = server.cluster.as_ref().ok_or(ClusterError::NotEnabled)?;
+    let slots = SlotSet::parse(&String::from_utf8_lossy(&args[2]))?;
+    let state = match ferrokv_types::numbers::parse_i64(&args[3]) {
+        Some(s @ 0..=2) => s,
+        _ => return Err(ClusterError::InvalidImportState.into()),
+    };
+    let source = {
+        let topology = cluster.state.read();
+        slots
+            .iter()
+            .next()
+            .and_then(|s| topology.slot_owner(s))
+            .map(|n| n.id.clone())
+            .unwrap_or_default()
+    };
+    match state {
+        0 => {
+            {
+                let topology = cluster.state.read();
+                if slots.iter().any(|s| {
+                    topology.i_own(s)
+                        || matches!(topology.slot_state(s), SlotState::Imported { .. })
+                }) {
+                    // Importing would start by clearing the slots: never for data this
+                    // node serves.
+                    return Err(CommandError::err("Can't import slots this node serves"));
+                }
+            }
+            // A clean slate: leftovers of an earlier attempt must not mix in.
+            server.delete_slots(&slots);
+            cluster.state.write().set_importing(&slots, &source);
+            super::save_records(cluster);
+            client.importing = Some(slots.clone());
+            *server.newest_import.lock() = Some((slots, "start"));
+        }
+        1 => {
+            {
+                let topology = cluster.state.read();
+                let ours = |s: u16| {
+                    matches!(
+                        topology.slot_state(s),
+                        SlotState::Importing { .. } | SlotState::Imported { .. }
+                    )
+                };
+                if !slots.iter().all(ours) {
+                    // A commit for slots whose import was dropped (link closed, abort)
+                    // would serve slots this node holds no data for.
+                    return Err(CommandError::err(format!(
+                        "Can't finish importing slots that are not being imported: {slots}"
+                    )));
+                }
+            }
+            cluster.state.write().set_imported(&slots, &source);
+            super::save_records(cluster);
+            client.importing = None;
+            *server.newest_import.lock() = Some((slots, "success"));
+        }
+        _ => {
+            abort_import(server, &slots);
+            client.importing = None;
+        }
+    }
+    Ok(Frame::ok())
+}
+
+/// Drops an import: its data goes and the slots are routed as before. Only slots still
+/// being imported are touched: committed or owned data is never deleted this way.
+pub fn abort_import(server: &Server, slots: &SlotSet) {
+    let Some(cluster) = server.cluster.as_ref() else {
+        return;
+    };
+    let importing =
+        super::reset_slots_where(cluster, slots, |s| matches!(s, SlotState::Importing { .. }));
+    super::save_records(cluster);
+    server.delete_slots(&importing);
+    *server.newest_import.lock() = Some((slots.clone(), "error"));
+}
+
+/// The importing link closed: unless the import committed, what it sent goes.
+pub fn link_closed(server: &Server, slots: &SlotSet) {
+    tracing::warn!("importing link for slots {slots} closed before commit; dropping the import");
+    abort_import(server, slots);
+}
+
+/// `CLUSTERX MIGRATION IMPORTSTATE <slots>`: how this node holds slots it imported,
+/// asked by a source that must settle a cut-over in doubt.
+pub fn import_state(server: &Server, slots: &SlotSet) -> &'static str {
+    let Some(cluster) = server.cluster.as_ref() else {
+        return "none";
+    };
+    let state = cluster.state.read();
+    let mine = |s: u16| matches!(state.slot_state(s), SlotState::Imported { .. }) || state.i_own(s);
+    if slots.iter().all(mine) {
+        "imported"
+    } else if slots
+        .iter()
+        .any(|s| matches!(state.slot_state(s), SlotState::Importing { .. }))
+    {
+        "importing"
+    } else {
+        "none"
+    }
+}
+
+/// `APPLYBATCH <raw write batch>`: the importing link ships data.
+pub fn apply_batch(server: &Server, client: &Client, data: &[u8]) -> Result<Frame, CommandError> {
+    let Some(slots) = client.importing.as_ref() else {
+        return Err(CommandError::err(
+            "APPLYBATCH is only accepted on an importing link",
+        ));
+    };
+    // Only records of the slots this link imports get in.
+    let allowed =
+        |key: &[u8]| key.len() >= 2 && slots.contains(u16::from_be_bytes([key[0], key[1]]));
+    server
+        .db
+        .storage()
+        .write_raw(data, &allowed)
+        .map_err(|e| CommandError::err(e.to_string()))?;
+    Ok(Frame::ok())
+}

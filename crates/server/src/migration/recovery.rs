@@ -1,0 +1,65 @@
+//! After a restart: imports that never committed are dropped, and cut-overs that were
+//! in doubt (a `committing` record) are settled with their destinations; the slots stay
+//! fenced until then (never two writers).
+
+use std::sync::Arc;
+
+use ferrokv_migration::ClusterControl;
+use tracing::{info, warn};
+
+use super::source::Host;
+use crate::server::Server;
+
+/// After a restart: deletes the data of imports that never committed, and settles
+/// the cut-overs that were in doubt with their destinations (in the background; the
+/// slots stay fenced until then).
+pub fn recover(server: &Arc<Server>) {
+    if let Ok(log) = std::fs::read_to_string(super::job_log_path(server)) {
+        server.migrations.load_finished(&log);
+    }
+    let Some(cluster) = server.cluster.as_ref() else {
+        return;
+    };
+    if !cluster.dropped_imports.is_empty() {
+        warn!(
+            "dropping uncommitted import of slots {}",
+            cluster.dropped_imports
+        );
+        server.delete_slots(&cluster.dropped_imports);
+        super::save_records(cluster);
+    }
+    for (dest, slots) in cluster.in_doubt.clone() {
+        let Some((host, port)) = cluster
+            .state
+            .read()
+            .node(&dest)
+            .map(|n| (n.host.clone(), n.port))
+        else {
+            continue;
+        };
+        let server = server.clone();
+        let spawned = std::thread::Builder::new()
+            .name("migration-recovery".into())
+            .spawn(move || {
+                let resolution = ferrokv_migration::resolve_in_doubt(
+                    &host,
+                    port,
+                    &slots,
+                    &super::options(&server),
+                );
+                let host = Host(server.clone());
+                match resolution {
+                    ferrokv_migration::Resolution::Committed => {
+                        if let Err(e) = host.commit(&slots, &dest) {
+                            warn!("recording the recovered commit of {slots} failed: {e}");
+                        }
+                    }
+                    ferrokv_migration::Resolution::Aborted => host.abort(&slots),
+                }
+                info!("cut-over of slots {slots} to {dest} settled after restart: {resolution:?}");
+            });
+        if let Err(e) = spawned {
+            warn!("cannot start migration recovery: {e}");
+        }
+    }
+}
