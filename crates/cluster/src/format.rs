@@ -190,7 +190,7 @@ pub fn cluster_slots(state: &ClusterState) -> Result<Vec<SlotsEntry>, ClusterErr
     let mut out = Vec::new();
     let mut run: Option<(u16, u16, &ClusterNode)> = None;
     for slot in 0..=ferrokv_keyslot::MAX_SLOT {
-        let owner = state.slot_owner(slot);
+        let owner = state.serving_node(slot);
         match (&mut run, owner) {
             (Some((_, end, cur)), Some(o)) if std::ptr::eq(*cur, o) => *end = slot,
             _ => {
@@ -275,8 +275,8 @@ pub fn cluster_shards(state: &ClusterState) -> Result<Vec<Shard>, ClusterError> 
                     .map(shard_node),
             );
             out.push(Shard {
-                slots: n
-                    .slots
+                slots: state
+                    .serving_slots(&n.id)
                     .ranges()
                     .into_iter()
                     .flat_map(|(a, b)| [a, b])
@@ -313,6 +313,42 @@ mod tests {
                 "CLUSTERDOWN The cluster is not initialized"
             );
         }
+    }
+
+    #[test]
+    fn slots_and_shards_name_who_serves_after_a_commit() {
+        // Source A migrated 100-200 to B; the topology still says A.
+        let mut src = state_as(30002);
+        src.set_migrated_away(&SlotSet::parse("100-200").unwrap(), B)
+            .unwrap();
+        let slots = cluster_slots(&src).unwrap();
+        let runs: Vec<(u16, u16, u16)> = slots
+            .iter()
+            .map(|e| (e.start, e.end, e.master.port))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                (0, 99, 30002),
+                (100, 200, 30003),
+                (201, 8191, 30002),
+                (8192, 16383, 30003)
+            ]
+        );
+        let shards = cluster_shards(&src).unwrap();
+        assert_eq!(shards[0].slots, vec![0, 99, 201, 8191]);
+        assert_eq!(shards[1].slots, vec![100, 200, 8192, 16383]);
+        // The destination B imported them: it names itself.
+        let mut dst = state_as(30003);
+        dst.set_imported(&SlotSet::parse("100-200").unwrap(), A);
+        let runs: Vec<(u16, u16, u16)> = cluster_slots(&dst)
+            .unwrap()
+            .iter()
+            .map(|e| (e.start, e.end, e.master.port))
+            .collect();
+        assert_eq!(runs[1], (100, 200, 30003));
+        // CLUSTER NODES keeps the topology, as controllers read it.
+        assert!(cluster_nodes(&src, "").unwrap().contains("0-8191"));
     }
 
     #[test]

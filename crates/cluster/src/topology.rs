@@ -375,6 +375,40 @@ impl ClusterState {
         self.nodes.get(usize::from(owner))
     }
 
+    /// The node that serves `slot` now: its owner in the topology, except for slots
+    /// whose migration committed before the topology caught up, which the destination
+    /// serves (`MigratedAway` here names it, `Imported` here means this node). What
+    /// CLUSTER SLOTS and SHARDS report, so a client refreshing its slot map on a MOVED
+    /// from either end of the migration follows it at once.
+    pub fn serving_node(&self, slot: u16) -> Option<&ClusterNode> {
+        match self.states.get(slot) {
+            SlotState::MigratedAway { dest_id } => self.node(dest_id),
+            SlotState::Imported { .. } => self.myself(),
+            _ => self.slot_owner(slot),
+        }
+        .or_else(|| self.slot_owner(slot))
+    }
+
+    /// The slots `id` serves now (see [`ClusterState::serving_node`]).
+    pub fn serving_slots(&self, id: &str) -> SlotSet {
+        let mut slots = self.node(id).map(|n| n.slots.clone()).unwrap_or_default();
+        for (slot, state) in self.states.iter() {
+            match state {
+                SlotState::MigratedAway { dest_id } if dest_id == id => {
+                    slots.insert(slot);
+                }
+                SlotState::Imported { .. } if self.myid.as_deref() == Some(id) => {
+                    slots.insert(slot);
+                }
+                SlotState::MigratedAway { .. } | SlotState::Imported { .. } => {
+                    slots.remove(slot);
+                }
+                _ => {}
+            }
+        }
+        slots
+    }
+
     pub fn myself(&self) -> Option<&ClusterNode> {
         self.me.and_then(|i| self.nodes.get(usize::from(i)))
     }

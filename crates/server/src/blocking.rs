@@ -32,6 +32,33 @@ pub struct BlockSpec {
     /// Arguments to run on wake-up instead of the original ones (XREAD resolves `$`
     /// once, when it first blocks).
     pub retry_args: Option<Vec<Bytes>>,
+    /// What else the deadline does to the connection's transaction.
+    pub on_timeout: OnTimeout,
+}
+
+/// What a deadline does beyond replying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// Nothing.
+    Reply,
+    /// A command being queued in MULTI was refused: EXEC must fail with EXECABORT.
+    AbortTransaction,
+    /// EXEC itself was refused: the transaction is over.
+    DiscardTransaction,
+}
+
+impl BlockSpec {
+    /// A write held at a migration's cut-over: it runs again when the fence lifts, and
+    /// past `fence_max` it gets Kvrocks' TRYAGAIN (migration.md, "Cut-over").
+    pub fn at_fence(args: Vec<Bytes>, fence_max: Duration, on_timeout: OnTimeout) -> BlockSpec {
+        BlockSpec {
+            wake: Wake::FenceLift,
+            deadline: Some(Instant::now() + fence_max),
+            timeout_reply: CommandError::from(ferrokv_cluster::ClusterError::Fenced).into(),
+            retry_args: Some(args),
+            on_timeout,
+        }
+    }
 }
 
 #[derive(Default)]

@@ -131,9 +131,14 @@ impl Cluster {
             .map_err(|e| CommandError::err(format!("cannot remove nodes.conf: {e}")))
     }
 
-    /// Slots whose data must not be listed (still being imported).
+    /// Slots whose data must not be listed or counted (KEYS, SCAN, DBSIZE, RANDOMKEY,
+    /// COUNTKEYSINSLOT, GETKEYSINSLOT, INFO keyspace): those still being imported, and
+    /// those migrated away whose data waits for the hand-over to be deleted.
     pub fn hidden_slots(&self) -> SlotSet {
-        self.state.read().importing_slots()
+        let state = self.state.read();
+        let mut hidden = state.importing_slots();
+        hidden.union_with(&state.migrated_away_slots());
+        hidden
     }
 
     /// The routing check (cluster.md "Routing every keyed command"): the one place where

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use crate::blocking::{BlockSpec, Wake};
+use crate::blocking::{BlockSpec, OnTimeout, Wake};
 use crate::client::{Action, Client};
 use crate::dispatch::{self, Batchable};
 use crate::server::Server;
@@ -238,7 +238,20 @@ async fn wait_unblocked(
         };
         tokio::select! {
             _ = woken => {}
-            _ = timeout => break Some(block.timeout_reply.clone()),
+            _ = timeout => {
+                match block.on_timeout {
+                    OnTimeout::Reply => {}
+                    OnTimeout::AbortTransaction => {
+                        if let Some(multi) = client.multi.as_mut() {
+                            multi.aborted = true;
+                        }
+                    }
+                    OnTimeout::DiscardTransaction => {
+                        crate::commands::discard_transaction(server, client)
+                    }
+                }
+                break Some(block.timeout_reply.clone());
+            }
             _ = info.killed() => break None,
             _ = shutdown.changed() => break None,
             read = socket.read_buf(input) => {

@@ -31,6 +31,7 @@ impl Context<'_> {
             deadline: timeout.map(|t| std::time::Instant::now() + t),
             timeout_reply,
             retry_args,
+            on_timeout: crate::blocking::OnTimeout::Reply,
         }));
         Ok(ferrokv_protocol::Frame::Null)
     }

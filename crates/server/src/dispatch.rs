@@ -4,12 +4,12 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use ferrokv_cluster::ClusterError;
 use ferrokv_protocol::Frame;
 
-use crate::blocking::{BlockSpec, Wake};
+use crate::blocking::{BlockSpec, OnTimeout};
 use crate::client::{Action, Client, Queued};
 use crate::command::{flags, CommandSpec};
 use crate::context::Context;
@@ -28,17 +28,20 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
     let gate = server.exec_gate.read();
     let spec = match check(server, client, &args) {
         Ok(spec) => spec,
-        Err(e) if e.is_fenced() && client.multi.is_none() => {
-            // Held until the cut-over ends, then routed again (MOVED or executed).
+        Err(e) if e.is_fenced() => {
+            // Held until the cut-over ends, then routed again (MOVED, executed, or
+            // queued in MULTI).
             let fence_max = server.config.read().migrate_fence_max_ms.max(1);
-            client.action = Some(Action::Block(BlockSpec {
-                wake: Wake::FenceLift,
-                deadline: Some(
-                    std::time::Instant::now() + std::time::Duration::from_millis(fence_max),
-                ),
-                timeout_reply: CommandError::from(ClusterError::Fenced).into(),
-                retry_args: Some(args),
-            }));
+            let on_timeout = if client.multi.is_some() {
+                OnTimeout::AbortTransaction
+            } else {
+                OnTimeout::Reply
+            };
+            client.action = Some(Action::Block(BlockSpec::at_fence(
+                args,
+                Duration::from_millis(fence_max),
+                on_timeout,
+            )));
             return Frame::Null;
         }
         Err(e) => {

@@ -124,7 +124,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
             drop(config);
-            // Slots still being imported are not this node's data yet.
+            // Slots still being imported, or migrated away, are not this node's data.
             let hidden = server.cluster.as_ref().map(|c| c.hidden_slots());
             let visible = |slot: u16| hidden.as_ref().is_none_or(|h| !h.contains(slot));
             if let Ok((keys, expires)) = server.db.key_counts(&visible) {
@@ -132,7 +132,10 @@ fn section(server: &Server, name: &str, out: &mut String) {
                     let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
             }
-            Ok(())
+            // Kvrocks' field (src/server/server.cc, keyspace section): the newest
+            // RocksDB sequence number; kvrocks-controller reads it to pick the most
+            // advanced replica at failover.
+            write!(out, "sequence:{}\r\n", server.db.storage().latest_sequence())
         }
         "cluster" => write!(
             out,

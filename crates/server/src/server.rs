@@ -111,6 +111,28 @@ impl Server {
         let mut state = cluster.state.write();
         let mut next = state.clone();
         let to_delete = change(&mut next)?;
+        // A change of owner under a running migration would let the copy overwrite newer
+        // writes on the new owner and leave the source's data orphaned: refused, the
+        // job must end first (migration.md, "Hand-over"). Jobs register under the
+        // state's read lock, so none can start unseen while this write lock is held.
+        let mut moving: SlotSet = self
+            .migrations
+            .running()
+            .iter()
+            .flat_map(|j| j.slots.iter())
+            .collect();
+        moving.union_with(&state.importing_slots());
+        moving.union_with(&state.fenced_slots());
+        let owner = |s: &ClusterState, slot: u16| s.slot_owner(slot).map(|n| n.id.clone());
+        let changed: SlotSet = moving
+            .iter()
+            .filter(|&slot| owner(&state, slot) != owner(&next, slot))
+            .collect();
+        if !changed.is_empty() {
+            return Err(CommandError::err(format!(
+                "Can't change the owner of slots being migrated: {changed} (cancel the migration or wait for it to end)"
+            )));
+        }
         *state = next;
         drop(state);
         // Clients blocked on keys whose slot changed owner must be redirected.

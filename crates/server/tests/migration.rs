@@ -285,7 +285,7 @@ fn validation_errors_in_order() {
     d.cmd(&["SET", &served, "v"]);
     assert_eq!(
         d.cmd(&["CLUSTER", "IMPORT", "9000", "0"]),
-        Reply::err("ERR Can't import slots this node serves")
+        Reply::err("ERR Can't import slot which belongs to me")
     );
     assert_eq!(
         d.cmd(&["GET", &served]),

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use ferrokv_cluster::{
     cluster_info, cluster_nodes, cluster_replicas, cluster_shards, cluster_slots,
     parse_setnodes_args, parse_setslot_args, ClusterError, NodeAddr, SetNodesOutcome, SlotSet,
+    NODE_ID_LEN,
 };
 use ferrokv_protocol::Frame;
 
@@ -31,7 +32,7 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         Ok(Frame::bulk(
             cluster.state.read().myid().unwrap_or("").to_string(),
         ))
-    } else if is(sub, "SETNODEID") && rest.len() == 1 {
+    } else if is(sub, "SETNODEID") && rest.len() == 1 && rest[0].len() == NODE_ID_LEN {
         ctx.server
             .update_topology(|state| state.set_node_id(&text(rest[0])).map(|_| SlotSet::new()))?;
         Ok(Frame::ok())
@@ -186,7 +187,7 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         Ok(Frame::bulk(cluster_replicas(&state, &text(&args[2]))?))
     } else if is(sub, "COUNTKEYSINSLOT") && argc == 3 {
         let slot = slot_arg(&args[2])?;
-        let hidden = cluster.state.read().importing_slots().contains(slot);
+        let hidden = cluster.hidden_slots().contains(slot);
         let count = if hidden {
             0
         } else {
@@ -199,7 +200,7 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .ok()
             .filter(|n| *n >= 0)
             .ok_or_else(|| CommandError::err("Invalid slot or number of keys"))?;
-        let hidden = cluster.state.read().importing_slots().contains(slot);
+        let hidden = cluster.hidden_slots().contains(slot);
         let keys = if hidden {
             Vec::new()
         } else {
@@ -210,10 +211,10 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         && (argc == 2 || (argc == 3 && (is(&args[2], "HARD") || is(&args[2], "SOFT"))))
     {
         let state = cluster.state.read();
-        if !state.migrated_away_slots().is_empty()
-            || !state.fenced_slots().is_empty()
-            || !ctx.server.migrations.running().is_empty()
-        {
+        // Slots migrated away and not yet handed over do not stop a reset: the job has
+        // ended, and the reset forgets their records with the topology
+        // (kvrocks-controller resets a node it removed this way, after FLUSHALL).
+        if !state.fenced_slots().is_empty() || !ctx.server.migrations.running().is_empty() {
             return Err(ClusterError::ResetWhileMigrating.into());
         }
         if !state.importing_slots().is_empty() {
@@ -225,6 +226,9 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         }
         cluster.state.write().reset();
         cluster.remove_topology_file()?;
+        cluster
+            .save_records()
+            .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
         Ok(Frame::ok())
     } else {
         Err(ClusterError::ClusterUsage.into())

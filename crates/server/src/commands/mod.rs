@@ -15,6 +15,8 @@ mod string;
 mod transaction;
 mod zset;
 
+pub use transaction::discard_transaction;
+
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
 

@@ -1,14 +1,17 @@
 //! MULTI/EXEC/DISCARD/WATCH/UNWATCH.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
 
-use crate::client::MultiState;
+use crate::blocking::{BlockSpec, OnTimeout};
+use crate::client::{Action, Client, MultiState};
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
+use crate::server::Server;
 
 fn multi(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
@@ -32,42 +35,74 @@ fn unwatch_all(ctx: &mut Context<'_>) {
     ctx.client.watch_dirty.store(false, Ordering::Relaxed);
 }
 
-fn exec(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_none() {
-        return Err(CommandError::err("EXEC without MULTI"));
-    }
+/// Ends the connection's transaction from outside a command (EXEC held at a fence past
+/// its deadline).
+pub fn discard_transaction(server: &Server, client: &mut Client) {
+    client.info.in_multi.store(false, Ordering::Relaxed);
+    let watched = std::mem::take(&mut client.watched);
+    server.watches.unwatch(client.id(), &watched);
+    client.watch_dirty.store(false, Ordering::Relaxed);
+    client.multi = None;
+}
+
+fn exec(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let server = ctx.server.clone();
     // Exclusive: no other command runs while the queued ones do.
     let _gate = server.exec_gate.write();
     let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed);
-    let Some(state) = end_transaction(ctx) else {
+    let Some(state) = ctx.client.multi.as_ref() else {
         return Err(CommandError::err("EXEC without MULTI"));
     };
     if state.aborted {
+        end_transaction(ctx);
         return Err(CommandError::ExecAbort);
     }
     if dirty {
+        end_transaction(ctx);
         return Ok(Frame::NullArray);
     }
     let mut commands = Vec::with_capacity(state.queued.len());
-    for queued in state.queued {
-        let spec = (queued.args.first())
-            .and_then(|name| super::TABLE.get(name))
-            .ok_or_else(|| CommandError::unknown_command(&queued.args))?;
-        commands.push((spec, queued.args));
+    let mut unknown = None;
+    for queued in &state.queued {
+        match queued.args.first().and_then(|name| super::TABLE.get(name)) {
+            Some(spec) => commands.push((spec, queued.args.clone())),
+            None => unknown = Some(CommandError::unknown_command(&queued.args)),
+        }
+    }
+    if let Some(error) = unknown {
+        end_transaction(ctx);
+        return Err(error);
     }
     // Routing may have changed since the commands were queued (a migration fenced or
     // moved a slot): under the exclusive gate, check again before running any of them.
+    // A fenced slot holds EXEC like a plain write, the transaction still open.
     if let Some(cluster) = server.cluster.as_ref() {
-        for (spec, args) in &commands {
-            let keys = spec.key_positions(args);
-            cluster.route(
+        for (spec, queued) in &commands {
+            let keys = spec.key_positions(queued);
+            let routed = cluster.route(
                 ctx.client,
                 spec.has(WRITE),
-                keys.iter().filter_map(|&i| args.get(i)),
-            )?;
+                keys.iter().filter_map(|&i| queued.get(i)),
+            );
+            match routed {
+                Ok(()) => {}
+                Err(e) if e.is_fenced() && !ctx.in_exec => {
+                    let fence_max = server.config.read().migrate_fence_max_ms.max(1);
+                    ctx.client.action = Some(Action::Block(BlockSpec::at_fence(
+                        args.to_vec(),
+                        Duration::from_millis(fence_max),
+                        OnTimeout::DiscardTransaction,
+                    )));
+                    return Ok(Frame::Null);
+                }
+                Err(e) => {
+                    end_transaction(ctx);
+                    return Err(e);
+                }
+            }
         }
     }
+    end_transaction(ctx);
     ctx.in_exec = true;
     let replies = commands
         .into_iter()

@@ -33,13 +33,17 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
         0 => {
             {
                 let topology = cluster.state.read();
+                // Kvrocks' checks and texts (src/cluster/cluster.cc, ImportSlotRange).
+                if topology.i_am_slave() {
+                    return Err(CommandError::err("Slave can't import slot"));
+                }
                 if slots.iter().any(|s| {
                     topology.i_own(s)
                         || matches!(topology.slot_state(s), SlotState::Imported { .. })
                 }) {
-                    // Importing would start by clearing the slots: never for data this
-                    // node serves.
-                    return Err(CommandError::err("Can't import slots this node serves"));
+                    // Importing starts by clearing the slots: never for data this node
+                    // serves.
+                    return Err(CommandError::err("Can't import slot which belongs to me"));
                 }
             }
             // A clean slate: leftovers of an earlier attempt must not mix in.

@@ -173,8 +173,10 @@ pub fn start(
         dest.host.clone(),
         dest.port,
     ));
-    drop(state);
+    // Registered before the state's lock is released: a topology change waiting for the
+    // lock then sees the job (`Server::update_topology`).
     server.migrations.add(job.clone());
+    drop(state);
     let host: Arc<dyn ClusterControl> = Arc::new(Host(server.clone()));
     let runner_job = job.clone();
     std::thread::Builder::new()
