@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrokv_cluster::SlotSet;
-use ferrokv_storage::encoding::slot_range_bounds;
+use ferrokv_storage::encoding::{slot_of, slot_range_bounds};
 use ferrokv_storage::{Cf, Storage, WriteBatch, WriteObserver};
 use parking_lot::Mutex;
 use rocksdb::WriteBatchIteratorCf;
@@ -117,10 +117,7 @@ const MAX_CAPTURED_BYTES: u64 = 1 << 30;
 
 impl WriteObserver for Capture {
     fn wants(&self, stored_key: &[u8]) -> bool {
-        stored_key.len() >= 2
-            && self
-                .slots
-                .contains(u16::from_be_bytes([stored_key[0], stored_key[1]]))
+        slot_of(stored_key).is_some_and(|slot| self.slots.contains(slot))
     }
 
     fn captured(&self, batch: WriteBatch) {
