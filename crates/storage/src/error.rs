@@ -12,6 +12,4 @@ pub enum StorageError {
     },
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
-    #[error("WAL from sequence {0} is no longer available")]
-    WalGone(u64),
 }

@@ -1,7 +1,7 @@
 //! The on-disk layer of Ferrokv: RocksDB opened with Ferrokv's column families, the key
 //! encoding that puts every record of a hash slot next to each other, the metadata
 //! record format, and the primitives that slot migration and replication are built on
-//! (snapshots, atomic write batches, range delete by slot range, WAL tailing).
+//! (snapshots, atomic write batches, change capture, range delete by slot range).
 //!
 //! Nothing above this crate touches RocksDB directly.
 
@@ -13,7 +13,7 @@ mod gc;
 pub mod metadata;
 
 pub use capture::WriteObserver;
-pub use db::{Cf, Storage, StorageOptions, WalBatch};
+pub use db::{Cf, Storage, StorageOptions};
 pub use error::StorageError;
 pub use rocksdb::{Direction, IteratorMode, WriteBatch};
 
