@@ -1,5 +1,5 @@
 //! Online migration of slot ranges, source side: a job copies a snapshot of the slots to
-//! the destination, ships the WAL tail until the lag is small, fences writes to the
+//! the destination, ships the captured tail until the lag is small, fences writes to the
 //! slots, ships the last tail, and commits. It talks to the destination over RESP
 //! (`CLUSTER IMPORT`, `APPLYBATCH` with raw RocksDB write batches) and changes the
 //! node's routing through [`ClusterControl`], which the server implements.

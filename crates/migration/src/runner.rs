@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrokv_cluster::SlotSet;
-use ferrokv_storage::encoding::slot_range_bounds;
-use ferrokv_storage::{Cf, Storage, WriteBatch, WriteObserver};
+use ferrokv_storage::encoding::{slot_of, slot_range_bounds};
+use ferrokv_storage::{Batch, CapturedWrite, Cf, Storage, WriteObserver};
 use parking_lot::Mutex;
-use rocksdb::WriteBatchIteratorCf;
 
 use crate::client::{Link, LinkError};
 use crate::job::{Job, JobPhase, JobState, Options};
@@ -89,7 +88,7 @@ impl Sender<'_> {
     }
 
     /// Ships one raw batch, honouring the rate limit.
-    fn send(&mut self, batch: &WriteBatch) -> Result<(), Failure> {
+    fn send(&mut self, batch: &Batch<'_>) -> Result<(), Failure> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -107,7 +106,7 @@ impl Sender<'_> {
 /// The tail of a job: every write to its slots since the snapshot, in write order.
 struct Capture {
     slots: SlotSet,
-    queue: Mutex<VecDeque<WriteBatch>>,
+    queue: Mutex<VecDeque<CapturedWrite>>,
     queued_bytes: AtomicU64,
 }
 
@@ -117,16 +116,13 @@ const MAX_CAPTURED_BYTES: u64 = 1 << 30;
 
 impl WriteObserver for Capture {
     fn wants(&self, stored_key: &[u8]) -> bool {
-        stored_key.len() >= 2
-            && self
-                .slots
-                .contains(u16::from_be_bytes([stored_key[0], stored_key[1]]))
+        slot_of(stored_key).is_some_and(|slot| self.slots.contains(slot))
     }
 
-    fn captured(&self, batch: WriteBatch) {
+    fn captured(&self, write: CapturedWrite) {
         self.queued_bytes
-            .fetch_add(batch.size_in_bytes() as u64, Ordering::Relaxed);
-        self.queue.lock().push_back(batch);
+            .fetch_add(write.size_in_bytes() as u64, Ordering::Relaxed);
+        self.queue.lock().push_back(write);
     }
 }
 
@@ -143,14 +139,11 @@ impl Capture {
             ));
         }
         let limit = sender.control.options().batch_size_kb.max(1) * 1024;
-        let mut out = WriteBatch::default();
-        while let Some(batch) = self.queue.lock().pop_front() {
+        let mut out = storage.batch();
+        while let Some(write) = self.queue.lock().pop_front() {
             self.queued_bytes
-                .fetch_sub(batch.size_in_bytes() as u64, Ordering::Relaxed);
-            batch.iterate_cf(&mut Append {
-                storage,
-                out: &mut out,
-            });
+                .fetch_sub(write.size_in_bytes() as u64, Ordering::Relaxed);
+            out.append(&write);
             if out.size_in_bytes() as u64 >= limit {
                 sender.send(&out)?;
                 out.clear();
@@ -158,28 +151,6 @@ impl Capture {
         }
         sender.send(&out)
     }
-}
-
-/// Appends the records of one batch to another.
-struct Append<'a> {
-    storage: &'a Storage,
-    out: &'a mut WriteBatch,
-}
-
-impl WriteBatchIteratorCf for Append<'_> {
-    fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
-        if let Some(cf) = Cf::from_id(cf_id) {
-            self.out.put_cf(self.storage.cf(cf), key, value);
-        }
-    }
-
-    fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
-        if let Some(cf) = Cf::from_id(cf_id) {
-            self.out.delete_cf(self.storage.cf(cf), key);
-        }
-    }
-
-    fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {}
 }
 
 /// Unregisters the capture however the job ends.
@@ -241,10 +212,10 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
-            let mut batch = WriteBatch::default();
+            let mut batch = storage.batch();
             let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-                batch.put_cf(storage.cf(cf), key, value);
+                batch.put(cf, key, value);
                 if cf == Cf::Metadata {
                     keys += 1;
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
@@ -261,7 +232,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
                 }
                 iter.next();
             }
-            iter.status().map_err(ferrokv_storage::StorageError::from)?;
+            iter.status()?;
             sender.send(&batch)?;
         }
     }

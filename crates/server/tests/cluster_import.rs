@@ -46,7 +46,7 @@ fn the_importing_connection_reads_and_writes_its_slots_and_an_abort_drops_them()
     let mut link = server.raw();
     let mut other = server.raw();
     let key = key_in_slot(&mut link, 10000, "k");
-    let moved = Reply::err(&format!("MOVED 10000 127.0.0.1:1"));
+    let moved = Reply::err("MOVED 10000 127.0.0.1:1");
 
     assert_eq!(link.cmd(&["CLUSTER", "IMPORT", "10000", "0"]), Reply::ok());
     assert_eq!(link.cmd(&["SET", &key, "v"]), Reply::ok());

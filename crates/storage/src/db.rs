@@ -3,14 +3,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBPinnableSlice, DBRawIterator,
-    Options, ReadOptions, Snapshot, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions,
+    WriteBatch, WriteOptions, DB,
 };
 
-use crate::capture::{Filter, WriteObserver};
 use crate::encoding::slot_range_bounds;
 use crate::gc::StaleMemberFilterFactory;
-use crate::StorageError;
+use crate::{Batch, CapturedWrite, Pinned, RangeIter, Snapshot, StorageError, WriteObserver};
 
 /// Ferrokv's column families. Every one of them is keyed slot-first (see `encoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +27,15 @@ impl Cf {
 
     /// The family of a RocksDB column family id, as write batches carry it: ids follow
     /// creation order, `default` (0) and then `ALL`, created together at first open.
-    pub fn from_id(id: u32) -> Option<Cf> {
+    #[inline]
+    pub(crate) fn from_id(id: u32) -> Option<Cf> {
         Cf::ALL.get((id as usize).checked_sub(1)?).copied()
+    }
+
+    /// Position in `ALL`.
+    #[inline]
+    pub(crate) fn index(self) -> usize {
+        self as usize
     }
 
     fn name(self) -> &'static str {
@@ -66,44 +72,6 @@ impl Default for StorageOptions {
             write_buffer_mb: 64,
         }
     }
-}
-
-/// Rebuilds a foreign batch record by record (see `Storage::write_raw`).
-struct Rebuild<'a> {
-    storage: &'a Storage,
-    allowed: &'a dyn Fn(&[u8]) -> bool,
-    out: WriteBatch,
-    records: u32,
-    refused: bool,
-}
-
-impl rocksdb::WriteBatchIteratorCf for Rebuild<'_> {
-    fn put_cf(&mut self, cf_id: u32, key: &[u8], value: &[u8]) {
-        self.records += 1;
-        match Cf::from_id(cf_id) {
-            Some(cf) if (self.allowed)(key) => self.out.put_cf(self.storage.cf(cf), key, value),
-            _ => self.refused = true,
-        }
-    }
-
-    fn delete_cf(&mut self, cf_id: u32, key: &[u8]) {
-        self.records += 1;
-        match Cf::from_id(cf_id) {
-            Some(cf) if (self.allowed)(key) => self.out.delete_cf(self.storage.cf(cf), key),
-            _ => self.refused = true,
-        }
-    }
-
-    fn merge_cf(&mut self, _cf_id: u32, _key: &[u8], _value: &[u8]) {
-        self.records += 1;
-        self.refused = true;
-    }
-}
-
-/// One write batch read back from the WAL.
-pub struct WalBatch {
-    pub sequence: u64,
-    pub batch: WriteBatch,
 }
 
 /// The RocksDB database of one node.
@@ -209,15 +177,15 @@ impl Storage {
         Ok(())
     }
 
-    pub fn cf(&self, cf: Cf) -> &ColumnFamily {
+    pub(crate) fn cf(&self, cf: Cf) -> &ColumnFamily {
         // The families are created at open time and never dropped.
         self.db
             .cf_handle(cf.name())
             .expect("column family created at open")
     }
 
-    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<DBPinnableSlice<'_>>, StorageError> {
-        Ok(self.db.get_pinned_cf(self.cf(cf), key)?)
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Pinned<'_>>, StorageError> {
+        Ok(self.db.get_pinned_cf(self.cf(cf), key)?.map(Pinned))
     }
 
     /// Reads several keys of one column family at once.
@@ -234,15 +202,25 @@ impl Storage {
             .collect()
     }
 
+    /// A new, empty batch of writes to this storage.
+    #[inline]
+    pub fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
     /// Applies a batch atomically. It is visible at once and durable after the next
     /// `make_durable`.
-    pub fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
+    pub fn write(&self, batch: Batch<'_>) -> Result<(), StorageError> {
+        debug_assert!(
+            std::ptr::eq(batch.storage(), self),
+            "a batch is written to the storage that made it"
+        );
         let captured = if self.observing.load(Ordering::Acquire) {
-            self.capture(&batch)
+            self.capture(&batch.records)
         } else {
             Vec::new()
         };
-        self.db.write_opt(batch, &self.write_opts)?;
+        self.db.write_opt(batch.records, &self.write_opts)?;
         self.writes.fetch_add(1, Ordering::AcqRel);
         // Handed over only once applied: an observer never sees a write that failed.
         for (observer, records) in captured {
@@ -251,7 +229,7 @@ impl Storage {
         Ok(())
     }
 
-    fn capture(&self, batch: &WriteBatch) -> Vec<(Arc<dyn WriteObserver>, WriteBatch)> {
+    fn capture(&self, batch: &WriteBatch) -> Vec<(Arc<dyn WriteObserver>, CapturedWrite)> {
         let observers = self
             .observers
             .read()
@@ -260,14 +238,9 @@ impl Storage {
         observers
             .into_iter()
             .filter_map(|observer| {
-                let mut filter = Filter {
-                    observer: observer.as_ref(),
-                    storage: self,
-                    out: WriteBatch::default(),
-                };
-                batch.iterate_cf(&mut filter);
-                let records = filter.out;
-                (!records.is_empty()).then_some((observer, records))
+                let mut wanted = self.batch();
+                wanted.copy_records(batch, |key| observer.wants(key));
+                (!wanted.is_empty()).then(|| (observer, CapturedWrite(wanted.records)))
             })
             .collect()
     }
@@ -290,37 +263,38 @@ impl Storage {
 
     /// A consistent point-in-time view.
     pub fn snapshot(&self) -> Snapshot<'_> {
-        self.db.snapshot()
+        Snapshot(self.db.snapshot())
     }
 
-    /// A raw iterator over `[lower, upper)` of one column family, optionally at a snapshot.
+    /// An iterator over `[lower, upper)` of one column family, optionally at a snapshot,
+    /// positioned at `lower`.
     pub fn range_iter(
         &self,
         cf: Cf,
         lower: &[u8],
         upper: Option<&[u8]>,
         snapshot: Option<&Snapshot<'_>>,
-    ) -> DBRawIterator<'_> {
+    ) -> RangeIter<'_> {
         let mut opts = ReadOptions::default();
         opts.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
             opts.set_iterate_upper_bound(upper.to_vec());
         }
         if let Some(snapshot) = snapshot {
-            opts.set_snapshot(snapshot);
+            opts.set_snapshot(&snapshot.0);
         }
         let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf), opts);
         iter.seek(lower);
-        iter
+        RangeIter(iter)
     }
 
     /// Removes every record of slots `first..=last` in every column family: one range
     /// tombstone per family, whatever the amount of data.
     pub fn delete_slot_range(&self, first: u16, last: u16) -> Result<(), StorageError> {
         let (start, end) = slot_range_bounds(first, last);
-        let mut batch = WriteBatch::default();
+        let mut batch = self.batch();
         for cf in Cf::ALL {
-            batch.delete_range_cf(self.cf(cf), &start, &end);
+            batch.delete_range(cf, &start, &end);
         }
         self.write(batch)
     }
@@ -345,27 +319,8 @@ impl Storage {
         self.db.latest_sequence_number()
     }
 
-    /// Write batches made after `sequence` (their first sequence number is greater), as
-    /// they were written: the tail of a migration after a snapshot taken at `sequence`.
-    /// A batch is atomic, so it is either wholly in that snapshot or wholly here.
-    pub fn wal_since(
-        &self,
-        sequence: u64,
-    ) -> Result<impl Iterator<Item = Result<WalBatch, StorageError>> + '_, StorageError> {
-        // The WAL iterator reads the files: hand the buffer over first.
-        self.make_durable()?;
-        let iter = self
-            .db
-            .get_updates_since(sequence)
-            .map_err(|_| StorageError::WalGone(sequence))?;
-        Ok(iter.map(|item| {
-            item.map(|(sequence, batch)| WalBatch { sequence, batch })
-                .map_err(StorageError::from)
-        }))
-    }
-
-    /// Applies a batch received as raw bytes (`WriteBatch::data` on another node),
-    /// keeping only records whose stored key `allowed` accepts. The batch is rebuilt
+    /// Applies a batch received as raw bytes ([`Batch::data`] on another node) if every
+    /// record's stored key is one `allowed` accepts, else refuses it. The batch is rebuilt
     /// record by record rather than handed to RocksDB as is: a malformed batch would put
     /// the whole database in a read-only error state, so one is refused here instead.
     pub fn write_raw(
@@ -378,15 +333,10 @@ impl Storage {
             .and_then(|b| b.try_into().ok())
             .map(u32::from_le_bytes)
             .ok_or(StorageError::Corrupt("write batch too short"))?;
-        let mut copy = Rebuild {
-            storage: self,
-            allowed,
-            out: WriteBatch::default(),
-            records: 0,
-            refused: false,
-        };
-        WriteBatch::from_data(data).iterate_cf(&mut copy);
-        if copy.refused {
+        let mut copy = self.batch();
+        let copied = copy.copy_records(&WriteBatch::from_data(data), allowed);
+        if !copied.whole() {
+            // A key outside the allowed set, a merge record or an unknown family.
             return Err(StorageError::Corrupt(
                 "write batch has records outside the allowed keys",
             ));
@@ -394,10 +344,10 @@ impl Storage {
         // Rebuilt through the API, a well-formed batch comes out byte for byte the same
         // (but its sequence number): anything else (trailing bytes, odd encodings) is
         // refused.
-        if copy.records != declared || copy.out.data().get(12..) != data.get(12..) {
+        if copied.records != declared as usize || copy.data().get(12..) != data.get(12..) {
             return Err(StorageError::Corrupt("malformed write batch"));
         }
-        self.write(copy.out)
+        self.write(copy)
     }
 
     /// Makes every acknowledged write durable and flushes memtables: the clean-shutdown path.
@@ -458,12 +408,8 @@ mod tests {
     }
 
     fn put(storage: &Storage, slot: u16, key: &[u8]) {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            storage.cf(Cf::Metadata),
-            metadata_key_in_slot(slot, key),
-            b"v",
-        );
+        let mut batch = storage.batch();
+        batch.put(Cf::Metadata, metadata_key_in_slot(slot, key), b"v");
         storage.write(batch).unwrap();
     }
 
@@ -475,6 +421,16 @@ mod tests {
             iter.next();
         }
         n
+    }
+
+    #[test]
+    fn family_ids_and_indexes_follow_all() {
+        for (i, cf) in Cf::ALL.into_iter().enumerate() {
+            assert_eq!(cf.index(), i);
+            assert_eq!(Cf::from_id(i as u32 + 1), Some(cf));
+        }
+        assert_eq!(Cf::from_id(0), None, "default");
+        assert_eq!(Cf::from_id(Cf::ALL.len() as u32 + 1), None);
     }
 
     #[test]
@@ -490,16 +446,16 @@ mod tests {
     }
 
     #[test]
-    fn wal_tail_replays_onto_another_database() {
+    fn shipped_batches_replay_onto_another_database() {
         let (_dir, source) = open();
-        let start = source.latest_sequence();
-        put(&source, 5, b"a");
-        put(&source, 6, b"b");
         let (_dir2, dest) = open();
-        for item in source.wal_since(start).unwrap() {
-            let item = item.unwrap();
-            dest.write_raw(item.batch.data(), &|_| true).unwrap();
+        for (slot, key) in [(5, b"a"), (6, b"b")] {
+            let mut batch = source.batch();
+            batch.put(Cf::Metadata, metadata_key_in_slot(slot, key), b"v");
+            dest.write_raw(batch.data(), &|_| true).unwrap();
+            source.write(batch).unwrap();
         }
+        assert_eq!(count(&source), 2);
         assert_eq!(count(&dest), 2);
     }
 
@@ -514,12 +470,8 @@ mod tests {
         ] {
             assert!(storage.write_raw(garbage, &|_| true).is_err());
         }
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            storage.cf(Cf::Metadata),
-            metadata_key_in_slot(7, b"k"),
-            b"v",
-        );
+        let mut batch = storage.batch();
+        batch.put(Cf::Metadata, metadata_key_in_slot(7, b"k"), b"v");
         assert!(
             storage
                 .write_raw(batch.data(), &|key| key[..2] == [0, 8])

@@ -12,6 +12,16 @@
 
 use ferrokv_keyslot::key_slot;
 
+/// The slot of a stored key of any column family (its first two bytes); `None` when
+/// the key is too short to have one.
+#[inline]
+pub fn slot_of(stored_key: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([
+        *stored_key.first()?,
+        *stored_key.get(1)?,
+    ]))
+}
+
 /// Metadata key of a user key.
 pub fn metadata_key(user_key: &[u8]) -> Vec<u8> {
     metadata_key_in_slot(key_slot(user_key), user_key)
@@ -27,10 +37,7 @@ pub fn metadata_key_in_slot(slot: u16, user_key: &[u8]) -> Vec<u8> {
 
 /// Splits a metadata key into slot and user key.
 pub fn decode_metadata_key(stored: &[u8]) -> Option<(u16, &[u8])> {
-    if stored.len() < 2 {
-        return None;
-    }
-    Some((u16::from_be_bytes([stored[0], stored[1]]), &stored[2..]))
+    Some((slot_of(stored)?, &stored[2..]))
 }
 
 /// Prefix shared by every member of one incarnation (version) of a collection.
@@ -61,7 +68,7 @@ pub struct MemberKey<'a> {
 
 /// Splits a stored member key; `None` if it is too short to be one.
 pub fn decode_member_key(stored: &[u8]) -> Option<MemberKey<'_>> {
-    let slot = u16::from_be_bytes([*stored.first()?, *stored.get(1)?]);
+    let slot = slot_of(stored)?;
     let len_bytes: [u8; 4] = stored.get(2..6)?.try_into().ok()?;
     let key_len = u32::from_be_bytes(len_bytes) as usize;
     let key_end = 6usize.checked_add(key_len)?;
@@ -106,6 +113,18 @@ mod tests {
         let k = metadata_key(b"foo");
         assert_eq!(&k[..2], &12182u16.to_be_bytes());
         assert_eq!(decode_metadata_key(&k), Some((12182, &b"foo"[..])));
+    }
+
+    #[test]
+    fn every_stored_key_starts_with_its_slot() {
+        assert_eq!(slot_of(&metadata_key(b"foo")), Some(12182));
+        assert_eq!(slot_of(&member_key(b"foo", 7, b"m")), Some(12182));
+        assert_eq!(slot_of(&metadata_key_in_slot(16383, b"")), Some(16383));
+        assert_eq!(slot_of(&[0x01, 0x02, 0xff]), Some(0x0102));
+        assert_eq!(slot_of(&[0x3f]), None);
+        assert_eq!(slot_of(&[]), None);
+        assert_eq!(decode_metadata_key(&[0x3f]), None);
+        assert_eq!(decode_metadata_key(&[0, 5]), Some((5, &b""[..])));
     }
 
     #[test]

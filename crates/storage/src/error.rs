@@ -3,8 +3,9 @@ use thiserror::Error;
 /// Failures of the storage layer. Clients see these as `ERR storage error: ...`.
 #[derive(Debug, Error)]
 pub enum StorageError {
+    /// An error reported by RocksDB, as its message.
     #[error("storage error: {0}")]
-    Rocks(#[from] rocksdb::Error),
+    Rocks(String),
     #[error("cannot use directory {path}: {source}")]
     Dir {
         path: String,
@@ -12,6 +13,10 @@ pub enum StorageError {
     },
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
-    #[error("WAL from sequence {0} is no longer available")]
-    WalGone(u64),
+}
+
+impl From<rocksdb::Error> for StorageError {
+    fn from(e: rocksdb::Error) -> Self {
+        StorageError::Rocks(e.into_string())
+    }
 }

@@ -1,21 +1,25 @@
 //! The on-disk layer of Ferrokv: RocksDB opened with Ferrokv's column families, the key
 //! encoding that puts every record of a hash slot next to each other, the metadata
-//! record format, and the primitives that slot migration and replication are built on
-//! (snapshots, atomic write batches, range delete by slot range, WAL tailing).
+//! record format, and the primitives that slot migration is built on (snapshots, atomic
+//! write batches, change capture, range delete by slot range, raw batches).
 //!
-//! Nothing above this crate touches RocksDB directly.
+//! Nothing above this crate touches RocksDB directly, and no RocksDB type is part of
+//! its API: batches, snapshots, iterators and values are this crate's own types.
 
+mod batch;
 mod capture;
 mod db;
 pub mod encoding;
 mod error;
 mod gc;
 pub mod metadata;
+mod read;
 
+pub use batch::{Batch, CapturedWrite};
 pub use capture::WriteObserver;
-pub use db::{Cf, Storage, StorageOptions, WalBatch};
+pub use db::{Cf, Storage, StorageOptions};
 pub use error::StorageError;
-pub use rocksdb::{Direction, IteratorMode, WriteBatch};
+pub use read::{Pinned, RangeIter, Snapshot};
 
 /// Wall-clock time in Unix milliseconds. Expiries are absolute so that they move
 /// unchanged between nodes and survive restarts.

@@ -4,7 +4,7 @@
 
 use ferrokv_storage::encoding::metadata_key;
 use ferrokv_storage::metadata::{self, Record};
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::Cf;
 
 use crate::{Database, Result, TypeError};
 
@@ -161,9 +161,9 @@ impl Database {
 
     /// Stores a string value with the given expiry.
     pub(crate) fn put_string_value(&self, key: &[u8], expire_ms: u64, value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.storage.cf(Cf::Metadata),
+        let mut batch = self.storage.batch();
+        batch.put(
+            Cf::Metadata,
             metadata_key(key),
             metadata::encode_string(expire_ms, value),
         );
@@ -277,7 +277,7 @@ impl Database {
         }
         let len = sources.iter().map(Vec::len).max().unwrap_or(0);
         if len == 0 {
-            let mut batch = WriteBatch::default();
+            let mut batch = self.storage.batch();
             self.delete_into(&mut batch, dest);
             self.storage.write(batch)?;
             return Ok(0);

@@ -4,7 +4,7 @@
 
 use ferrokv_storage::encoding::{member_key, member_prefix, metadata_key, prefix_end};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
-use ferrokv_storage::{Cf, StorageError, WriteBatch};
+use ferrokv_storage::{Batch, Cf};
 
 use crate::{Database, Result, TypeError};
 
@@ -40,12 +40,15 @@ impl Database {
     }
 
     /// Adds the metadata of `key` to `batch`; a collection left empty is deleted.
-    pub(crate) fn put_collection(&self, batch: &mut WriteBatch, key: &[u8], meta: &CollectionMeta) {
-        let cf = self.storage.cf(Cf::Metadata);
+    pub(crate) fn put_collection(&self, batch: &mut Batch<'_>, key: &[u8], meta: &CollectionMeta) {
         if meta.size == 0 {
-            batch.delete_cf(cf, metadata_key(key));
+            batch.delete(Cf::Metadata, metadata_key(key));
         } else {
-            batch.put_cf(cf, metadata_key(key), metadata::encode_collection(meta));
+            batch.put(
+                Cf::Metadata,
+                metadata_key(key),
+                metadata::encode_collection(meta),
+            );
         }
     }
 
@@ -63,30 +66,23 @@ impl Database {
 
     pub(crate) fn put_member(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         version: u64,
         member: &[u8],
         value: &[u8],
     ) {
-        batch.put_cf(
-            self.storage.cf(Cf::Members),
-            member_key(key, version, member),
-            value,
-        );
+        batch.put(Cf::Members, member_key(key, version, member), value);
     }
 
     pub(crate) fn delete_member(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         version: u64,
         member: &[u8],
     ) {
-        batch.delete_cf(
-            self.storage.cf(Cf::Members),
-            member_key(key, version, member),
-        );
+        batch.delete(Cf::Members, member_key(key, version, member));
     }
 
     /// Visits the members of one incarnation in member order (or reverse), until `visit`
@@ -122,7 +118,7 @@ impl Database {
                 iter.next();
             }
         }
-        iter.status().map_err(StorageError::from)?;
+        iter.status()?;
         Ok(())
     }
 }

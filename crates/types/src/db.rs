@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrokv_storage::encoding::metadata_key;
 use ferrokv_storage::metadata::{self, Record};
-use ferrokv_storage::{Cf, Storage, StorageOptions, WriteBatch};
+use ferrokv_storage::{Batch, Cf, Storage, StorageOptions};
 
 use crate::locks::KeyLocks;
 use crate::Result;
@@ -69,8 +69,8 @@ impl Database {
 
     /// Adds the deletion of `key` (whatever its type) to `batch`. Members of a collection
     /// become unreachable with their metadata and are reclaimed by compaction.
-    pub(crate) fn delete_into(&self, batch: &mut WriteBatch, key: &[u8]) {
-        batch.delete_cf(self.storage.cf(Cf::Metadata), metadata_key(key));
+    pub(crate) fn delete_into(&self, batch: &mut Batch<'_>, key: &[u8]) {
+        batch.delete(Cf::Metadata, metadata_key(key));
     }
 
     /// Decodes a record fetched by `live_record`.

@@ -1,7 +1,7 @@
 //! Hashes: one member record per field, value = the field's value.
 
 use ferrokv_storage::metadata::DataType;
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::Cf;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -16,7 +16,7 @@ impl Database {
     pub fn hset(&self, key: &[u8], pairs: &[(&[u8], &[u8])]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
         let mut meta = self.collection_or_new(key, DataType::Hash)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut added = 0;
         let mut seen = std::collections::HashSet::new();
         for (field, value) in pairs {
@@ -38,7 +38,7 @@ impl Database {
         if self.member(key, meta.version, field)?.is_some() {
             return Ok(false);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.put_member(&mut batch, key, meta.version, field, value);
         meta.size += 1;
         self.put_collection(&mut batch, key, &meta);
@@ -69,7 +69,7 @@ impl Database {
         let Some(mut meta) = self.collection(key, DataType::Hash)? else {
             return Ok(0);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut removed = 0;
         let mut seen = std::collections::HashSet::new();
         for field in fields {
@@ -130,7 +130,7 @@ impl Database {
         let mut meta = self.collection_or_new(key, DataType::Hash)?;
         let current = self.member(key, meta.version, field)?;
         let (value, out) = update(current.as_deref())?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         if current.is_none() {
             meta.size += 1;
         }

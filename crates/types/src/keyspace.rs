@@ -4,7 +4,7 @@ use ferrokv_storage::encoding::{
     decode_metadata_key, member_prefix, metadata_key, prefix_end, slot_range_bounds,
 };
 use ferrokv_storage::metadata::{self, encode_collection, DataType, Record};
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::{Batch, Cf};
 use rand::Rng;
 
 use crate::glob;
@@ -50,7 +50,7 @@ impl Database {
     /// DEL/UNLINK: how many of `keys` existed.
     pub fn del(&self, keys: &[&[u8]]) -> Result<usize> {
         let _guard = self.locks.lock(keys);
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut deleted = 0;
         let mut seen = std::collections::HashSet::new();
         for key in keys {
@@ -103,12 +103,12 @@ impl Database {
         if !allowed {
             return Ok(false);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         if at_ms <= now_ms() {
             self.delete_into(&mut batch, key);
         } else {
             metadata::set_expire_in_place(&mut raw, at_ms)?;
-            batch.put_cf(self.storage.cf(Cf::Metadata), metadata_key(key), raw);
+            batch.put(Cf::Metadata, metadata_key(key), raw);
         }
         self.storage.write(batch)?;
         Ok(true)
@@ -124,8 +124,8 @@ impl Database {
             return Ok(false);
         }
         metadata::set_expire_in_place(&mut raw, 0)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.storage.cf(Cf::Metadata), metadata_key(key), raw);
+        let mut batch = self.storage.batch();
+        batch.put(Cf::Metadata, metadata_key(key), raw);
         self.storage.write(batch)?;
         Ok(true)
     }
@@ -154,16 +154,15 @@ impl Database {
         if only_if_missing && self.live_record(dst)?.is_some() {
             return Ok(false);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.delete_into(&mut batch, src);
-        let meta_cf = self.storage.cf(Cf::Metadata);
         match Database::decode(&raw)? {
-            Record::String { .. } => batch.put_cf(meta_cf, metadata_key(dst), &raw),
+            Record::String { .. } => batch.put(Cf::Metadata, metadata_key(dst), &raw),
             Record::Collection(mut meta) => {
                 let old_version = meta.version;
                 meta.version = self.new_version();
                 self.copy_members(&mut batch, src, old_version, dst, meta.version)?;
-                batch.put_cf(meta_cf, metadata_key(dst), encode_collection(&meta));
+                batch.put(Cf::Metadata, metadata_key(dst), encode_collection(&meta));
             }
         }
         self.storage.write(batch)?;
@@ -173,7 +172,7 @@ impl Database {
     /// Copies every member record of one collection incarnation to another key/version.
     fn copy_members(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         src: &[u8],
         src_version: u64,
         dst: &[u8],
@@ -187,10 +186,10 @@ impl Database {
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 let mut new_key = to.clone();
                 new_key.extend_from_slice(&key[from.len()..]);
-                batch.put_cf(self.storage.cf(cf), new_key, value);
+                batch.put(cf, new_key, value);
                 iter.next();
             }
-            iter.status().map_err(ferrokv_storage::StorageError::from)?;
+            iter.status()?;
         }
         Ok(())
     }
@@ -216,7 +215,7 @@ impl Database {
             }
             iter.next();
         }
-        iter.status().map_err(ferrokv_storage::StorageError::from)?;
+        iter.status()?;
         Ok(None)
     }
 
@@ -361,7 +360,7 @@ impl Database {
                 None => false,
             };
             if still_expired {
-                let mut batch = WriteBatch::default();
+                let mut batch = self.storage.batch();
                 self.delete_into(&mut batch, &key);
                 self.storage.write(batch)?;
                 deleted.push(key);

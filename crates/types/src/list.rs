@@ -3,7 +3,7 @@
 //! either end is O(1); LINSERT and LREM rewrite the list as a new incarnation.
 
 use ferrokv_storage::metadata::{CollectionMeta, DataType};
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::{Batch, Cf};
 
 use crate::{Database, Result, TypeError};
 
@@ -81,7 +81,7 @@ impl Database {
             None if only_if_exists => return Ok(0),
             None => self.new_list(),
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.push_into(&mut batch, key, &mut meta, values, end);
         self.storage.write(batch)?;
         Ok(meta.size)
@@ -89,7 +89,7 @@ impl Database {
 
     fn push_into(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         meta: &mut CollectionMeta,
         values: &[&[u8]],
@@ -119,7 +119,7 @@ impl Database {
         let Some(mut meta) = self.list(key)? else {
             return Ok(None);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let popped = self.pop_into(&mut batch, key, &mut meta, end, count)?;
         self.storage.write(batch)?;
         Ok(Some(popped))
@@ -127,7 +127,7 @@ impl Database {
 
     fn pop_into(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         meta: &mut CollectionMeta,
         end: End,
@@ -216,7 +216,7 @@ impl Database {
         } else {
             tail - index.unsigned_abs()
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.put_member(
             &mut batch,
             key,
@@ -233,7 +233,7 @@ impl Database {
         let mut meta = self.new_list();
         meta.expire_ms = old.expire_ms;
         let refs: Vec<&[u8]> = elements.iter().map(Vec::as_slice).collect();
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         if refs.is_empty() {
             self.delete_into(&mut batch, key);
         } else {
@@ -302,7 +302,7 @@ impl Database {
             return Ok(());
         };
         let (head, tail) = ends(&meta);
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let (new_head, new_tail) = match resolve_range(start, stop, meta.size) {
             Some((first, last)) => (head + first, head + last + 1),
             None => (tail, tail),
@@ -361,7 +361,7 @@ impl Database {
         };
         // Check the destination's type before changing anything.
         let dst_meta = if src == dst { None } else { self.list(dst)? };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let popped = self.pop_into(&mut batch, src, &mut src_meta, from, 1)?;
         let Some(value) = popped.into_iter().next() else {
             return Ok(None);

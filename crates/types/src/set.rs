@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use ferrokv_storage::metadata::DataType;
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::Cf;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -22,7 +22,7 @@ impl Database {
     pub fn sadd(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
         let mut meta = self.collection_or_new(key, DataType::Set)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut added = 0;
         let mut seen = std::collections::HashSet::new();
         for member in members {
@@ -49,7 +49,7 @@ impl Database {
         let Some(mut meta) = self.collection(key, DataType::Set)? else {
             return Ok(0);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut removed = 0;
         let mut seen = std::collections::HashSet::new();
         for member in members {
@@ -136,7 +136,7 @@ impl Database {
         if src == dst {
             return Ok(true);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.delete_member(&mut batch, src, src_meta.version, member);
         src_meta.size -= 1;
         self.put_collection(&mut batch, src, &src_meta);
@@ -181,7 +181,7 @@ impl Database {
         all.push(dst);
         let _guard = self.locks.lock(&all);
         let result = self.scombine(op, keys)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.delete_into(&mut batch, dst);
         let mut meta = self.new_collection(DataType::Set);
         for member in &result {

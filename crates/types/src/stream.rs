@@ -8,7 +8,7 @@ use std::fmt;
 
 use ferrokv_storage::encoding::metadata_key;
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType};
-use ferrokv_storage::{now_ms, Cf, StorageError, WriteBatch};
+use ferrokv_storage::{now_ms, Batch, Cf, StorageError};
 
 use crate::{Database, Result, TypeError};
 
@@ -210,14 +210,14 @@ impl Database {
     /// Writes the stream's metadata; an empty stream is kept (unlike other collections).
     fn put_stream(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         meta: &mut CollectionMeta,
         state: &StreamState,
     ) {
         meta.extra = state.encode();
-        batch.put_cf(
-            self.storage.cf(Cf::Metadata),
+        batch.put(
+            Cf::Metadata,
             metadata_key(key),
             metadata::encode_collection(meta),
         );
@@ -288,7 +288,7 @@ impl Database {
     /// yet: the newest one, so it is read from nowhere but counts like the others.
     fn trim_into(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         meta: &mut CollectionMeta,
         trim: &Trim,
@@ -402,7 +402,7 @@ impl Database {
         if id <= state.last_id {
             return Err(TypeError::StreamIdTooSmall);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.put_member(
             &mut batch,
             key,
@@ -452,7 +452,7 @@ impl Database {
         let Some((mut meta, mut state)) = self.stream(key)? else {
             return Ok(0);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut deleted = 0;
         let mut seen = std::collections::HashSet::new();
         for id in ids {
@@ -476,7 +476,7 @@ impl Database {
         let Some((mut meta, state)) = self.stream(key)? else {
             return Ok(0);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let removed = self.trim_into(&mut batch, key, &mut meta, trim, None)?;
         if removed > 0 {
             self.put_stream(&mut batch, key, &mut meta, &state);
@@ -587,7 +587,7 @@ impl Database {
         if let Some(max) = max_deleted_id {
             state.max_deleted_id = max;
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         self.put_stream(&mut batch, key, &mut meta, &state);
         self.storage.write(batch)?;
         Ok(())

@@ -2,7 +2,7 @@
 
 use ferrokv_storage::encoding::metadata_key;
 use ferrokv_storage::metadata::{self, Record};
-use ferrokv_storage::{Cf, WriteBatch};
+use ferrokv_storage::Cf;
 
 use crate::numbers::{format_float_human, parse_f64, parse_i64};
 use crate::{Database, Result, TypeError};
@@ -79,9 +79,9 @@ impl Database {
     }
 
     fn put_string(&self, key: &[u8], expire_ms: u64, value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.storage.cf(Cf::Metadata),
+        let mut batch = self.storage.batch();
+        batch.put(
+            Cf::Metadata,
             metadata_key(key),
             metadata::encode_string(expire_ms, value),
         );
@@ -199,10 +199,13 @@ impl Database {
                 }
             }
         }
-        let mut batch = WriteBatch::default();
-        let cf = self.storage.cf(Cf::Metadata);
+        let mut batch = self.storage.batch();
         for (key, value) in pairs {
-            batch.put_cf(cf, metadata_key(key), metadata::encode_string(0, value));
+            batch.put(
+                Cf::Metadata,
+                metadata_key(key),
+                metadata::encode_string(0, value),
+            );
         }
         self.storage.write(batch)?;
         Ok(true)
@@ -303,7 +306,7 @@ impl Database {
         let _guard = self.locks.lock_one(key);
         let value = self.get(key)?;
         if value.is_some() {
-            let mut batch = WriteBatch::default();
+            let mut batch = self.storage.batch();
             self.delete_into(&mut batch, key);
             self.storage.write(batch)?;
         }
@@ -322,7 +325,7 @@ impl Database {
             SetExpiry::At(ms) => ms,
         };
         if expire_ms != 0 && expire_ms <= now_ms() {
-            let mut batch = WriteBatch::default();
+            let mut batch = self.storage.batch();
             self.delete_into(&mut batch, key);
             self.storage.write(batch)?;
         } else if expire_ms != old_expire {

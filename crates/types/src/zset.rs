@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use ferrokv_storage::encoding::{member_key, prefix_end};
 use ferrokv_storage::metadata::{CollectionMeta, DataType, Record};
-use ferrokv_storage::{Cf, StorageError, WriteBatch};
+use ferrokv_storage::{Batch, Cf, StorageError};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -295,7 +295,7 @@ impl Database {
     /// Writes `member` with `score`, replacing its index entry for `old` if it had one.
     fn zput(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut Batch<'_>,
         key: &[u8],
         version: u64,
         member: &[u8],
@@ -303,21 +303,21 @@ impl Database {
         score: f64,
     ) {
         let score = normalize(score);
-        let scores = self.storage.cf(Cf::Scores);
         if let Some(old) = old {
-            batch.delete_cf(scores, Self::score_key(key, version, old, member));
+            batch.delete(Cf::Scores, Self::score_key(key, version, old, member));
         }
         self.put_member(batch, key, version, member, &encode_score(score));
-        batch.put_cf(scores, Self::score_key(key, version, score, member), b"");
+        batch.put(
+            Cf::Scores,
+            Self::score_key(key, version, score, member),
+            b"",
+        );
     }
 
     /// Deletes `member` (whose score is `score`) from both families.
-    fn zdelete(&self, batch: &mut WriteBatch, key: &[u8], version: u64, member: &[u8], score: f64) {
+    fn zdelete(&self, batch: &mut Batch<'_>, key: &[u8], version: u64, member: &[u8], score: f64) {
         self.delete_member(batch, key, version, member);
-        batch.delete_cf(
-            self.storage.cf(Cf::Scores),
-            Self::score_key(key, version, score, member),
-        );
+        batch.delete(Cf::Scores, Self::score_key(key, version, score, member));
     }
 
     /// Visits the members in score order (or reverse), starting at the first entry at
@@ -457,7 +457,7 @@ impl Database {
             return Ok(outcome);
         }
         let mut meta = existing.unwrap_or_else(|| self.new_collection(DataType::ZSet));
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         // Scores written by earlier pairs of this command (a member may repeat).
         let mut pending: HashMap<&[u8], f64> = HashMap::new();
         for (score, member) in pairs {
@@ -518,7 +518,7 @@ impl Database {
         let Some(mut meta) = self.collection(key, DataType::ZSet)? else {
             return Ok(0);
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let mut removed = 0;
         let mut seen = HashSet::new();
         for member in members {
@@ -605,7 +605,7 @@ impl Database {
 
     /// Replaces `dst` (whatever it held) with `items`; returns the new size. An empty
     /// result deletes `dst`.
-    fn zreplace(&self, batch: &mut WriteBatch, dst: &[u8], items: &[(Vec<u8>, f64)]) -> u64 {
+    fn zreplace(&self, batch: &mut Batch<'_>, dst: &[u8], items: &[(Vec<u8>, f64)]) -> u64 {
         self.delete_into(batch, dst);
         let mut meta = self.new_collection(DataType::ZSet);
         let mut seen = HashSet::new();
@@ -623,7 +623,7 @@ impl Database {
     pub fn zrangestore(&self, dst: &[u8], src: &[u8], spec: &RangeSpec) -> Result<u64> {
         let _guard = self.locks.lock(&[src, dst]);
         let items = self.zrange(src, spec)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let size = self.zreplace(&mut batch, dst, &items);
         self.storage.write(batch)?;
         Ok(size)
@@ -648,7 +648,7 @@ impl Database {
         if items.is_empty() {
             return Ok(0);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         for (member, score) in items {
             self.zdelete(&mut batch, key, meta.version, member, *score);
         }
@@ -785,7 +785,7 @@ impl Database {
         all.push(dst);
         let _guard = self.locks.lock(&all);
         let result = self.zcombine(op, keys, weights, aggregate)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = self.storage.batch();
         let size = self.zreplace(&mut batch, dst, &result);
         self.storage.write(batch)?;
         Ok(size)

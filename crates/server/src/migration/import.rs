@@ -131,7 +131,7 @@ pub fn apply_batch(server: &Server, client: &Client, data: &[u8]) -> Result<Fram
     };
     // Only records of the slots this link imports get in.
     let allowed =
-        |key: &[u8]| key.len() >= 2 && slots.contains(u16::from_be_bytes([key[0], key[1]]));
+        |key: &[u8]| ferrokv_storage::encoding::slot_of(key).is_some_and(|s| slots.contains(s));
     server
         .db
         .storage()
