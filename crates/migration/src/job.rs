@@ -87,8 +87,12 @@ pub struct Job {
     pub dest_port: u16,
     pub started_at_ms: u64,
     progress: Mutex<(JobState, JobPhase, String)>,
+    /// Keys in the slots at the snapshot (-1 until counted).
     pub keys_total: AtomicI64,
     pub keys_sent: AtomicU64,
+    /// Bytes of the slots' records at the snapshot, as shipped (-1 until counted).
+    pub bytes_total: AtomicI64,
+    /// Bytes shipped, captured tail included.
     pub bytes_sent: AtomicU64,
     pub fence_ms: AtomicU64,
     finished_at_ms: AtomicU64,
@@ -109,8 +113,13 @@ pub struct JobStatus {
     pub phase: JobPhase,
     pub keys_total: i64,
     pub keys_sent: u64,
+    pub bytes_total: i64,
     pub bytes_sent: u64,
+    /// Progress of the copy by bytes, 0-100 (100 only once the job ended).
+    pub percent: i64,
     pub rate_bytes_per_sec: u64,
+    /// Time left, from the bytes left at the current rate: -1 while unknown, never 0
+    /// before the job ends.
     pub eta_ms: i64,
     pub started_at_ms: u64,
     pub elapsed_ms: u64,
@@ -138,6 +147,7 @@ impl Job {
             progress: Mutex::new((JobState::Start, JobPhase::Connecting, String::new())),
             keys_total: AtomicI64::new(-1),
             keys_sent: AtomicU64::new(0),
+            bytes_total: AtomicI64::new(-1),
             bytes_sent: AtomicU64::new(0),
             fence_ms: AtomicU64::new(0),
             finished_at_ms: AtomicU64::new(0),
@@ -163,6 +173,7 @@ impl Job {
         };
         job.keys_total.store(status.keys_total, Ordering::Relaxed);
         job.keys_sent.store(status.keys_sent, Ordering::Relaxed);
+        job.bytes_total.store(status.bytes_total, Ordering::Relaxed);
         job.bytes_sent.store(status.bytes_sent, Ordering::Relaxed);
         job.fence_ms.store(status.fence_ms, Ordering::Relaxed);
         job.finish(status.state, status.error.clone());
@@ -218,15 +229,9 @@ impl Job {
         let bytes_sent = self.bytes_sent.load(Ordering::Relaxed);
         let keys_sent = self.keys_sent.load(Ordering::Relaxed);
         let keys_total = self.keys_total.load(Ordering::Relaxed);
+        let bytes_total = self.bytes_total.load(Ordering::Relaxed);
         let rate_bytes_per_sec = (bytes_sent * 1000).checked_div(elapsed_ms).unwrap_or(0);
-        let eta_ms = match state {
-            JobState::Start if keys_total > 0 && keys_sent > 0 => {
-                let left = (keys_total as u64).saturating_sub(keys_sent);
-                (left * elapsed_ms / keys_sent) as i64
-            }
-            JobState::Start => -1,
-            _ => 0,
-        };
+        let (percent, eta_ms) = progress(state, bytes_total, bytes_sent, elapsed_ms);
         JobStatus {
             id: self.id.clone(),
             slots: self.slots.to_string(),
@@ -236,7 +241,9 @@ impl Job {
             phase,
             keys_total,
             keys_sent,
+            bytes_total,
             bytes_sent,
+            percent,
             rate_bytes_per_sec,
             eta_ms,
             started_at_ms: self.started_at_ms,
@@ -245,6 +252,28 @@ impl Job {
             error,
         }
     }
+}
+
+/// Percent done and time left of a job, from bytes: a running job is never at 100% nor
+/// `eta_ms` 0 (the tail, the fence and the commit are still ahead even when every byte
+/// of the snapshot went), an ended one always is. `-1` while unknown.
+fn progress(state: JobState, bytes_total: i64, bytes_sent: u64, elapsed_ms: u64) -> (i64, i64) {
+    if state != JobState::Start {
+        return (100, 0);
+    }
+    let Ok(total) = u64::try_from(bytes_total) else {
+        return (-1, -1);
+    };
+    let percent = (bytes_sent.min(total) * 100)
+        .checked_div(total)
+        .unwrap_or(99)
+        .min(99) as i64;
+    if bytes_sent == 0 {
+        return (percent, -1);
+    }
+    let left = total.saturating_sub(bytes_sent);
+    let eta = (u128::from(left) * u128::from(elapsed_ms) / u128::from(bytes_sent)) as i64;
+    (percent, eta.max(1))
 }
 
 /// The jobs a node knows: the running ones and the last finished ones.
@@ -307,7 +336,7 @@ impl Migrations {
             .map(|j| {
                 let s = j.status();
                 format!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     s.id,
                     s.slots,
                     s.source,
@@ -319,7 +348,8 @@ impl Migrations {
                     s.started_at_ms,
                     s.elapsed_ms,
                     s.fence_ms,
-                    s.error.replace(['\t', '\n'], " ")
+                    s.error.replace(['\t', '\n'], " "),
+                    s.bytes_total,
                 )
             })
             .collect()
@@ -329,7 +359,8 @@ impl Migrations {
     pub fn load_finished(&self, log: &str) {
         for line in log.lines() {
             let f: Vec<&str> = line.split('\t').collect();
-            if f.len() != 12 {
+            // 13 fields; logs written before bytes_total have 12.
+            if f.len() != 12 && f.len() != 13 {
                 continue;
             }
             let state = match f[4] {
@@ -346,7 +377,9 @@ impl Migrations {
                 phase: JobPhase::Done,
                 keys_total: f[5].parse().unwrap_or(-1),
                 keys_sent: f[6].parse().unwrap_or(0),
+                bytes_total: f.get(12).and_then(|v| v.parse().ok()).unwrap_or(-1),
                 bytes_sent: f[7].parse().unwrap_or(0),
+                percent: 100,
                 rate_bytes_per_sec: 0,
                 eta_ms: 0,
                 started_at_ms: f[8].parse().unwrap_or(0),
@@ -358,5 +391,51 @@ impl Migrations {
                 self.add(Arc::new(job));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_by_bytes_and_never_done_before_the_end() {
+        assert_eq!(progress(JobState::Start, -1, 0, 10), (-1, -1));
+        assert_eq!(progress(JobState::Start, 1000, 0, 10), (0, -1));
+        assert_eq!(progress(JobState::Start, 1000, 250, 100), (25, 300));
+        // Every byte of the snapshot shipped, the job still running.
+        assert_eq!(progress(JobState::Start, 1000, 1000, 100), (99, 1));
+        assert_eq!(progress(JobState::Start, 1000, 5000, 100), (99, 1));
+        assert_eq!(progress(JobState::Start, 0, 0, 100), (99, -1));
+        for ended in [JobState::Success, JobState::Fail, JobState::Cancelled] {
+            assert_eq!(progress(ended, 1000, 10, 100), (100, 0));
+        }
+    }
+
+    #[test]
+    fn the_job_log_round_trips_and_reads_older_lines() {
+        let jobs = Migrations::default();
+        let job = Job::new(
+            "7-1".into(),
+            SlotSet::parse("1-3").unwrap(),
+            "s".into(),
+            "d".into(),
+            "h".into(),
+            1,
+        );
+        job.bytes_total.store(4096, Ordering::Relaxed);
+        job.finish(JobState::Fail, "boom\there".into());
+        jobs.add(Arc::new(job));
+        let log = jobs.finished_log();
+        let back = Migrations::default();
+        back.load_finished(&log);
+        let status = back.get("7-1").expect("restored").status();
+        assert_eq!(status.bytes_total, 4096);
+        assert_eq!(status.state, JobState::Fail);
+        assert_eq!(status.error, "boom here");
+        // A line of an older log, without bytes_total.
+        let old = "9-1\t5\ts\td\tsuccess\t1\t1\t10\t0\t5\t1\t\n";
+        back.load_finished(old);
+        assert_eq!(back.get("9-1").expect("old line").status().bytes_total, -1);
     }
 }

@@ -12,5 +12,7 @@ mod throttle;
 pub use client::{Link, LinkError};
 pub use ferrokv_protocol::Reply;
 pub use job::{Job, JobPhase, JobState, JobStatus, Migrations, Options};
-pub use runner::{resolve_in_doubt, run_job, ClusterControl, Resolution};
+pub use runner::{
+    resolve_in_doubt, run_job, ClusterControl, ControlError, Destination, Resolution,
+};
 pub use throttle::Throttle;

@@ -1,4 +1,7 @@
-//! The life of a job on the source node.
+//! The life of a job on the source node: connect, snapshot and copy, captured tail,
+//! fence, commit, and the resolution of a commit whose reply was lost. The node is
+//! reached through [`ClusterControl`] and the destination through [`Destination`], so
+//! the whole protocol runs against an in-memory destination in the unit tests below.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,8 +13,37 @@ use ferrokv_storage::encoding::{slot_of, slot_range_bounds};
 use ferrokv_storage::{Batch, CapturedWrite, Cf, Storage, WriteObserver};
 use parking_lot::Mutex;
 
+use ferrokv_protocol::Reply;
+use thiserror::Error;
+
 use crate::client::{Link, LinkError};
 use crate::job::{Job, JobPhase, JobState, Options};
+use crate::throttle::Throttle;
+
+/// The job's end of the link to the destination: one command, one reply.
+pub trait Destination: Send {
+    /// Sends one command and waits for its reply; an error reply is
+    /// [`LinkError::Remote`].
+    fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError>;
+}
+
+impl Destination for Link {
+    fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError> {
+        Link::call(self, args)
+    }
+}
+
+/// Why the node could not do what a job asked of it.
+#[derive(Debug, Error)]
+pub enum ControlError {
+    #[error("cluster mode is not enabled")]
+    NotCluster,
+    /// `migration.conf` could not be written: the decision would not survive a crash.
+    #[error("cannot record the migration: {0}")]
+    Records(#[from] std::io::Error),
+    #[error("{0}")]
+    Topology(#[from] ferrokv_cluster::ClusterError),
+}
 
 /// What a job needs from the node it runs on.
 pub trait ClusterControl: Send + Sync {
@@ -21,18 +53,42 @@ pub trait ClusterControl: Send + Sync {
     fn pause_writes(&self, f: &mut dyn FnMut());
     /// Durably records that a cut-over of `slots` to `dest` is starting, so that a
     /// crash from here on is settled with the destination at restart.
-    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), String>;
+    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), ControlError>;
     /// Holds new writes to `slots` and returns once no write to them is in flight.
     fn fence(&self, slots: &SlotSet, dest: &str);
     /// The destination committed: the slots are migrated away (durably), writes to
     /// them get MOVED to the destination from now on.
-    fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), String>;
+    fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), ControlError>;
     /// The job failed: the source serves the slots again as if nothing happened.
     fn abort(&self, slots: &SlotSet);
     /// The job ended (any way): wake whoever waits on it.
     fn finished(&self, job: &Job);
     /// The node-wide migration rate limiter.
-    fn limiter(&self) -> &crate::throttle::Throttle;
+    fn limiter(&self) -> &Throttle;
+    /// Opens a link to a destination (a TCP connection; tests substitute their own).
+    fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Box<dyn Destination>, LinkError> {
+        Ok(Box::new(Link::connect(host, port, timeout)?))
+    }
+}
+
+/// Opens an authenticated link to the job's destination.
+fn open_link(
+    control: &dyn ClusterControl,
+    host: &str,
+    port: u16,
+    options: &Options,
+) -> Result<Box<dyn Destination>, LinkError> {
+    let timeout = Duration::from_millis(options.io_timeout_ms.max(100));
+    let mut link = control.connect(host, port, timeout)?;
+    if let Some(password) = options.password.as_deref() {
+        link.call(&[b"AUTH", password.as_bytes()])?;
+    }
+    Ok(link)
 }
 
 enum Failure {
@@ -42,6 +98,12 @@ enum Failure {
 
 impl From<LinkError> for Failure {
     fn from(e: LinkError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<ControlError> for Failure {
+    fn from(e: ControlError) -> Self {
         Failure::Error(e.to_string())
     }
 }
@@ -74,7 +136,7 @@ pub fn run_job(job: Arc<Job>, control: Arc<dyn ClusterControl>) {
 }
 
 struct Sender<'a> {
-    link: Link,
+    link: Box<dyn Destination>,
     job: &'a Job,
     control: &'a dyn ClusterControl,
 }
@@ -97,7 +159,11 @@ impl Sender<'_> {
         self.link.call(&[b"APPLYBATCH", data])?;
         let bytes = data.len() as u64;
         self.job.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
-        let limit = self.control.options().rate_limit_mb * 1024 * 1024;
+        let limit = self
+            .control
+            .options()
+            .rate_limit_mb
+            .saturating_mul(1024 * 1024);
         self.control.limiter().acquire(bytes, limit);
         Ok(())
     }
@@ -165,16 +231,18 @@ impl Drop for Registered<'_> {
     }
 }
 
+/// Bytes a record adds to a shipped batch beyond its key and value (tag, column
+/// family, two lengths): what makes `bytes_total` comparable with `bytes_sent`.
+const RECORD_OVERHEAD: u64 = 4;
+
 fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
     let options = control.options();
-    let timeout = Duration::from_millis(options.io_timeout_ms.max(100));
-    let mut link = Link::connect(&job.dest_host, job.dest_port, timeout)?;
-    if let Some(password) = options.password.as_deref() {
-        link.call(&[b"AUTH", password.as_bytes()])?;
-    }
-    let slots_text = job.slots.to_string();
-    link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
+    let link = open_link(control, &job.dest_host, job.dest_port, &options)?;
     let mut sender = Sender { link, job, control };
+    let slots_text = job.slots.to_string();
+    sender
+        .link
+        .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
     let storage = control.storage();
 
     // 1. Start capturing writes to the slots and take the snapshot, with no write in
@@ -196,19 +264,28 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     let Some(snapshot) = snapshot else {
         return Err(Failure::Error("no snapshot".into()));
     };
-    // Counting first (keys only, not members) gives progress and an ETA.
-    let mut total = 0i64;
+    // Counting first gives progress and an ETA: keys from the metadata, bytes from
+    // every record (a key holding a large collection weighs what its members weigh).
+    let (mut keys_total, mut bytes_total) = (0i64, 0i64);
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
-        let mut iter = storage.range_iter(Cf::Metadata, &start, Some(&end), Some(&snapshot));
-        while iter.valid() {
-            total += 1;
-            iter.next();
+        for cf in Cf::ALL {
+            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                if cf == Cf::Metadata {
+                    keys_total += 1;
+                }
+                bytes_total += (key.len() + value.len()) as i64 + RECORD_OVERHEAD as i64;
+                iter.next();
+            }
+            iter.status()?;
         }
     }
-    job.keys_total.store(total, Ordering::Relaxed);
+    job.keys_total.store(keys_total, Ordering::Relaxed);
+    job.bytes_total.store(bytes_total, Ordering::Relaxed);
+    let keys_throttle = Throttle::with_burst(Duration::from_millis(10));
+    let mut options = control.options();
     let mut keys = 0u64;
-    let copy_start = Instant::now();
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
@@ -216,19 +293,24 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
+                let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
                 if cf == Cf::Metadata {
                     keys += 1;
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
-                    if let Some(wait) = pace_keys(control, keys, copy_start) {
+                    if !keys_throttle.try_acquire(1, options.keys_per_sec) {
                         // Throttled: what is ready goes now, so the copy streams.
                         sender.send(&batch)?;
                         batch.clear();
-                        std::thread::sleep(wait);
+                        full = false;
+                        keys_throttle.acquire(1, options.keys_per_sec);
                     }
                 }
-                if batch.size_in_bytes() as u64 >= control.options().batch_size_kb.max(1) * 1024 {
+                if full {
                     sender.send(&batch)?;
                     batch.clear();
+                    // Options are read again once per batch: CONFIG SET applies to
+                    // running jobs.
+                    options = control.options();
                 }
                 iter.next();
             }
@@ -249,9 +331,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     }
     job.set_phase(JobPhase::Fence);
     // Persisted before the fence, so the fence itself costs no fsync here.
-    control
-        .prepare(&job.slots, &job.dest)
-        .map_err(Failure::Error)?;
+    control.prepare(&job.slots, &job.dest)?;
     let fence_start = Instant::now();
     control.fence(&job.slots, &job.dest);
     *fenced = true;
@@ -268,8 +348,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     if committed.is_err() {
         // Whether the destination committed is unknown: ask it until it answers
         // (the slots stay fenced meanwhile: never two writers).
-        let options = control.options();
-        match resolve_in_doubt(&job.dest_host, job.dest_port, &job.slots, &options) {
+        match resolve_in_doubt(control, &job.dest_host, job.dest_port, &job.slots) {
             Resolution::Committed => {}
             Resolution::Aborted => {
                 return Err(Failure::Error(
@@ -279,24 +358,10 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             }
         }
     }
-    control
-        .commit(&job.slots, &job.dest)
-        .map_err(Failure::Error)?;
+    control.commit(&job.slots, &job.dest)?;
     job.fence_ms
         .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
     Ok(())
-}
-
-/// Kvrocks' `migrate-speed`: how long to wait so that `keys` keys since `start` stay
-/// under the configured keys per second (`None`: no wait).
-fn pace_keys(control: &dyn ClusterControl, keys: u64, start: Instant) -> Option<Duration> {
-    let per_sec = control.options().keys_per_sec;
-    if per_sec == 0 {
-        return None;
-    }
-    let due = Duration::from_secs_f64(keys as f64 / per_sec as f64);
-    due.checked_sub(start.elapsed())
-        .filter(|wait| !wait.is_zero())
 }
 
 /// How a cut-over whose commit went unanswered ended.
@@ -306,25 +371,27 @@ pub enum Resolution {
     Aborted,
 }
 
-/// Settles a cut-over in doubt with the destination: if it holds the slots as
-/// imported, the migration committed; otherwise it is told to abort (it deletes what it
-/// received) and the migration is rolled back. Retries until the destination answers.
-pub fn resolve_in_doubt(host: &str, port: u16, slots: &SlotSet, options: &Options) -> Resolution {
-    let timeout = Duration::from_millis(options.io_timeout_ms.max(100));
+/// Settles a cut-over in doubt with the destination at `host:port`: if it holds the
+/// slots as imported, the migration committed; otherwise it is told to abort (it
+/// deletes what it received) and the migration is rolled back. Retries every 500 ms
+/// until the destination answers.
+pub fn resolve_in_doubt(
+    control: &dyn ClusterControl,
+    host: &str,
+    port: u16,
+    slots: &SlotSet,
+) -> Resolution {
     let slots_text = slots.to_string();
     loop {
         let attempt = (|| -> Result<Resolution, LinkError> {
-            let mut link = Link::connect(host, port, timeout)?;
-            if let Some(password) = options.password.as_deref() {
-                link.call(&[b"AUTH", password.as_bytes()])?;
-            }
+            let mut link = open_link(control, host, port, &control.options())?;
             let state = link.call(&[
                 b"CLUSTERX",
                 b"MIGRATION",
                 b"IMPORTSTATE",
                 slots_text.as_bytes(),
             ])?;
-            if state == ferrokv_protocol::Reply::Bulk(Some(b"imported".to_vec())) {
+            if state == Reply::Bulk(Some(b"imported".to_vec())) {
                 return Ok(Resolution::Committed);
             }
             link.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"2"])?;
@@ -334,5 +401,293 @@ pub fn resolve_in_doubt(host: &str, port: u16, slots: &SlotSet, options: &Option
             Ok(resolution) => return resolution,
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The job runner against an in-memory destination and a node double over a real
+    //! RocksDB: the phases in order, a failure at each step, and both outcomes of a
+    //! commit whose reply was lost.
+
+    use super::*;
+    use ferrokv_storage::encoding::metadata_key_in_slot;
+    use ferrokv_storage::StorageOptions;
+
+    /// Where the scripted destination fails.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum FailAt {
+        Nowhere,
+        Connect,
+        ImportStart,
+        /// The n-th APPLYBATCH (from 1).
+        Batch(usize),
+        /// The commit's reply is lost; IMPORTSTATE then answers `imported` or not.
+        CommitLost {
+            committed: bool,
+        },
+    }
+
+    #[derive(Default)]
+    struct Destinations {
+        /// Every command the destination received, as `NAME SUB` text.
+        calls: Mutex<Vec<String>>,
+        batches: AtomicU64,
+        connects: AtomicU64,
+    }
+
+    struct Fake {
+        shared: Arc<Destinations>,
+        fail: FailAt,
+    }
+
+    impl Destination for Fake {
+        fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError> {
+            let text = |a: &[u8]| String::from_utf8_lossy(a).into_owned();
+            let name = text(args[0]);
+            let call = match name.as_str() {
+                "CLUSTER" | "CLUSTERX" => {
+                    format!("{name} {} {}", text(args[1]), text(args[args.len() - 1]))
+                }
+                _ => name.clone(),
+            };
+            self.shared.calls.lock().push(call.clone());
+            let refuse = || Err(LinkError::Remote("ERR scripted failure".into()));
+            match (call.as_str(), self.fail) {
+                ("CLUSTER IMPORT 0", FailAt::ImportStart) => refuse(),
+                ("APPLYBATCH", FailAt::Batch(n)) => {
+                    let seen = self.shared.batches.fetch_add(1, Ordering::Relaxed) + 1;
+                    if seen as usize == n {
+                        refuse()
+                    } else {
+                        Ok(Reply::Status("OK".into()))
+                    }
+                }
+                ("APPLYBATCH", _) => {
+                    self.shared.batches.fetch_add(1, Ordering::Relaxed);
+                    Ok(Reply::Status("OK".into()))
+                }
+                ("CLUSTER IMPORT 1", FailAt::CommitLost { .. }) => {
+                    Err(LinkError::Io(std::io::ErrorKind::ConnectionReset.into()))
+                }
+                (c, FailAt::CommitLost { committed }) if c.starts_with("CLUSTERX MIGRATION") => {
+                    let state: &[u8] = if committed { b"imported" } else { b"importing" };
+                    Ok(Reply::Bulk(Some(state.to_vec())))
+                }
+                _ => Ok(Reply::Status("OK".into())),
+            }
+        }
+    }
+
+    struct Node {
+        storage: Storage,
+        events: Mutex<Vec<&'static str>>,
+        throttle: Throttle,
+        dest: Arc<Destinations>,
+        fail: FailAt,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Node {
+        fn new(fail: FailAt) -> Node {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open");
+            // 300 keys in slots 5 and 6, one in slot 9 (not moving).
+            let mut batch = storage.batch();
+            for i in 0..300u32 {
+                let slot = 5 + (i % 2) as u16;
+                batch.put(
+                    Cf::Metadata,
+                    metadata_key_in_slot(slot, format!("k{i}").as_bytes()),
+                    [7u8; 100],
+                );
+            }
+            batch.put(Cf::Metadata, metadata_key_in_slot(9, b"stays"), b"x");
+            storage.write(batch).expect("write");
+            Node {
+                storage,
+                events: Mutex::new(Vec::new()),
+                throttle: Throttle::default(),
+                dest: Arc::default(),
+                fail,
+                _dir: dir,
+            }
+        }
+
+        fn events(&self) -> Vec<&'static str> {
+            self.events.lock().clone()
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.dest.calls.lock().clone()
+        }
+    }
+
+    impl ClusterControl for Node {
+        fn storage(&self) -> &Storage {
+            &self.storage
+        }
+        fn options(&self) -> Options {
+            Options {
+                max_jobs: 4,
+                // Small batches, so a job ships several.
+                batch_size_kb: 4,
+                rate_limit_mb: 0,
+                sequence_gap: 0,
+                fence_max_ms: 1000,
+                keys_per_sec: 0,
+                io_timeout_ms: 1000,
+                password: None,
+            }
+        }
+        fn pause_writes(&self, f: &mut dyn FnMut()) {
+            self.events.lock().push("pause");
+            f();
+        }
+        fn prepare(&self, _: &SlotSet, _: &str) -> Result<(), ControlError> {
+            self.events.lock().push("prepare");
+            Ok(())
+        }
+        fn fence(&self, _: &SlotSet, _: &str) {
+            self.events.lock().push("fence");
+        }
+        fn commit(&self, _: &SlotSet, _: &str) -> Result<(), ControlError> {
+            self.events.lock().push("commit");
+            Ok(())
+        }
+        fn abort(&self, _: &SlotSet) {
+            self.events.lock().push("abort");
+        }
+        fn finished(&self, _: &Job) {
+            self.events.lock().push("finished");
+        }
+        fn limiter(&self) -> &Throttle {
+            &self.throttle
+        }
+        fn connect(&self, _: &str, _: u16, _: Duration) -> Result<Box<dyn Destination>, LinkError> {
+            self.dest.connects.fetch_add(1, Ordering::Relaxed);
+            if self.fail == FailAt::Connect {
+                return Err(LinkError::Io(std::io::ErrorKind::ConnectionRefused.into()));
+            }
+            Ok(Box::new(Fake {
+                shared: self.dest.clone(),
+                fail: self.fail,
+            }))
+        }
+    }
+
+    fn run(fail: FailAt) -> (Arc<Node>, Arc<Job>) {
+        let node = Arc::new(Node::new(fail));
+        let job = Arc::new(Job::new(
+            "1-1".into(),
+            SlotSet::parse("5-6").expect("slots"),
+            "src".into(),
+            "dst".into(),
+            "127.0.0.1".into(),
+            1,
+        ));
+        run_job(job.clone(), node.clone());
+        (node, job)
+    }
+
+    #[test]
+    fn a_job_copies_its_slots_then_fences_and_commits() {
+        let (node, job) = run(FailAt::Nowhere);
+        let status = job.status();
+        assert_eq!(status.state, JobState::Success, "{}", status.error);
+        assert_eq!(
+            node.events(),
+            vec!["pause", "prepare", "fence", "commit", "finished"]
+        );
+        let calls = node.calls();
+        assert_eq!(calls.first().map(String::as_str), Some("CLUSTER IMPORT 0"));
+        assert_eq!(calls.last().map(String::as_str), Some("CLUSTER IMPORT 1"));
+        let batches = calls.iter().filter(|c| *c == "APPLYBATCH").count();
+        assert!(
+            batches >= 8,
+            "300 records of ~110 bytes in 4 KB batches: {batches}"
+        );
+        assert_eq!(status.keys_total, 300, "slot 9 is not counted");
+        assert_eq!(status.keys_sent, 300);
+        assert!(status.bytes_total >= 300 * 100, "{}", status.bytes_total);
+        assert!(status.bytes_sent as i64 >= status.bytes_total, "{status:?}");
+        assert_eq!((status.percent, status.eta_ms), (100, 0));
+    }
+
+    #[test]
+    fn a_failure_before_the_fence_aborts_and_never_commits() {
+        for fail in [
+            FailAt::Connect,
+            FailAt::ImportStart,
+            FailAt::Batch(1),
+            FailAt::Batch(5),
+        ] {
+            let (node, job) = run(fail);
+            let status = job.status();
+            assert_eq!(status.state, JobState::Fail, "{fail:?}");
+            assert!(!status.error.is_empty(), "{fail:?}: a failure says why");
+            assert_eq!(
+                node.events().last().copied(),
+                Some("finished"),
+                "{fail:?}: {:?}",
+                node.events()
+            );
+            assert!(node.events().contains(&"abort"), "{fail:?}");
+            assert!(!node.events().contains(&"commit"), "{fail:?}");
+            assert!(!node.events().contains(&"fence"), "{fail:?}");
+            assert!(
+                !node.calls().contains(&"CLUSTER IMPORT 1".to_string()),
+                "{fail:?}"
+            );
+        }
+        let (_, job) = run(FailAt::Batch(1));
+        assert!(job.error().contains("scripted failure"), "{}", job.error());
+    }
+
+    #[test]
+    fn a_lost_commit_reply_is_settled_with_the_destination() {
+        let (node, job) = run(FailAt::CommitLost { committed: true });
+        assert_eq!(job.state(), JobState::Success, "{}", job.error());
+        assert!(node.events().contains(&"commit"));
+        assert!(
+            node.calls().contains(&"CLUSTERX MIGRATION 5-6".to_string()),
+            "{:?}",
+            node.calls()
+        );
+        assert_eq!(
+            node.dest.connects.load(Ordering::Relaxed),
+            2,
+            "a new link asks"
+        );
+
+        let (node, job) = run(FailAt::CommitLost { committed: false });
+        assert_eq!(job.state(), JobState::Fail);
+        assert!(job.error().contains("rolled back"), "{}", job.error());
+        assert!(!node.events().contains(&"commit"));
+        assert!(node.events().contains(&"abort"));
+        assert_eq!(
+            node.calls().last().map(String::as_str),
+            Some("CLUSTER IMPORT 2"),
+            "the destination is told to drop the import"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_job_ends_cancelled_and_aborts() {
+        let node = Arc::new(Node::new(FailAt::Nowhere));
+        let job = Arc::new(Job::new(
+            "1-2".into(),
+            SlotSet::parse("5").expect("slots"),
+            "src".into(),
+            "dst".into(),
+            "127.0.0.1".into(),
+            1,
+        ));
+        job.request_cancel();
+        run_job(job.clone(), node.clone());
+        assert_eq!(job.state(), JobState::Cancelled);
+        assert_eq!(node.events().last().copied(), Some("finished"));
+        assert!(node.events().contains(&"abort"));
+        assert!(!node.events().contains(&"commit"));
     }
 }

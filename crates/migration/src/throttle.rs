@@ -1,7 +1,8 @@
 //! Throttles for the copy: `migrate-batch-rate-limit-mb` (bytes per second, node-wide,
-//! shared by every job) and Kvrocks' `migrate-speed` (keys per second, per job). Both
-//! are `governor`'s GCRA with a burst of one second's worth; the rate is read again at
-//! every call, so CONFIG SET applies to running jobs.
+//! shared by every job, a burst of one second's worth) and Kvrocks' `migrate-speed`
+//! (keys per second, per job, a burst of 10 ms' worth so the copy is paced from its
+//! first key). Both are `governor`'s GCRA; the rate is passed at every call, so CONFIG
+//! SET applies to running jobs.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -11,13 +12,34 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 
 /// A rate limit in units per second (0 = none) that blocks the calling thread.
-#[derive(Default)]
 pub struct Throttle {
+    /// The burst allowed, as a duration's worth of the rate.
+    burst: Duration,
     /// The limiter for the rate in force, rebuilt when the rate changes.
     limiter: Mutex<Option<(u32, std::sync::Arc<DefaultDirectRateLimiter>)>>,
 }
 
+impl Default for Throttle {
+    /// A burst of one second's worth.
+    fn default() -> Self {
+        Throttle::with_burst(Duration::from_secs(1))
+    }
+}
+
 impl Throttle {
+    /// A throttle that lets `burst`'s worth of the rate through at once.
+    pub fn with_burst(burst: Duration) -> Throttle {
+        Throttle {
+            burst,
+            limiter: Mutex::new(None),
+        }
+    }
+
+    fn burst_of(&self, rate: u32) -> u32 {
+        let burst = (f64::from(rate) * self.burst.as_secs_f64()).ceil();
+        (burst as u32).clamp(1, rate)
+    }
+
     fn limiter(&self, per_sec: u64) -> Option<std::sync::Arc<DefaultDirectRateLimiter>> {
         // Rates beyond u32 are, for a migration, no limit at all.
         let rate = NonZeroU32::new(u32::try_from(per_sec).ok()?)?;
@@ -25,7 +47,9 @@ impl Throttle {
         match current.as_ref() {
             Some((r, limiter)) if *r == rate.get() => Some(limiter.clone()),
             _ => {
-                let limiter = std::sync::Arc::new(RateLimiter::direct(Quota::per_second(rate)));
+                let burst = NonZeroU32::new(self.burst_of(rate.get())).unwrap_or(NonZeroU32::MIN);
+                let quota = Quota::per_second(rate).allow_burst(burst);
+                let limiter = std::sync::Arc::new(RateLimiter::direct(quota));
                 *current = Some((rate.get(), limiter.clone()));
                 Some(limiter)
             }
@@ -49,7 +73,7 @@ impl Throttle {
         let Some(limiter) = self.limiter(per_sec) else {
             return;
         };
-        let burst = per_sec.min(u64::from(u32::MAX));
+        let burst = u64::from(self.burst_of(per_sec.min(u64::from(u32::MAX)) as u32));
         let mut left = amount;
         while left > 0 {
             let piece = left.min(burst);
@@ -102,6 +126,17 @@ mod tests {
             took >= Duration::from_millis(400) && took < Duration::from_millis(1500),
             "{took:?}"
         );
+    }
+
+    #[test]
+    fn a_short_burst_paces_from_the_start() {
+        let throttle = Throttle::with_burst(Duration::from_millis(10));
+        let start = Instant::now();
+        for _ in 0..300 {
+            throttle.acquire(1, 1000);
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(250), "{took:?}");
     }
 
     #[test]

@@ -297,7 +297,9 @@ fn status_frame(job: &ferrokv_migration::Job) -> Frame {
         field("phase", Frame::bulk_from_str(s.phase.name())),
         field("keys_total", Frame::Integer(s.keys_total)),
         field("keys_sent", Frame::Integer(s.keys_sent as i64)),
+        field("bytes_total", Frame::Integer(s.bytes_total)),
         field("bytes_sent", Frame::Integer(s.bytes_sent as i64)),
+        field("percent", Frame::Integer(s.percent)),
         field(
             "rate_bytes_per_sec",
             Frame::Integer(s.rate_bytes_per_sec as i64),

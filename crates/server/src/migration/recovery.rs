@@ -41,13 +41,9 @@ pub fn recover(server: &Arc<Server>) {
         let spawned = std::thread::Builder::new()
             .name("migration-recovery".into())
             .spawn(move || {
-                let resolution = ferrokv_migration::resolve_in_doubt(
-                    &host,
-                    port,
-                    &slots,
-                    &super::options(&server),
-                );
-                let host = Host(server.clone());
+                let control = Host(server.clone());
+                let resolution = ferrokv_migration::resolve_in_doubt(&control, &host, port, &slots);
+                let host = control;
                 match resolution {
                     ferrokv_migration::Resolution::Committed => {
                         if let Err(e) = host.commit(&slots, &dest) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokv_cluster::{ClusterError, SlotSet, SlotState};
-use ferrokv_migration::{ClusterControl, Job, Options};
+use ferrokv_migration::{ClusterControl, ControlError, Job, Options};
 use ferrokv_protocol::Frame;
 use ferrokv_storage::Storage;
 use tracing::{info, warn};
@@ -33,13 +33,13 @@ impl ClusterControl for Host {
         f();
     }
 
-    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), String> {
-        let cluster = self.0.cluster.as_ref().ok_or("cluster mode is off")?;
+    fn prepare(&self, slots: &SlotSet, dest: &str) -> Result<(), ControlError> {
+        let cluster = self.0.cluster.as_ref().ok_or(ControlError::NotCluster)?;
         cluster
             .preparing
             .lock()
             .push((dest.to_string(), slots.clone()));
-        cluster.save_records().map_err(|e| e.to_string())
+        Ok(cluster.save_records()?)
     }
 
     fn fence(&self, slots: &SlotSet, dest: &str) {
@@ -53,13 +53,9 @@ impl ClusterControl for Host {
         cluster.state.write().set_fenced(slots, dest);
     }
 
-    fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), String> {
-        let cluster = self.0.cluster.as_ref().ok_or("cluster mode is off")?;
-        cluster
-            .state
-            .write()
-            .set_migrated_away(slots, dest)
-            .map_err(|e| e.to_string())?;
+    fn commit(&self, slots: &SlotSet, dest: &str) -> Result<(), ControlError> {
+        let cluster = self.0.cluster.as_ref().ok_or(ControlError::NotCluster)?;
+        cluster.state.write().set_migrated_away(slots, dest)?;
         // Lift the fence first: until `migrated` is on disk, the `committing` record
         // settles a crash the same way (the destination has committed). Held writes and
         // clients blocked on keys of the slots learn where they went.
@@ -67,7 +63,7 @@ impl ClusterControl for Host {
         self.0.waiters.wake_all();
         cluster.preparing.lock().retain(|(_, s)| s != slots);
         info!("migration of slots {slots} to {dest} committed");
-        cluster.save_records().map_err(|e| e.to_string())
+        Ok(cluster.save_records()?)
     }
 
     fn abort(&self, slots: &SlotSet) {
