@@ -2,7 +2,6 @@
 //! handler), declared at the end of its family's file under `commands/`.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
@@ -148,29 +147,9 @@ pub const fn cmd(
     }
 }
 
-/// FNV-1a: command names are short and trusted (the table is ours), so a cheap hash
-/// beats SipHash on the lookup every request makes.
-#[derive(Default)]
-struct NameHasher(u64);
-
-impl std::hash::Hasher for NameHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let start = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        self.0 = bytes.iter().fold(start, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    }
-}
-
-type NameMap = HashMap<&'static str, &'static CommandSpec, BuildHasherDefault<NameHasher>>;
+/// Command names are short and trusted (the table is ours): a cheap hash beats SipHash
+/// on the lookup every request makes.
+type NameMap = HashMap<&'static str, &'static CommandSpec, rustc_hash::FxBuildHasher>;
 
 /// All commands by lower-case name.
 pub struct CommandTable {

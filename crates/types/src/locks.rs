@@ -16,11 +16,11 @@ pub struct KeyGuard<'a> {
 }
 
 fn stripe_of(key: &[u8]) -> usize {
-    // FNV-1a: cheap and good enough to spread keys over the stripes.
-    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash as usize) % STRIPES
+    // Keys are not adversarial here (a collision only shares a lock): a cheap hash.
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(key);
+    (hasher.finish() as usize) % STRIPES
 }
 
 impl KeyLocks {
