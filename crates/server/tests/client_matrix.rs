@@ -184,9 +184,9 @@ fn job_state(c: &mut Raw) -> String {
         .unwrap_or_else(|| panic!("no job in {status:?}"))
 }
 
-/// Polls the job every 20 ms, calling `during` on each poll while it runs, until it
+/// Polls the job every `every`, calling `during` on each poll while it runs, until it
 /// ends; panics unless it ends in `success`.
-fn wait_for_success(c: &mut Raw, mut during: impl FnMut(&mut Raw)) {
+fn wait_for_success(c: &mut Raw, every: Duration, mut during: impl FnMut(&mut Raw)) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let status = c.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
@@ -201,7 +201,7 @@ fn wait_for_success(c: &mut Raw, mut during: impl FnMut(&mut Raw)) {
             "the migration did not end in 60 s: {status:?}"
         );
         during(c);
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(every);
     }
 }
 
@@ -275,7 +275,10 @@ impl Client {
                     Client::NodeRedis5 => "redis5",
                     _ => "ioredis",
                 };
-                let manifest = root.join("clients/node_modules").join(package).join("package.json");
+                let manifest = root
+                    .join("clients/node_modules")
+                    .join(package)
+                    .join("package.json");
                 assert!(
                     manifest.exists(),
                     "{}: {} is missing; {fix}",
@@ -360,7 +363,11 @@ impl Running {
         let ready = running.dir.path().join("stop.ready");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !ready.exists() {
-            if let Some(status) = running.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = running
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "{} exited before it was ready ({status}): {}",
                     client.name(),
@@ -438,8 +445,10 @@ fn client_keeps_working_through_a_migration(client: Client, delay: Duration) {
     let running = Running::start(client, &trio, "app");
     std::thread::sleep(Duration::from_millis(500));
 
+    // As a controller would: poll the job every 100 ms, SETSLOT on every node once it
+    // succeeded (at once, or after `delay`).
     let mut src = start_migration(&trio);
-    wait_for_success(&mut src, |_| {});
+    wait_for_success(&mut src, Duration::from_millis(100), |_| {});
     std::thread::sleep(delay);
     trio.hand_over();
     std::thread::sleep(Duration::from_millis(1500));
@@ -498,7 +507,10 @@ fn client_keeps_working_through_a_migration(client: Client, delay: Duration) {
     let mut lost = Vec::new();
     for ((key, expected), got) in writes.iter().zip(trio.read(&keys)) {
         if got.as_ref().ok().and_then(|v| v.as_deref()) != Some(expected.as_str()) {
-            lost.push(format!("{key} (slot {}): {got:?}", key_slot(key.as_bytes())));
+            lost.push(format!(
+                "{key} (slot {}): {got:?}",
+                key_slot(key.as_bytes())
+            ));
         }
     }
     if !lost.is_empty() {
@@ -673,7 +685,11 @@ fn check_listing(trio: &Trio, expected: &[(String, String)], moment: &str) -> Op
         "cluster-wide SCAN {moment}: {listed} listed for {} keys, DBSIZE sum {dbsize}",
         expected.len()
     );
-    if twice.is_empty() && missing.is_empty() && seen.len() == expected.len() && dbsize == expected.len() as i64 {
+    if twice.is_empty()
+        && missing.is_empty()
+        && seen.len() == expected.len()
+        && dbsize == expected.len() as i64
+    {
         return None;
     }
     Some(format!(
@@ -701,7 +717,7 @@ fn cluster_wide_scan_lists_every_key_exactly_once_through_a_migration() {
     // after it (a commit in the middle of a scan may legitimately list a key twice).
     let mut copying_samples = 0;
     let mut last_sample = Instant::now() - Duration::from_secs(1);
-    wait_for_success(&mut src, |src| {
+    wait_for_success(&mut src, Duration::from_millis(20), |src| {
         if copying_samples >= 3 || last_sample.elapsed() < Duration::from_millis(400) {
             return;
         }
@@ -726,11 +742,23 @@ fn cluster_wide_scan_lists_every_key_exactly_once_through_a_migration() {
     );
 
     // Between the commit and SETSLOT.
-    failures.extend(check_listing(&trio, &keys, "right after the job's success, before SETSLOT"));
+    failures.extend(check_listing(
+        &trio,
+        &keys,
+        "right after the job's success, before SETSLOT",
+    ));
     std::thread::sleep(Duration::from_secs(1));
-    failures.extend(check_listing(&trio, &keys, "1 s after the job's success, before SETSLOT"));
+    failures.extend(check_listing(
+        &trio,
+        &keys,
+        "1 s after the job's success, before SETSLOT",
+    ));
     trio.hand_over();
-    failures.extend(check_listing(&trio, &keys, "right after SETSLOT on every node"));
+    failures.extend(check_listing(
+        &trio,
+        &keys,
+        "right after SETSLOT on every node",
+    ));
     std::thread::sleep(Duration::from_secs(1));
     failures.extend(check_listing(&trio, &keys, "1 s after SETSLOT"));
 
@@ -742,7 +770,9 @@ fn cluster_wide_scan_lists_every_key_exactly_once_through_a_migration() {
         .filter(|((_, v), got)| got.as_ref().ok().and_then(|g| g.as_deref()) != Some(v.as_str()))
         .count();
     if unreadable != 0 {
-        failures.push(format!("{unreadable} keys not readable from their owner after SETSLOT"));
+        failures.push(format!(
+            "{unreadable} keys not readable from their owner after SETSLOT"
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -920,7 +950,10 @@ impl JsonParser<'_> {
             Some(_) => {
                 let start = self.at;
                 while self.at < self.s.len()
-                    && matches!(self.s[self.at], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.s[self.at],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.at += 1;
                 }
@@ -958,8 +991,11 @@ impl JsonParser<'_> {
                         b'f' => out.push(12),
                         b'u' => {
                             let hex = self.s.get(self.at..self.at + 4).ok_or("bad \\u escape")?;
-                            let code = u32::from_str_radix(std::str::from_utf8(hex).map_err(|e| e.to_string())?, 16)
-                                .map_err(|e| e.to_string())?;
+                            let code = u32::from_str_radix(
+                                std::str::from_utf8(hex).map_err(|e| e.to_string())?,
+                                16,
+                            )
+                            .map_err(|e| e.to_string())?;
                             self.at += 4;
                             let c = char::from_u32(code).unwrap_or('\u{fffd}');
                             let mut buf = [0u8; 4];
@@ -989,7 +1025,9 @@ fn the_summary_reader_reads_what_the_clients_print() {
         Some(&Json::Arr(vec![Json::Str("a \"b\"\né".into())]))
     );
     assert_eq!(
-        json.get("writes").and_then(|w| w.get("k:1")).and_then(Json::as_str),
+        json.get("writes")
+            .and_then(|w| w.get("k:1"))
+            .and_then(Json::as_str),
         Some("1:2")
     );
     assert_eq!(

@@ -50,8 +50,10 @@ impl Pair {
     /// `CLUSTERX SETSLOT <slots> NODE <id> <version>` on both nodes: their replies.
     fn setslot(&self, slots: &str, id: &str, version: i64) -> [Reply; 2] {
         let version = version.to_string();
-        [&self.src, &self.dst]
-            .map(|node| node.raw().cmd(&["CLUSTERX", "SETSLOT", slots, "NODE", id, &version]))
+        [&self.src, &self.dst].map(|node| {
+            node.raw()
+                .cmd(&["CLUSTERX", "SETSLOT", slots, "NODE", id, &version])
+        })
     }
 }
 
@@ -112,6 +114,22 @@ fn noise(seed: usize, len: usize) -> String {
         .collect()
 }
 
+/// A reply as text, for messages: bulk strings quoted, errors with their `-`.
+fn show(reply: &Reply) -> String {
+    match reply {
+        Reply::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Reply::Status(s) => format!("+{s}"),
+        Reply::Error(e) => format!("-{e}"),
+        Reply::Int(n) => n.to_string(),
+        Reply::Nil => "(nil)".into(),
+        Reply::Array(items) | Reply::Set(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
 /// A field of the newest job in `CLUSTERX MIGRATION STATUS` (RESP2: a flat array).
 fn job_field(status: &Reply, name: &str) -> Option<Reply> {
     let job = status.items().last()?.clone();
@@ -135,12 +153,12 @@ fn status(c: &mut Raw) -> Reply {
 fn state_of(status: &Reply) -> String {
     job_field(status, "state")
         .map(|s| s.text())
-        .unwrap_or_else(|| panic!("no job in {status:?}"))
+        .unwrap_or_else(|| panic!("no job in {}", show(status)))
 }
 
 fn int_field(status: &Reply, name: &str) -> i64 {
     job_field(status, name)
-        .unwrap_or_else(|| panic!("STATUS has no {name}: {status:?}"))
+        .unwrap_or_else(|| panic!("STATUS has no {name}: {}", show(status)))
         .int()
 }
 
@@ -152,7 +170,11 @@ fn wait_job_end(c: &mut Raw) -> Reply {
         if state_of(&st) != "start" {
             return st;
         }
-        assert!(Instant::now() < deadline, "the job did not end: {st:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the job did not end: {}",
+            show(&st)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -188,34 +210,50 @@ fn setslot_during_the_copy_loses_no_write_and_leaves_no_orphan() {
         assert_eq!(
             state_of(&st),
             "start",
-            "the job ended before a quarter was copied: the test proves nothing ({st:?})"
+            "the job ended before a quarter was copied: the test proves nothing ({})",
+            show(&st)
         );
         let (sent, total) = (int_field(&st, "keys_sent"), int_field(&st, "keys_total"));
         if total > 0 && sent * 4 >= total {
             break;
         }
-        assert!(Instant::now() < deadline, "the copy does not progress: {st:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the copy does not progress: {}",
+            show(&st)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 
     let mut failures = Vec::new();
     let replies = pair.setslot(slots, DST, 2);
     let refused = replies.iter().any(|r| *r != Reply::ok());
-    println!("SETSLOT while the job copies: source {:?}, destination {:?}", replies[0], replies[1]);
+    println!(
+        "SETSLOT while the job copies: source {}, destination {}",
+        show(&replies[0]),
+        show(&replies[1])
+    );
     if !refused {
         // Accepted: the destination owns the slots by topology, and takes a write.
         let set = d.cmd(&["SET", &k, "NEW"]);
         let end = wait_job_end(&mut s);
         let got = d.cmd(&["GET", &k]);
-        println!("SET k NEW on the destination: {set:?}; job ended {}; GET k: {got:?}", state_of(&end));
+        println!(
+            "SET k NEW on the destination: {}; job ended {}; GET k: {}",
+            show(&set),
+            state_of(&end),
+            show(&got)
+        );
         if set == Reply::ok() && got != Reply::bulk("NEW") {
             failures.push(format!(
-                "SETSLOT was accepted while the job copied, SET {k} NEW on the new owner answered +OK, the job ended `{}`, and GET {k} returns {got:?}: older migrated data overwrote an acknowledged write",
-                state_of(&end)
+                "SETSLOT was accepted while the job copied, SET {k} NEW on the new owner answered +OK, the job ended `{}`, and GET {k} returns {}: older migrated data overwrote an acknowledged write",
+                state_of(&end),
+                show(&got)
             ));
         } else if set != Reply::ok() {
             failures.push(format!(
-                "SETSLOT was accepted on both nodes, but the new owner refused SET {k} NEW: {set:?}"
+                "SETSLOT was accepted on both nodes, but the new owner refused SET {k} NEW: {}",
+                show(&set)
             ));
         }
         let lost = unreadable(&pair.dst, &fill);
@@ -242,16 +280,21 @@ fn setslot_during_the_copy_loses_no_write_and_leaves_no_orphan() {
             "the job is still running and can be cancelled"
         );
         let end = wait_job_end(&mut s);
-        assert_eq!(state_of(&end), "cancelled", "{end:?}");
+        assert_eq!(state_of(&end), "cancelled", "{}", show(&end));
         s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "0"]);
         let retry = s.cmd(&["CLUSTERX", "MIGRATE", slots, DST, "sync", "60"]);
         if retry != Reply::ok() {
             failures.push(format!(
-                "after the refused SETSLOT and a cancel, the same MIGRATE failed: {retry:?}"
+                "after the refused SETSLOT and a cancel, the same MIGRATE failed: {}",
+                show(&retry)
             ));
         }
         let replies = pair.setslot(slots, DST, 2);
-        assert_eq!(replies, [Reply::ok(), Reply::ok()], "SETSLOT after the migration");
+        assert_eq!(
+            replies,
+            [Reply::ok(), Reply::ok()],
+            "SETSLOT after the migration"
+        );
         assert_eq!(d.cmd(&["SET", &k, "NEW"]), Reply::ok());
         assert_eq!(d.cmd(&["GET", &k]), Reply::bulk("NEW"));
         let lost = unreadable(&pair.dst, &fill);
@@ -278,7 +321,11 @@ fn setslot_during_the_copy_loses_no_write_and_leaves_no_orphan() {
     } else {
         // Not just hidden: given the slots back, the source has none of their data.
         let back = pair.setslot(slots, SRC, 3);
-        assert_eq!(back, [Reply::ok(), Reply::ok()], "SETSLOT back to the source");
+        assert_eq!(
+            back,
+            [Reply::ok(), Reply::ok()],
+            "SETSLOT back to the source"
+        );
         let held = s.cmd(&["DBSIZE"]).int();
         if held != 0 {
             failures.push(format!(
@@ -325,7 +372,9 @@ fn map_field(reply: &Reply, name: &str) -> Option<Reply> {
 fn shard_slots(reply: &Reply, port: u16) -> BTreeSet<i64> {
     let mut slots = BTreeSet::new();
     for shard in reply.items() {
-        let nodes = map_field(&shard, "nodes").map(|n| n.items()).unwrap_or_default();
+        let nodes = map_field(&shard, "nodes")
+            .map(|n| n.items())
+            .unwrap_or_default();
         let is_master_here = nodes.iter().any(|n| {
             map_field(n, "port") == Some(Reply::Int(port as i64))
                 && map_field(n, "role") == Some(Reply::bulk("master"))
@@ -333,7 +382,9 @@ fn shard_slots(reply: &Reply, port: u16) -> BTreeSet<i64> {
         if !is_master_here {
             continue;
         }
-        let ranges = map_field(&shard, "slots").map(|s| s.items()).unwrap_or_default();
+        let ranges = map_field(&shard, "slots")
+            .map(|s| s.items())
+            .unwrap_or_default();
         for pair in ranges.chunks(2) {
             let (a, b) = (pair[0].int(), pair[1].int());
             slots.extend(a..=b);
@@ -343,8 +394,7 @@ fn shard_slots(reply: &Reply, port: u16) -> BTreeSet<i64> {
 }
 
 #[test]
-fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name_the_new_owner(
-) {
+fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name_the_new_owner() {
     let pair = Pair::start();
     let moving: Vec<(String, String)> = keys_in("m", 0, 999, 2000)
         .into_iter()
@@ -430,13 +480,15 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
     let count = s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot_text]);
     if count != Reply::Int(0) {
         failures.push(format!(
-            "CLUSTER COUNTKEYSINSLOT {probe_slot} on the source: {count:?} (migrated)"
+            "CLUSTER COUNTKEYSINSLOT {probe_slot} on the source: {} (migrated)",
+            show(&count)
         ));
     }
     let listed = s.cmd(&["CLUSTER", "GETKEYSINSLOT", &slot_text, "100"]);
     if listed != Reply::Array(vec![]) {
         failures.push(format!(
-            "CLUSTER GETKEYSINSLOT {probe_slot} on the source: {listed:?} (migrated)"
+            "CLUSTER GETKEYSINSLOT {probe_slot} on the source: {} (migrated)",
+            show(&listed)
         ));
     }
     assert_eq!(
@@ -467,7 +519,8 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
             .count();
         if wrong_moved != 0 || wrong_staying != 0 {
             failures.push(format!(
-                "CLUSTER SLOTS on the {name}: {wrong_moved} of the 1000 migrated slots not given to the destination, {wrong_staying} of the source's slots not given to the source: {slots:?}"
+                "CLUSTER SLOTS on the {name}: {wrong_moved} of the 1000 migrated slots not given to the destination, {wrong_staying} of the source's slots not given to the source: {}",
+                show(&slots)
             ));
         }
         let shards = c.cmd(&["CLUSTER", "SHARDS"]);
@@ -489,8 +542,16 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
         Duration::from_secs(10),
         || s.cmd(&["DBSIZE"]).int() == staying.len() as i64,
     );
-    assert_eq!(unreadable(&pair.dst, &moving), 0, "migrated keys on the destination");
-    assert!(failures.is_empty(), "between the commit and SETSLOT:\n{}", failures.join("\n"));
+    assert_eq!(
+        unreadable(&pair.dst, &moving),
+        0,
+        "migrated keys on the destination"
+    );
+    assert!(
+        failures.is_empty(),
+        "between the commit and SETSLOT:\n{}",
+        failures.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -557,16 +618,19 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let st = status(&mut s);
-        let phase = job_field(&st, "phase").map(|p| p.text()).unwrap_or_default();
+        let phase = job_field(&st, "phase")
+            .map(|p| p.text())
+            .unwrap_or_default();
         if phase == "fence" || phase == "commit" {
             break;
         }
         assert_eq!(
             state_of(&st),
             "start",
-            "the job ended before its fence was seen: {st:?}"
+            "the job ended before its fence was seen: {}",
+            show(&st)
         );
-        assert!(Instant::now() < deadline, "no fence in 30 s: {st:?}");
+        assert!(Instant::now() < deadline, "no fence in 30 s: {}", show(&st));
         std::thread::sleep(Duration::from_millis(2));
     }
     // Inside the fence: a plain SET and the EXEC, at the same moment.
@@ -582,11 +646,14 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     let writer_replies = writer.join().expect("writer");
     let end = wait_job_end(&mut s);
     println!(
-        "inside the fence: EXEC answered {exec:?} after {exec_ms} ms; plain SET answered {plain_reply:?} after {plain_ms} ms; job {} with fence_ms {:?}; writer ended with {writer_replies:?}",
+        "inside the fence: EXEC answered {} after {exec_ms} ms; plain SET answered {} after {plain_ms} ms; job {} with fence_ms {}; writer ended with {:?}",
+        show(&exec),
+        show(&plain_reply),
         state_of(&end),
-        job_field(&end, "fence_ms")
+        job_field(&end, "fence_ms").map(|f| show(&f)).unwrap_or_default(),
+        writer_replies.iter().map(show).collect::<Vec<_>>()
     );
-    assert_eq!(state_of(&end), "success", "{end:?}");
+    assert_eq!(state_of(&end), "success", "{}", show(&end));
     let moved = Reply::err(&format!(
         "MOVED {} 127.0.0.1:{}",
         key_slot(plain_key.as_bytes()),
@@ -595,18 +662,22 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     // The scenario holds only if the plain write really was held by the fence.
     assert!(
         plain_reply == moved && plain_ms >= 50,
-        "the plain SET was not held by the fence ({plain_reply:?} after {plain_ms} ms): the test did not reach the fence"
+        "the plain SET was not held by the fence ({} after {plain_ms} ms): the test did not reach the fence",
+        show(&plain_reply)
     );
 
     let is_tryagain = matches!(&exec, Reply::Error(e) if e.starts_with("TRYAGAIN"));
     assert!(
         !is_tryagain,
-        "EXEC of a transaction queued before the cut-over got {exec:?} after {exec_ms} ms, while a plain SET sent at the same moment was held {plain_ms} ms and answered {plain_reply:?}"
+        "EXEC of a transaction queued before the cut-over got {} after {exec_ms} ms, while a plain SET sent at the same moment was held {plain_ms} ms and answered {}",
+        show(&exec),
+        show(&plain_reply)
     );
     match &exec {
         Reply::Error(e) if e.starts_with("MOVED") || e.starts_with("EXECABORT") => {}
         other => panic!(
-            "the job committed, so the EXEC held by the fence must answer MOVED or EXECABORT, not {other:?}"
+            "the job committed, so the EXEC held by the fence must answer MOVED or EXECABORT, not {}",
+            show(other)
         ),
     }
     assert_eq!(
@@ -618,6 +689,9 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
 
 // ---------------------------------------------------------------------------------
 // Finding 5
+
+/// One look at a running job: (elapsed_ms, eta_ms, bytes_sent, bytes_total, percent).
+type Sample = (i64, i64, i64, Option<i64>, Option<i64>);
 
 #[test]
 fn progress_and_eta_count_bytes_for_a_big_hash() {
@@ -648,7 +722,7 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
     assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "3000", DST]), Reply::ok());
 
     // (elapsed_ms, eta_ms, bytes_sent, bytes_total, percent) while running.
-    let mut samples: Vec<(i64, i64, i64, Option<i64>, Option<i64>)> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let end = loop {
         let st = status(&mut s);
@@ -663,10 +737,14 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
             field("bytes_total"),
             field("percent"),
         ));
-        assert!(Instant::now() < deadline, "the job did not end: {st:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the job did not end: {}",
+            show(&st)
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(state_of(&end), "success", "{end:?}");
+    assert_eq!(state_of(&end), "success", "{}", show(&end));
     let total_ms = int_field(&end, "elapsed_ms");
     assert!(
         total_ms >= 1000 && samples.len() >= 10,
@@ -675,11 +753,7 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
     );
 
     let mut failures = Vec::new();
-    let zero_eta: Vec<i64> = samples
-        .iter()
-        .filter(|s| s.1 == 0)
-        .map(|s| s.0)
-        .collect();
+    let zero_eta: Vec<i64> = samples.iter().filter(|s| s.1 == 0).map(|s| s.0).collect();
     if !zero_eta.is_empty() {
         failures.push(format!(
             "eta_ms was 0 while the job was running, at elapsed_ms {:?} of {total_ms}",
@@ -696,7 +770,9 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
     }
     // In the first half of the job, progress by bytes is well under 100% and the ETA
     // is of the order of what was actually left.
-    for &(elapsed, eta, sent, total, percent) in samples.iter().filter(|s| s.0 > 0 && s.0 * 2 < total_ms) {
+    for &(elapsed, eta, sent, total, percent) in
+        samples.iter().filter(|s| s.0 > 0 && s.0 * 2 < total_ms)
+    {
         let left = total_ms - elapsed;
         if let Some(total) = total.filter(|t| *t > 0) {
             if sent * 100 >= total * 90 {
@@ -721,7 +797,10 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
     }
     println!(
         "progress samples (elapsed_ms, eta_ms, bytes_sent, bytes_total, percent): {:?}",
-        samples.iter().step_by((samples.len() / 8).max(1)).collect::<Vec<_>>()
+        samples
+            .iter()
+            .step_by((samples.len() / 8).max(1))
+            .collect::<Vec<_>>()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
