@@ -760,19 +760,32 @@ fn progress_and_eta_count_bytes_for_a_big_hash() {
             &zero_eta[..zero_eta.len().min(10)]
         ));
     }
-    let no_total = samples.iter().filter(|s| s.3.unwrap_or(-1) <= 0).count();
-    if no_total != 0 {
+    // bytes_total is always there; -1 (unknown) only before the first byte is sent.
+    let missing = samples.iter().filter(|s| s.3.is_none()).count();
+    let unknown = samples
+        .iter()
+        .filter(|s| s.2 > 0 && s.3.is_some_and(|t| t <= 0))
+        .count();
+    if missing != 0 || unknown != 0 {
         failures.push(format!(
-            "bytes_total was missing or not positive in {no_total} of {} samples while the job ran (first: {:?})",
-            samples.len(),
-            samples[0].3
+            "while the job ran, STATUS had no bytes_total in {missing} of {} samples, and a non-positive one after bytes were sent in {unknown}",
+            samples.len()
         ));
     }
-    // In the first half of the job, progress by bytes is well under 100% and the ETA
-    // is of the order of what was actually left.
-    for &(elapsed, eta, sent, total, percent) in
-        samples.iter().filter(|s| s.0 > 0 && s.0 * 2 < total_ms)
-    {
+    // In the first half of the job (once bytes flow), progress by bytes is well under
+    // 100% and the ETA is known and of the order of what was actually left.
+    let first_half: Vec<Sample> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.2 > 0 && s.0 * 2 < total_ms)
+        .collect();
+    if !first_half.iter().any(|s| s.1 > 0) {
+        failures.push(format!(
+            "no positive eta_ms in the first half of the job (first etas: {:?})",
+            first_half.iter().map(|s| s.1).take(10).collect::<Vec<_>>()
+        ));
+    }
+    for &(elapsed, eta, sent, total, percent) in &first_half {
         let left = total_ms - elapsed;
         if let Some(total) = total.filter(|t| *t > 0) {
             if sent * 100 >= total * 90 {
