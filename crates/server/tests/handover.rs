@@ -557,84 +557,149 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
 // ---------------------------------------------------------------------------------
 // Finding 4
 
+/// A TCP relay in front of a node that holds back the source's commit: the first time
+/// `CLUSTER IMPORT <slots> 1` passes towards the node, it is forwarded only after
+/// `delay`. The source is fenced from before that call until its reply, so the fence
+/// lasts at least `delay`, whatever the migration's speed. Everything else is relayed
+/// as is, both ways.
+struct CommitDelay {
+    port: u16,
+    /// Set when the commit was caught (the source is fenced from then on).
+    caught: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CommitDelay {
+    fn start(target: u16, slots: &str, delay: Duration) -> CommitDelay {
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", common::free_port())).expect("relay port");
+        let port = listener.local_addr().expect("relay address").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let needle = format!("import\r\n${}\r\n{slots}\r\n$1\r\n1\r\n", slots.len()).into_bytes();
+        let caught = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (caught, stop) = (caught.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((inbound, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    let _ = inbound.set_nonblocking(false);
+                    let outbound = common::connect_retrying(target);
+                    let (needle, caught) = (needle.clone(), caught.clone());
+                    relay(inbound, outbound, needle, caught, delay);
+                }
+            });
+        }
+        CommitDelay { port, caught, stop }
+    }
+}
+
+impl Drop for CommitDelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies both ways between two sockets, delaying the chunk towards `outbound` that
+/// completes `needle` (compared case-insensitively) the first time it is seen.
+fn relay(
+    inbound: std::net::TcpStream,
+    outbound: std::net::TcpStream,
+    needle: Vec<u8>,
+    caught: Arc<AtomicBool>,
+    delay: Duration,
+) {
+    use std::io::{Read, Write};
+    let (mut in_read, mut in_write) = (inbound.try_clone().expect("clone"), inbound);
+    let (mut out_read, mut out_write) = (outbound.try_clone().expect("clone"), outbound);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut window: Vec<u8> = Vec::new();
+        loop {
+            let n = match in_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            window.extend(buf[..n].iter().map(u8::to_ascii_lowercase));
+            if !caught.load(Ordering::Relaxed)
+                && window.windows(needle.len()).any(|w| w == needle.as_slice())
+            {
+                caught.store(true, Ordering::Relaxed);
+                std::thread::sleep(delay);
+            }
+            let keep = window.len().saturating_sub(needle.len());
+            window.drain(..keep);
+            if out_write.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = out_write.shutdown(std::net::Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match out_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if in_write.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = in_write.shutdown(std::net::Shutdown::Both);
+    });
+}
+
 #[test]
 fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
-    let pair = Pair::start();
-    let mut s = pair.src.raw();
-    // 1 MB in slots 100-199, copied at 1 MB/s in batches of up to 2 MB.
+    let src = TestServer::start(&["--cluster-enabled", "yes"]);
+    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
+    // The topology names the destination at the relay, so the source's link (and its
+    // commit) go through it; the destination learns its id from SETNODEID.
+    let relay = CommitDelay::start(dst.port, "100-199", Duration::from_millis(1500));
+    let topology = format!(
+        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
+        src.port, relay.port
+    );
+    assert_eq!(dst.raw().cmd(&["CLUSTERX", "SETNODEID", DST]), Reply::ok());
+    for node in [&src, &dst] {
+        assert_eq!(
+            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+            Reply::ok()
+        );
+    }
+    let mut s = src.raw();
     let fill: Vec<(String, String)> = keys_in("f", 100, 199, 1000)
         .into_iter()
-        .enumerate()
-        .map(|(i, k)| (k, noise(i, 1000)))
+        .map(|k| (k, "v".to_string()))
         .collect();
-    write_all(&pair.src, &fill);
-    for (option, value) in [
-        ("migrate-batch-rate-limit-mb", "1"),
-        ("migrate-batch-size-kb", "2048"),
-        ("migrate-fence-max-ms", "10000"),
-    ] {
-        assert_eq!(s.cmd(&["CONFIG", "SET", option, value]), Reply::ok());
-    }
-
-    // A writer keeps writing 40 KB values to the slots at about 800 KB/s: what it writes
-    // while the last tail before the fence is throttled is shipped inside the fence, so
-    // the fence lasts a good fraction of a second.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        let port = pair.src.port;
-        let keys = keys_in("w", 100, 199, 50);
-        std::thread::spawn(move || {
-            let mut c = Raw::connect(port);
-            let value = noise(7, 40_000);
-            let mut replies = Vec::new();
-            for i in 0.. {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let reply = c.cmd(&["SET", &keys[i % keys.len()], &value]);
-                if reply != Reply::ok() {
-                    replies.push(reply);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            replies
-        })
-    };
+    write_all(&src, &fill);
+    assert_eq!(
+        s.cmd(&["CONFIG", "SET", "migrate-fence-max-ms", "10000"]),
+        Reply::ok()
+    );
 
     // A transaction queued before the cut-over, on a key of the moving slots.
     let tx_key = keys_in("tx", 100, 199, 1).remove(0);
-    let mut tx = pair.src.raw();
+    let mut tx = src.raw();
     assert_eq!(tx.cmd(&["MULTI"]), Reply::ok());
     assert_eq!(
         tx.cmd(&["SET", &tx_key, "from-exec"]),
         Reply::Status("QUEUED".into())
     );
     let plain_key = keys_in("plain", 100, 199, 1).remove(0);
-    let mut plain = pair.src.raw();
+    let mut plain = src.raw();
 
     assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "100-199", DST]), Reply::ok());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let st = status(&mut s);
-        let phase = job_field(&st, "phase")
-            .map(|p| p.text())
-            .unwrap_or_default();
-        if phase == "fence" || phase == "commit" {
-            break;
-        }
-        assert_eq!(
-            state_of(&st),
-            "start",
-            "the job ended before its fence was seen: {}",
-            show(&st)
-        );
-        assert!(Instant::now() < deadline, "no fence in 30 s: {}", show(&st));
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    // Inside the fence: a plain SET and the EXEC, at the same moment.
-    std::thread::sleep(Duration::from_millis(20));
+    wait_until(
+        "the source never sent its commit",
+        Duration::from_secs(30),
+        || relay.caught.load(Ordering::Relaxed),
+    );
+    // Fenced, the commit held back by the relay: a plain SET and the EXEC, at once.
     let sent = Instant::now();
     plain.send(&Raw::encode(&[b"SET", plain_key.as_bytes(), b"plain"]));
     tx.send(&Raw::encode(&[b"EXEC"]));
@@ -642,26 +707,23 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     let exec_ms = sent.elapsed().as_millis();
     let plain_reply = plain.read();
     let plain_ms = sent.elapsed().as_millis();
-    stop.store(true, Ordering::Relaxed);
-    let writer_replies = writer.join().expect("writer");
     let end = wait_job_end(&mut s);
     println!(
-        "inside the fence: EXEC answered {} after {exec_ms} ms; plain SET answered {} after {plain_ms} ms; job {} with fence_ms {}; writer ended with {:?}",
+        "inside the fence: EXEC answered {} after {exec_ms} ms; plain SET answered {} after {plain_ms} ms; job {} with fence_ms {}",
         show(&exec),
         show(&plain_reply),
         state_of(&end),
         job_field(&end, "fence_ms").map(|f| show(&f)).unwrap_or_default(),
-        writer_replies.iter().map(show).collect::<Vec<_>>()
     );
     assert_eq!(state_of(&end), "success", "{}", show(&end));
     let moved = Reply::err(&format!(
         "MOVED {} 127.0.0.1:{}",
         key_slot(plain_key.as_bytes()),
-        pair.dst.port
+        relay.port
     ));
     // The scenario holds only if the plain write really was held by the fence.
     assert!(
-        plain_reply == moved && plain_ms >= 50,
+        plain_reply == moved && plain_ms >= 500,
         "the plain SET was not held by the fence ({} after {plain_ms} ms): the test did not reach the fence",
         show(&plain_reply)
     );
@@ -680,8 +742,12 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
             show(other)
         ),
     }
+    assert!(
+        exec_ms >= 500,
+        "EXEC was answered after {exec_ms} ms: not held by the fence"
+    );
     assert_eq!(
-        pair.dst.raw().cmd(&["GET", &tx_key]),
+        dst.raw().cmd(&["GET", &tx_key]),
         Reply::Nil,
         "the refused transaction wrote nothing"
     );
