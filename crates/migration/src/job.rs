@@ -94,6 +94,9 @@ pub struct Job {
     pub bytes_total: AtomicI64,
     /// Bytes shipped, captured tail included.
     pub bytes_sent: AtomicU64,
+    /// The byte rate limit in force for the job (bytes per second, 0 = none), which
+    /// bounds the ETA from below.
+    pub rate_limit: AtomicU64,
     pub fence_ms: AtomicU64,
     finished_at_ms: AtomicU64,
     cancel: AtomicBool,
@@ -148,6 +151,7 @@ impl Job {
             keys_total: AtomicI64::new(-1),
             keys_sent: AtomicU64::new(0),
             bytes_total: AtomicI64::new(-1),
+            rate_limit: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             fence_ms: AtomicU64::new(0),
             finished_at_ms: AtomicU64::new(0),
@@ -231,7 +235,13 @@ impl Job {
         let keys_total = self.keys_total.load(Ordering::Relaxed);
         let bytes_total = self.bytes_total.load(Ordering::Relaxed);
         let rate_bytes_per_sec = (bytes_sent * 1000).checked_div(elapsed_ms).unwrap_or(0);
-        let (percent, eta_ms) = progress(state, bytes_total, bytes_sent, elapsed_ms);
+        let (percent, eta_ms) = progress(
+            state,
+            bytes_total,
+            bytes_sent,
+            elapsed_ms,
+            self.rate_limit.load(Ordering::Relaxed),
+        );
         JobStatus {
             id: self.id.clone(),
             slots: self.slots.to_string(),
@@ -254,10 +264,18 @@ impl Job {
     }
 }
 
-/// Percent done and time left of a job, from bytes: a running job is never at 100% nor
-/// `eta_ms` 0 (the tail, the fence and the commit are still ahead even when every byte
-/// of the snapshot went), an ended one always is. `-1` while unknown.
-fn progress(state: JobState, bytes_total: i64, bytes_sent: u64, elapsed_ms: u64) -> (i64, i64) {
+/// Percent done and time left of a job, from bytes: the bytes left at the rate so far,
+/// and never less than at the configured limit (`rate_limit` bytes/s, 0 = none). A
+/// running job is never at 100% nor `eta_ms` 0 (the tail, the fence and the commit are
+/// still ahead even when every byte of the snapshot went), an ended one always is.
+/// `-1` while unknown.
+fn progress(
+    state: JobState,
+    bytes_total: i64,
+    bytes_sent: u64,
+    elapsed_ms: u64,
+    rate_limit: u64,
+) -> (i64, i64) {
     if state != JobState::Start {
         return (100, 0);
     }
@@ -272,7 +290,11 @@ fn progress(state: JobState, bytes_total: i64, bytes_sent: u64, elapsed_ms: u64)
         return (percent, -1);
     }
     let left = total.saturating_sub(bytes_sent);
-    let eta = (u128::from(left) * u128::from(elapsed_ms) / u128::from(bytes_sent)) as i64;
+    let at_rate = u128::from(left) * u128::from(elapsed_ms) / u128::from(bytes_sent);
+    let at_limit = (u128::from(left) * 1000)
+        .checked_div(u128::from(rate_limit))
+        .unwrap_or(0);
+    let eta = i64::try_from(at_rate.max(at_limit)).unwrap_or(i64::MAX);
     (percent, eta.max(1))
 }
 
@@ -400,15 +422,17 @@ mod tests {
 
     #[test]
     fn progress_is_by_bytes_and_never_done_before_the_end() {
-        assert_eq!(progress(JobState::Start, -1, 0, 10), (-1, -1));
-        assert_eq!(progress(JobState::Start, 1000, 0, 10), (0, -1));
-        assert_eq!(progress(JobState::Start, 1000, 250, 100), (25, 300));
+        assert_eq!(progress(JobState::Start, -1, 0, 10, 0), (-1, -1));
+        assert_eq!(progress(JobState::Start, 1000, 0, 10, 0), (0, -1));
+        assert_eq!(progress(JobState::Start, 1000, 250, 100, 0), (25, 300));
+        // A burst went faster than the limit allows for what is left.
+        assert_eq!(progress(JobState::Start, 1000, 250, 100, 100), (25, 7500));
         // Every byte of the snapshot shipped, the job still running.
-        assert_eq!(progress(JobState::Start, 1000, 1000, 100), (99, 1));
-        assert_eq!(progress(JobState::Start, 1000, 5000, 100), (99, 1));
-        assert_eq!(progress(JobState::Start, 0, 0, 100), (99, -1));
+        assert_eq!(progress(JobState::Start, 1000, 1000, 100, 0), (99, 1));
+        assert_eq!(progress(JobState::Start, 1000, 5000, 100, 0), (99, 1));
+        assert_eq!(progress(JobState::Start, 0, 0, 100, 0), (99, -1));
         for ended in [JobState::Success, JobState::Fail, JobState::Cancelled] {
-            assert_eq!(progress(ended, 1000, 10, 100), (100, 0));
+            assert_eq!(progress(ended, 1000, 10, 100, 0), (100, 0));
         }
     }
 

@@ -164,6 +164,7 @@ impl Sender<'_> {
             .options()
             .rate_limit_mb
             .saturating_mul(1024 * 1024);
+        self.job.rate_limit.store(limit, Ordering::Relaxed);
         self.control.limiter().acquire(bytes, limit);
         Ok(())
     }

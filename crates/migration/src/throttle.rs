@@ -1,5 +1,5 @@
 //! Throttles for the copy: `migrate-batch-rate-limit-mb` (bytes per second, node-wide,
-//! shared by every job, a burst of one second's worth) and Kvrocks' `migrate-speed`
+//! shared by every job, a burst of 100 ms' worth) and Kvrocks' `migrate-speed`
 //! (keys per second, per job, a burst of 10 ms' worth so the copy is paced from its
 //! first key). Both are `governor`'s GCRA; the rate is passed at every call, so CONFIG
 //! SET applies to running jobs.
@@ -20,9 +20,9 @@ pub struct Throttle {
 }
 
 impl Default for Throttle {
-    /// A burst of one second's worth.
+    /// A burst of 100 ms' worth: a limit in MB/s holds over any tenth of a second.
     fn default() -> Self {
-        Throttle::with_burst(Duration::from_secs(1))
+        Throttle::with_burst(Duration::from_millis(100))
     }
 }
 
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn holds_the_rate_after_one_second_of_burst() {
-        let throttle = Throttle::default();
+        let throttle = Throttle::with_burst(Duration::from_secs(1));
         let start = Instant::now();
         // 1,000 units/s: the first 1,000 pass at once, 500 more take ~0.5 s.
         throttle.acquire(1000, 1000);
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_new_rate_applies_at_once() {
-        let throttle = Throttle::default();
+        let throttle = Throttle::with_burst(Duration::from_secs(1));
         throttle.acquire(10, 10);
         assert!(!throttle.try_acquire(10, 10));
         // Raised (CONFIG SET): the new limiter has its full burst.
