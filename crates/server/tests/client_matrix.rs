@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Raw, Reply, TestServer};
+use common::{job_field, Raw, Reply, TestServer};
 use ferrokv_keyslot::key_slot;
 
 const IDS: [&str; 3] = [
@@ -159,22 +159,6 @@ fn fill(trio: &Trio) -> Vec<(String, String)> {
         .collect();
     trio.write(&pairs);
     pairs
-}
-
-/// A field of the newest job in `CLUSTERX MIGRATION STATUS` (RESP2: a flat array).
-fn job_field(status: &Reply, name: &str) -> Option<Reply> {
-    let job = status.items().last()?.clone();
-    match job {
-        Reply::Map(pairs) => pairs
-            .into_iter()
-            .find(|(k, _)| *k == Reply::bulk(name))
-            .map(|(_, v)| v),
-        Reply::Array(fields) => fields
-            .chunks(2)
-            .find(|pair| pair[0] == Reply::bulk(name))
-            .map(|pair| pair[1].clone()),
-        _ => None,
-    }
 }
 
 fn job_state(c: &mut Raw) -> String {

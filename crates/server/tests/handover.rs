@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{wait_until, Raw, Reply, TestServer};
+use common::{job_field, wait_until, Raw, Reply, TestServer};
 use ferrokv_keyslot::key_slot;
 
 const SRC: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b1";
@@ -127,22 +127,6 @@ fn show(reply: &Reply) -> String {
             items.iter().map(show).collect::<Vec<_>>().join(", ")
         ),
         other => format!("{other:?}"),
-    }
-}
-
-/// A field of the newest job in `CLUSTERX MIGRATION STATUS` (RESP2: a flat array).
-fn job_field(status: &Reply, name: &str) -> Option<Reply> {
-    let job = status.items().last()?.clone();
-    match job {
-        Reply::Map(pairs) => pairs
-            .into_iter()
-            .find(|(k, _)| *k == Reply::bulk(name))
-            .map(|(_, v)| v),
-        Reply::Array(fields) => fields
-            .chunks(2)
-            .find(|pair| pair[0] == Reply::bulk(name))
-            .map(|pair| pair[1].clone()),
-        _ => None,
     }
 }
 
@@ -571,8 +555,8 @@ struct CommitDelay {
 
 impl CommitDelay {
     fn start(target: u16, slots: &str, delay: Duration) -> CommitDelay {
-        let listener =
-            std::net::TcpListener::bind(("127.0.0.1", common::free_port())).expect("relay port");
+        // The kernel picks the port: nothing can take it between choosing and binding.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("relay port");
         let port = listener.local_addr().expect("relay address").port();
         listener.set_nonblocking(true).expect("nonblocking");
         let needle = format!("import\r\n${}\r\n{slots}\r\n$1\r\n1\r\n", slots.len()).into_bytes();

@@ -427,3 +427,19 @@ pub fn wait_for_members_gc(c: &mut Raw) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A field of the newest job in `CLUSTERX MIGRATION STATUS` (RESP2: a flat array).
+pub fn job_field(status: &Reply, name: &str) -> Option<Reply> {
+    let job = status.items().last()?.clone();
+    match job {
+        Reply::Map(pairs) => pairs
+            .into_iter()
+            .find(|(k, _)| *k == Reply::bulk(name))
+            .map(|(_, v)| v),
+        Reply::Array(fields) => fields
+            .chunks(2)
+            .find(|pair| pair[0] == Reply::bulk(name))
+            .map(|pair| pair[1].clone()),
+        _ => None,
+    }
+}
