@@ -470,6 +470,33 @@ fn committed_migrations_survive_kill_9_of_either_node() {
         pair.src.raw().cmd(&["CLUSTERX", "MIGRATE", "42", DST]),
         Reply::err("ERR Can't migrate slot which has been migrated")
     );
+    // Both nodes still tell clients who serves the slot now, and the source does not
+    // list what it no longer serves.
+    for node in [&pair.src, &pair.dst] {
+        assert_eq!(
+            slot_server_port(&mut node.raw(), 42),
+            pair.dst.port,
+            "CLUSTER SLOTS on port {} after the restart",
+            node.port
+        );
+    }
+    assert_eq!(pair.src.raw().cmd(&["DBSIZE"]), Reply::Int(0));
+}
+
+/// The port CLUSTER SLOTS names as serving `slot`.
+fn slot_server_port(c: &mut Raw, slot: i64) -> u16 {
+    let slots = c.cmd(&["CLUSTER", "SLOTS"]);
+    slots
+        .items()
+        .iter()
+        .find_map(|entry| {
+            let fields = entry.items();
+            let (start, end) = (fields[0].int(), fields[1].int());
+            (start..=end)
+                .contains(&slot)
+                .then(|| fields[2].items()[1].int() as u16)
+        })
+        .unwrap_or_else(|| panic!("slot {slot} not in {slots:?}"))
 }
 
 #[test]
