@@ -57,7 +57,8 @@ const fn startup(name: &'static str, default: &'static str, kind: Kind) -> Optio
 #[rustfmt::skip]
 pub const OPTIONS: &[OptionSpec] = &[
     startup("bind", "127.0.0.1", STR),
-    startup("port", "6666", int(1, 65535)),
+    startup("port", "6666", int(0, 65535)),
+    startup("port-file", "", STR),
     startup("dir", "ferrokv-data", STR),
     startup("workers", "0", int(0, 256)),
     startup("tcp-backlog", "511", int(1, 65535)),
@@ -65,6 +66,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     runtime("timeout", "0", int(0, INT_MAX)),
     runtime("requirepass", "", STR),
     runtime("proto-max-bulk-len", "536870912", int(1024 * 1024, INT_MAX)),
+    runtime("slowlog-log-slower-than", "10000", int(-INT_MAX, INT_MAX)),
+    runtime("slowlog-max-len", "128", int(0, INT_MAX)),
     runtime("log-level", "info", Kind::Enum(&["debug", "info", "warning", "error", "fatal"])),
     startup("log-dir", "stderr", STR),
     startup("pidfile", "", STR),
@@ -392,6 +395,11 @@ mod tests {
                 "{} in ferrokv.conf",
                 option.name
             );
+            let settings = text
+                .lines()
+                .filter(|l| parse_line(l).ok().flatten().is_some_and(|(n, _)| n == option.name))
+                .count();
+            assert_eq!(settings, 1, "ferrokv.conf sets {} {settings} times", option.name);
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;
             }
+            crate::metrics::rejected(server, &args, &e);
             return e.into();
         }
     };
@@ -96,7 +97,7 @@ fn check(
 /// Runs a command that passed the checks (directly, or from EXEC), then lets everyone
 /// interested know which keys a successful write touched.
 pub fn run(ctx: &mut Context<'_>, spec: &'static CommandSpec, args: &[Bytes]) -> Frame {
-    let reply = (spec.handler)(ctx, args).unwrap_or_else(Frame::from);
+    let reply = crate::metrics::call(ctx, spec, args);
     let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
     if spec.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
         for position in spec.key_positions(args) {
@@ -157,11 +158,13 @@ pub fn execute_run(
     // `Batchable::of` matched name and arity; without cluster routing there is nothing
     // else to check.
     let _gate = server.exec_gate.read();
-    *client.info.last_command.lock() = if kind == Batchable::Get { "get" } else { "set" };
-    match kind {
+    let name = if kind == Batchable::Get { "get" } else { "set" };
+    *client.info.last_command.lock() = name;
+    let started = std::time::Instant::now();
+    let replies = match kind {
         Batchable::Get => {
             let keys: Vec<&[u8]> = requests.iter().map(|args| args[1].as_ref()).collect();
-            match server.db.get_many(&keys) {
+            match server.db.counting_lookups(|| server.db.get_many(&keys)) {
                 Ok(values) => values
                     .into_iter()
                     .map(|value| match value {
@@ -188,5 +191,7 @@ pub fn execute_run(
             };
             vec![reply; requests.len()]
         }
-    }
+    };
+    crate::metrics::batch(server, &client.info, name, requests, &replies, started);
+    replies
 }

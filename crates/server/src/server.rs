@@ -72,6 +72,7 @@ pub struct Server {
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
     pub waiters: crate::blocking::KeyWaiters,
     pub stats: Stats,
+    pub metrics: crate::metrics::Metrics,
     pub scan_cursors: Mutex<ScanCursors>,
     /// Normal commands hold it shared; EXEC and FLUSH hold it exclusively, so nobody
     /// observes a transaction half-applied.
@@ -106,10 +107,14 @@ impl Server {
 /// Binds every configured address before anything touches the disk, so that a port in
 /// use is reported without side effects.
 fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
-    let port = config.port();
+    let mut port = config.port();
     let backlog = u32::try_from(config.get_int("tcp-backlog")).unwrap_or(511);
-    let mut listeners = Vec::new();
+    let mut listeners: Vec<TcpListener> = Vec::new();
     for host in config.bind_addrs() {
+        // Port 0: the first address gets a free port from the kernel, the others the same.
+        if let Some(first) = listeners.first() {
+            port = first.local_addr().map_or(port, |a| a.port());
+        }
         let addr: SocketAddr = format!("{host}:{port}")
             .parse()
             .or_else(|_| format!("[{host}]:{port}").parse())
@@ -149,8 +154,9 @@ fn storage_options(config: &Config) -> StorageOptions {
 }
 
 /// Runs a node until it is shut down. Errors are start-up failures, one line each.
-pub async fn run(config: Config) -> Result<(), String> {
+pub async fn run(mut config: Config) -> Result<(), String> {
     let listeners = bind_listeners(&config)?;
+    let port = announce_port(&mut config, &listeners)?;
     let dir = config.dir();
     let db = Database::open(&dir, &storage_options(&config))
         .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
@@ -168,17 +174,24 @@ pub async fn run(config: Config) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read listening address: {e}"))?;
     let (shutdown_tx, _) = watch::channel(false);
+    let commands = crate::commands::table();
+    let metrics = crate::metrics::Metrics::new(
+        &commands,
+        config.get_int("slowlog-log-slower-than"),
+        config.get_int("slowlog-max-len"),
+    );
     let server = Arc::new(Server {
         db,
         cluster,
         config: RwLock::new(config),
-        commands: crate::commands::table(),
+        commands,
         clients: ClientRegistry::default(),
         watches: Watches::default(),
         migrations: ferrokv_migration::Migrations::default(),
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
         stats: Stats::default(),
+        metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),
         exec_gate: RwLock::new(()),
         started: Instant::now(),
@@ -192,6 +205,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         local_addr.port(),
         dir.display()
     );
+    write_port_file(&server.config.read(), port)?;
 
     let workers = {
         let count = match server.config.read().get_int("workers") {
@@ -213,6 +227,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         )));
     }
     tokio::spawn(crate::expiry::active_expire(server.clone()));
+    tokio::spawn(crate::metrics::sample(server.clone()));
 
     let mut shutdown = server.shutdown_signal();
     tokio::select! {
@@ -292,6 +307,33 @@ async fn accept_loop(
             }
         });
     }
+}
+
+/// With `port 0` the kernel picked the port: the configuration takes the real one, so
+/// that CONFIG GET, INFO and CLUSTER replies show where the node listens.
+fn announce_port(config: &mut Config, listeners: &[TcpListener]) -> Result<u16, String> {
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .ok_or("cannot read the listening port")?;
+    config
+        .set_initial("port", &port.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(port)
+}
+
+/// `port-file`: once the node answers, the port it listens on, for whoever started it
+/// with port 0 (written to a temporary name and renamed, so a reader never sees half).
+fn write_port_file(config: &Config, port: u16) -> Result<(), String> {
+    let path = config.get("port-file");
+    if path.is_empty() {
+        return Ok(());
+    }
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, format!("{port}\n"))
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write port-file '{path}': {e}"))
 }
 
 fn random_hex(len: usize) -> String {
