@@ -101,6 +101,7 @@ async fn session(
                     for reply in dispatch::execute_run(server, client, kind, &run) {
                         reply.encode(client.protocol, &mut output);
                     }
+                    client.publish_state();
                 }
                 run.clear();
             }

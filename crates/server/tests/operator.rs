@@ -169,8 +169,10 @@ fn network_bytes_and_instantaneous_rates() {
     let output: f64 = info["instantaneous_output_kbps"].parse().unwrap();
     assert!(ops > 100, "{ops}");
     assert!(input > 1.0 && output > 0.1, "{input} {output}");
-    common::wait_until("rates back to 0", Duration::from_secs(5), || {
-        info_field(&mut c, "stats", "instantaneous_ops_per_sec") <= 1
+    // Back to the rate of this polling (a few INFO calls per second).
+    common::wait_until("rates back down", Duration::from_secs(5), || {
+        std::thread::sleep(Duration::from_millis(200));
+        info_field(&mut c, "stats", "instantaneous_ops_per_sec") < 20
     });
 }
 
@@ -240,7 +242,10 @@ fn commandstats_and_errorstats_match_redis() {
             .collect::<Vec<_>>()
     };
     let ours_stats = stats(&mut ours);
-    assert_eq!(ours_stats, stats(&mut theirs));
+    let mut reference = stats(&mut theirs);
+    // Redis lists them in its hash table's order, Ferrokv by name.
+    reference.sort();
+    assert_eq!(ours_stats, reference);
     assert!(
         ours_stats.contains(&"cmdstat_get:calls=2,rejected_calls=1,failed_calls=0".to_string()),
         "{ours_stats:?}"
