@@ -397,9 +397,18 @@ mod tests {
             );
             let settings = text
                 .lines()
-                .filter(|l| parse_line(l).ok().flatten().is_some_and(|(n, _)| n == option.name))
+                .filter(|l| {
+                    parse_line(l)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|(n, _)| n == option.name)
+                })
                 .count();
-            assert_eq!(settings, 1, "ferrokv.conf sets {} {settings} times", option.name);
+            assert_eq!(
+                settings, 1,
+                "ferrokv.conf sets {} {settings} times",
+                option.name
+            );
         }
     }
 }

@@ -437,7 +437,7 @@ pub async fn sample(server: Arc<Server>) {
             }
             rates.last = Some((now, ops, input, output));
         }
-        if ticks % 10 == 0 {
+        if ticks.is_multiple_of(10) {
             memory(&server);
         }
         ticks += 1;

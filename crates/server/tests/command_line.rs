@@ -113,7 +113,31 @@ fn the_shipped_config_file_starts_a_server() {
         c.cmd(&["CONFIG", "GET", "port"]),
         Reply::Array(vec![Reply::bulk("port"), Reply::bulk(&port.to_string())])
     );
-    assert_eq!(common::info_field(&mut c, "server", "tcp_port"), i64::from(port));
+    assert_eq!(
+        common::info_field(&mut c, "server", "tcp_port"),
+        i64::from(port)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn docs_stand_alone() {
+    // Every document is read inside the repository: no link may lead out of it.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut files = vec![std::path::PathBuf::from(root).join("README.md")];
+    for entry in std::fs::read_dir(format!("{root}/docs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            assert!(
+                !line.contains("../shared") && !line.contains("](../"),
+                "{}:{}: {line}",
+                file.display(),
+                number + 1
+            );
+        }
+    }
 }

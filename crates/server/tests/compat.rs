@@ -193,7 +193,10 @@ fn client_setinfo_refuses_what_would_break_client_list() {
         c.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "redis-rs"]),
         Reply::ok()
     );
-    assert_eq!(c.cmd(&["CLIENT", "SETINFO", "LIB-VER", "0.27"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CLIENT", "SETINFO", "LIB-VER", "0.27"]),
+        Reply::ok()
+    );
     let info = c.cmd(&["CLIENT", "INFO"]).text();
     assert!(
         info.trim_end().ends_with(" lib-name=redis-rs lib-ver=0.27"),
@@ -216,9 +219,9 @@ fn command_info_spells_acl_categories_as_redis() {
     let (server, redis) = pair();
     let (mut ours, mut theirs) = (server.raw(), redis.raw());
     for command in [
-        "get", "set", "zadd", "zrange", "bzpopmin", "blpop", "lpush", "hset", "sadd",
-        "sinter", "setbit", "pfadd", "xadd", "del", "exists", "expire", "flushall", "keys",
-        "dbsize", "ping", "echo", "multi", "exec", "watch",
+        "get", "set", "zadd", "zrange", "bzpopmin", "blpop", "lpush", "hset", "sadd", "sinter",
+        "setbit", "pfadd", "xadd", "del", "exists", "expire", "flushall", "keys", "dbsize", "ping",
+        "echo", "multi", "exec", "watch",
     ] {
         assert_eq!(
             categories(&mut ours, command),
@@ -247,7 +250,37 @@ fn unsupported_commands_get_redis_unknown_command_error() {
         let got = ours.cmd(args);
         let mut unknown: Vec<&str> = vec!["NOSUCHCOMMAND"];
         unknown.extend_from_slice(&args[1..]);
-        let reference = theirs.cmd(&unknown).text().replace("NOSUCHCOMMAND", args[0]);
+        let reference = theirs
+            .cmd(&unknown)
+            .text()
+            .replace("NOSUCHCOMMAND", args[0]);
         assert_eq!(got, Reply::Error(reference), "{args:?}");
+    }
+    // Every command docs/commands.md lists as not implemented.
+    let docs = include_str!("../../../docs/commands.md");
+    let section = docs
+        .split("## Not implemented")
+        .nth(1)
+        .and_then(|s| s.split("Subcommands missing").next())
+        .expect("docs/commands.md lists the missing commands");
+    let names: Vec<&str> = section
+        .split(|c: char| c.is_whitespace() || c == ':')
+        .filter(|w| {
+            w.len() > 2
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_' || c == '-')
+        })
+        .filter(|w| !["ERR", "RESP", "AOF", "WAL"].contains(w))
+        .collect();
+    assert!(names.len() >= 55, "{names:?}");
+    for name in names {
+        let reply = ours.cmd(&[name, "x"]);
+        assert_eq!(
+            reply,
+            Reply::Error(format!(
+                "ERR unknown command '{name}', with args beginning with: 'x' "
+            )),
+            "{name}"
+        );
     }
 }

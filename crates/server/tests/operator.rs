@@ -69,7 +69,10 @@ fn info_sections_default_all_and_everything() {
     c.cmd(&["NOSUCH"]);
     let default = headers(&mut c, &[]);
     assert_eq!(default, headers(&mut c, &["default"]));
-    assert!(!default.contains(&"Commandstats".to_string()), "{default:?}");
+    assert!(
+        !default.contains(&"Commandstats".to_string()),
+        "{default:?}"
+    );
     assert!(default.contains(&"Errorstats".to_string()), "{default:?}");
     let all = headers(&mut c, &["all"]);
     assert_eq!(all, headers(&mut c, &["everything"]));
@@ -252,12 +255,24 @@ fn commandstats_and_errorstats_match_redis() {
     );
     // The exact format, times included.
     let text = ours.cmd(&["INFO", "commandstats"]).text();
-    let line = text.lines().find(|l| l.starts_with("cmdstat_set:")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cmdstat_set:"))
+        .unwrap();
     let fields: Vec<&str> = line["cmdstat_set:".len()..].split(',').collect();
-    let names: Vec<&str> = fields.iter().map(|f| f.split('=').next().unwrap()).collect();
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|f| f.split('=').next().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["calls", "usec", "usec_per_call", "rejected_calls", "failed_calls"]
+        [
+            "calls",
+            "usec",
+            "usec_per_call",
+            "rejected_calls",
+            "failed_calls"
+        ]
     );
     let per_call = fields[2].split('=').nth(1).unwrap();
     assert_eq!(per_call.split('.').nth(1).map(str::len), Some(2), "{line}");
@@ -318,7 +333,10 @@ fn slowlog_get_len_reset_and_its_options() {
     assert!((now - when).abs() < 5 && micros >= 0);
     assert_eq!(
         newest[3].strings(),
-        ["ECHO".to_string(), format!("{}... (72 more bytes)", &long[..128])]
+        [
+            "ECHO".to_string(),
+            format!("{}... (72 more bytes)", &long[..128])
+        ]
     );
     assert!(newest[4].text().starts_with("127.0.0.1:"));
     assert_eq!(newest[5].text(), "slowpoke");
@@ -336,7 +354,7 @@ fn slowlog_get_len_reset_and_its_options() {
     // AUTH and HELLO are never logged (they carry passwords).
     c.cmd(&["HELLO", "2"]);
     assert_eq!(c.cmd(&["SLOWLOG", "GET"]).items().len(), 1); // SLOWLOG RESET
-    // A negative threshold turns it off.
+                                                             // A negative threshold turns it off.
     c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
     c.cmd(&["SLOWLOG", "RESET"]);
     c.cmd(&["SET", "k", "v"]);
@@ -395,7 +413,10 @@ fn role_is_master_with_its_offset() {
     c.cmd(&["SET", "k", "v"]);
     let offset = c.cmd(&["ROLE"]).items()[1].int();
     assert!(offset > 0);
-    assert_eq!(offset, info_field(&mut c, "replication", "master_repl_offset"));
+    assert_eq!(
+        offset,
+        info_field(&mut c, "replication", "master_repl_offset")
+    );
 }
 
 #[test]
@@ -458,7 +479,9 @@ fn memory_usage_and_object_report_honest_values() {
     }
     assert_eq!(
         c.cmd(&["OBJECT", "IDLETIME", "h"]),
-        Reply::err("ERR Ferrokv does not track key access times, OBJECT IDLETIME is not available.")
+        Reply::err(
+            "ERR Ferrokv does not track key access times, OBJECT IDLETIME is not available."
+        )
     );
 }
 
@@ -469,7 +492,9 @@ fn client_list_shows_real_values() {
     let mut c = server.raw();
     let id = c.cmd(&["CLIENT", "ID"]).int();
     let line_of = |watcher: &mut Raw| {
-        let list = watcher.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]).text();
+        let list = watcher
+            .cmd(&["CLIENT", "LIST", "ID", &id.to_string()])
+            .text();
         list.trim_end()
             .split(' ')
             .filter_map(|f| f.split_once('='))
@@ -498,7 +523,10 @@ fn client_list_shows_real_values() {
     assert!(fields["multi-mem"].parse::<u64>().unwrap() >= 10);
     c.cmd(&["EXEC"]);
     let fields = line_of(&mut watcher);
-    assert_eq!((fields["multi"].as_str(), fields["watch"].as_str()), ("-1", "0"));
+    assert_eq!(
+        (fields["multi"].as_str(), fields["watch"].as_str()),
+        ("-1", "0")
+    );
     assert_eq!(fields["cmd"], "exec");
 
     // A blocked client is flagged as such.
@@ -516,9 +544,15 @@ fn config_get_answers_what_the_server_does() {
     let server = TestServer::start(&[]);
     let mut c = server.raw();
     let pair = |k: &str, v: &str| Reply::Array(vec![Reply::bulk(k), Reply::bulk(v)]);
-    assert_eq!(c.cmd(&["CONFIG", "GET", "maxmemory"]), pair("maxmemory", "0"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        pair("maxmemory", "0")
+    );
     assert_eq!(c.cmd(&["CONFIG", "GET", "save"]), pair("save", ""));
-    assert_eq!(c.cmd(&["CONFIG", "GET", "appendonly"]), pair("appendonly", "no"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "appendonly"]),
+        pair("appendonly", "no")
+    );
     assert_eq!(
         c.cmd(&["CONFIG", "GET", "maxmemory-policy"]),
         pair("maxmemory-policy", "noeviction")
@@ -531,7 +565,15 @@ fn config_get_answers_what_the_server_does() {
     );
     // redis-benchmark reads `save` and `appendonly` first and warns when it cannot.
     let out = std::process::Command::new("redis-benchmark")
-        .args(["-p", &server.port.to_string(), "-n", "200", "-t", "set", "-q"])
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "-n",
+            "200",
+            "-t",
+            "set",
+            "-q",
+        ])
         .output()
         .expect("redis-benchmark (redis-tools)");
     let text = format!(

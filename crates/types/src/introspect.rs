@@ -45,20 +45,26 @@ impl Database {
         };
         let prefix = member_prefix(key, meta.version).len() as u64;
         let (mut measured, mut bytes) = (0u64, 0u64);
-        self.scan_members(Cf::Members, key, meta.version, b"", false, |member, value| {
-            measured += 1;
-            bytes += prefix + (member.len() + value.len()) as u64;
-            samples == 0 || measured < samples as u64
-        })?;
+        self.scan_members(
+            Cf::Members,
+            key,
+            meta.version,
+            b"",
+            false,
+            |member, value| {
+                measured += 1;
+                bytes += prefix + (member.len() + value.len()) as u64;
+                samples == 0 || measured < samples as u64
+            },
+        )?;
         if meta.kind == DataType::ZSet {
             // The score index holds each member again with its 8-byte score.
             bytes *= 2;
         }
-        let members = if measured == 0 {
-            0
-        } else {
-            bytes * meta.size / measured
-        };
+        let members = bytes
+            .saturating_mul(meta.size)
+            .checked_div(measured)
+            .unwrap_or(0);
         Ok(Some(own + members))
     }
 }

@@ -244,7 +244,11 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     if spec.has(flags::ADMIN) {
         categories.push("admin");
     }
-    categories.push(if spec.has(flags::FAST) { "fast" } else { "slow" });
+    categories.push(if spec.has(flags::FAST) {
+        "fast"
+    } else {
+        "slow"
+    });
     if spec.has(flags::BLOCKING) {
         categories.push("blocking");
     }

@@ -239,7 +239,14 @@ impl RedisServer {
             let dir = tempfile::tempdir().expect("tempdir");
             let port = free_port();
             let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .args(["--bind", "127.0.0.1"])
                 .arg("--dir")
                 .arg(dir.path())
