@@ -49,8 +49,8 @@ pub struct TestServer {
     _tmp: Option<tempfile::TempDir>,
     /// Holds the port file the server writes once it listens.
     port_dir: tempfile::TempDir,
-    /// The command line; after the first start `--port` carries the port the server
-    /// got, so a restart comes back on the same port.
+    /// The command line; for a cluster node, after the first start `--port` carries
+    /// the port it got, so that a restart comes back on the same port.
     pub args: Vec<String>,
 }
 
@@ -87,11 +87,20 @@ impl TestServer {
             args,
         };
         server.spawn();
-        // From now on the server is started on the port it got.
-        if let Some(at) = server.args.iter().position(|a| a == "--port") {
-            server.args[at + 1] = server.port.to_string();
+        // A cluster node must come back on its port (the topology names it); any other
+        // server is restarted on a new port 0, which keeps restarts race-free too.
+        if server.is_cluster_node() {
+            if let Some(at) = server.args.iter().position(|a| a == "--port") {
+                server.args[at + 1] = server.port.to_string();
+            }
         }
         server
+    }
+
+    fn is_cluster_node(&self) -> bool {
+        self.args
+            .windows(2)
+            .any(|w| w[0] == "--cluster-enabled" && w[1].eq_ignore_ascii_case("yes"))
     }
 
     fn spawn(&mut self) {
@@ -177,7 +186,8 @@ impl TestServer {
         wait_exit(&mut child, Duration::from_secs(20))
     }
 
-    /// Starts the process again with the same port, dir and options.
+    /// Starts the process again with the same dir and options; a cluster node keeps
+    /// its port, any other server gets a new one (`port` is updated).
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
