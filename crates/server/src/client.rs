@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,27 @@ pub struct ClientInfo {
     pub last_command: Mutex<&'static str>,
     pub last_active_ms: AtomicU64,
     pub in_multi: AtomicBool,
+    /// The rest mirrors the connection's own state for other connections to read
+    /// (see [`Client::publish_state`]): CLIENT LIST shows real values, not placeholders.
+    pub fd: AtomicI64,
+    /// RESP version, 2 or 3.
+    pub resp: AtomicU8,
+    /// Commands queued in MULTI, -1 outside a transaction.
+    pub multi_len: AtomicI64,
+    /// Bytes of the arguments of the queued commands.
+    pub multi_mem: AtomicU64,
+    pub watched: AtomicU64,
+    pub blocked: AtomicBool,
+    pub monitor: AtomicBool,
+    /// Input buffer: unparsed bytes, capacity, and the most it held.
+    pub qbuf: AtomicU64,
+    pub rbs: AtomicU64,
+    pub rbp: AtomicU64,
+    /// Capacity of the output buffer.
+    pub obuf: AtomicU64,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER.
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -39,27 +60,68 @@ impl ClientInfo {
         self.kill_signal.notified().await
     }
 
-    /// One line of CLIENT LIST.
+    /// Records the input buffer after a read: unparsed bytes and capacity.
+    pub fn note_buffers(&self, input_len: usize, input_capacity: usize, output_capacity: usize) {
+        self.qbuf.store(input_len as u64, Ordering::Relaxed);
+        self.rbs.store(input_capacity as u64, Ordering::Relaxed);
+        self.rbp.fetch_max(input_len as u64, Ordering::Relaxed);
+        self.obuf.store(output_capacity as u64, Ordering::Relaxed);
+    }
+
+    /// One line of CLIENT LIST, with Redis 7.2's fields (`watch` from 7.4). Ferrokv has
+    /// no pub/sub, one database and no replicas, so `db`, `sub`, `psub`, `ssub` and
+    /// `redir` are constant; replies are written before the next read, so no output
+    /// is ever pending between commands (`obl`, `oll`, `omem` are 0).
     pub fn describe(&self, now_ms: u64) -> String {
+        let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
         let age = self.created.elapsed().as_secs();
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let name = self.name.lock().clone().unwrap_or_default();
-        let flags = if self.in_multi.load(Ordering::Relaxed) {
-            "x"
-        } else {
-            "N"
-        };
+        let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if self.in_multi.load(Ordering::Relaxed) {
+            flags.push('x');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let (qbuf, rbs) = (load(&self.qbuf), load(&self.rbs));
+        let multi_mem = load(&self.multi_mem);
+        let tot_mem = rbs + load(&self.obuf) + multi_mem;
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp=2 lib-name= lib-ver=",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
+            self.fd.load(Ordering::Relaxed),
             name,
             age,
             idle,
             flags,
-            self.last_command.lock()
+            self.multi_len.load(Ordering::Relaxed),
+            load(&self.watched),
+            qbuf,
+            rbs.saturating_sub(qbuf),
+            multi_mem,
+            rbs,
+            load(&self.rbp),
+            tot_mem,
+            self.last_command.lock(),
+            self.resp.load(Ordering::Relaxed),
+            self.lib_name.lock().as_deref().unwrap_or_default(),
+            self.lib_ver.lock().as_deref().unwrap_or_default(),
         )
+    }
+
+    /// CLIENT LIST/KILL's TYPE of this client: all of Ferrokv's clients are `normal`
+    /// (no replicas, no pub/sub; Redis counts MONITOR clients as normal too).
+    pub fn kind(&self) -> &'static str {
+        "normal"
     }
 }
 
@@ -81,6 +143,19 @@ impl ClientRegistry {
             last_command: Mutex::new("NULL"),
             last_active_ms: AtomicU64::new(ferrokv_types::now_ms()),
             in_multi: AtomicBool::new(false),
+            fd: AtomicI64::new(-1),
+            resp: AtomicU8::new(2),
+            multi_len: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            watched: AtomicU64::new(0),
+            blocked: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            qbuf: AtomicU64::new(0),
+            rbs: AtomicU64::new(0),
+            rbp: AtomicU64::new(0),
+            obuf: AtomicU64::new(0),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -152,6 +227,8 @@ pub struct Client {
     /// Cluster: this connection is a source node's importing link for these slots.
     pub importing: Option<ferrokv_cluster::SlotSet>,
     pub action: Option<Action>,
+    /// MONITOR: the feed of executed commands this connection relays.
+    pub monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
 }
 
 impl Client {
@@ -167,10 +244,45 @@ impl Client {
             readonly: false,
             importing: None,
             action: None,
+            monitor: None,
         }
     }
 
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Copies the state CLIENT LIST shows into the shared [`ClientInfo`]; the connection
+    /// calls it after every command (a few relaxed stores).
+    pub fn publish_state(&self) {
+        let info = &self.info;
+        let resp = if self.protocol == ProtocolVersion::Resp3 {
+            3
+        } else {
+            2
+        };
+        info.resp.store(resp, Ordering::Relaxed);
+        let size = |q: &Queued| q.args.iter().map(|a| a.len() as u64).sum::<u64>();
+        let before = info.multi_len.load(Ordering::Relaxed);
+        let (len, mem) = match self.multi.as_ref() {
+            None => (-1, 0),
+            // One command queued since the last call: add it, rather than summing the
+            // whole queue after every command of a long transaction.
+            Some(m) if m.queued.len() as i64 == before + 1 && before >= 0 => (
+                before + 1,
+                info.multi_mem.load(Ordering::Relaxed) + m.queued.last().map_or(0, size),
+            ),
+            Some(m) => (m.queued.len() as i64, m.queued.iter().map(size).sum()),
+        };
+        info.multi_len.store(len, Ordering::Relaxed);
+        info.multi_mem.store(mem, Ordering::Relaxed);
+        info.watched
+            .store(self.watched.len() as u64, Ordering::Relaxed);
+        info.monitor
+            .store(self.monitor.is_some(), Ordering::Relaxed);
+        info.blocked.store(
+            matches!(self.action, Some(Action::Block(_))),
+            Ordering::Relaxed,
+        );
     }
 }

@@ -86,7 +86,13 @@ impl CommandSpec {
     /// everyone interested know which keys a successful write touched (WATCH, blocked
     /// clients).
     pub fn run(&self, ctx: &mut Context<'_>, args: &[Bytes]) -> Frame {
-        let reply = (self.handler)(ctx, args).unwrap_or_else(Frame::from);
+        let measure = crate::measure::Measure {
+            name: self.name,
+            counts_lookups: self.has(flags::READONLY),
+            private: self.has(flags::NO_AUTH),
+            admin: self.has(flags::ADMIN),
+        };
+        let reply = crate::measure::call(ctx, measure, args, self.handler);
         let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
         if self.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
             for position in self.key_positions(args) {

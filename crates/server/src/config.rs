@@ -22,6 +22,8 @@ pub enum Effect {
     None,
     /// Change the log filter now.
     LogLevel,
+    /// Apply the SLOWLOG threshold and length now.
+    Slowlog,
     /// Turn fsync of the WAL on or off in storage.
     SyncWrites,
     /// Write nodes.conf now (`yes`) or delete it (`no`).
@@ -113,7 +115,7 @@ macro_rules! int_option_value {
         }
     )*};
 }
-int_option_value!(u16, u32, u64, usize);
+int_option_value!(i64, u16, u32, u64, usize);
 
 /// Declares the option table and the typed [`Settings`] from one list of rows:
 /// `field: Type = constructor("name", "default", kind) [=> Effect],`.
@@ -146,7 +148,8 @@ macro_rules! options {
 #[rustfmt::skip]
 options! {
     bind: String = startup("bind", "127.0.0.1", STR),
-    port: u16 = startup("port", "6666", int(1, 65535)),
+    port: u16 = startup("port", "6666", int(0, 65535)),
+    port_file: String = startup("port-file", "", STR),
     dir: String = startup("dir", "ferrokv-data", STR),
     workers: usize = startup("workers", "0", int(0, 256)),
     tcp_backlog: u32 = startup("tcp-backlog", "511", int(1, 65535)),
@@ -154,6 +157,8 @@ options! {
     timeout: u64 = runtime("timeout", "0", int(0, INT_MAX)),
     requirepass: String = runtime("requirepass", "", STR),
     proto_max_bulk_len: usize = runtime("proto-max-bulk-len", "536870912", int(1024 * 1024, INT_MAX)),
+    slowlog_log_slower_than: i64 = runtime("slowlog-log-slower-than", "10000", int(-INT_MAX, INT_MAX)) => Slowlog,
+    slowlog_max_len: i64 = runtime("slowlog-max-len", "128", int(0, INT_MAX)) => Slowlog,
     log_level: String = runtime("log-level", "info", Kind::Enum(&["debug", "info", "warning", "error", "fatal"])) => LogLevel,
     log_dir: String = startup("log-dir", "stderr", STR),
     pidfile: String = startup("pidfile", "", STR),
@@ -485,6 +490,20 @@ mod tests {
                 config.get(option.name),
                 option.default,
                 "{} in ferrokv.conf",
+                option.name
+            );
+            let settings = text
+                .lines()
+                .filter(|l| {
+                    parse_line(l)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|(n, _)| n == option.name)
+                })
+                .count();
+            assert_eq!(
+                settings, 1,
+                "ferrokv.conf sets {} {settings} times",
                 option.name
             );
         }

@@ -51,6 +51,10 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         return;
     }
     let info = server.clients.register(addr, local);
+    info.fd.store(
+        i64::from(std::os::fd::AsRawFd::as_raw_fd(&socket)),
+        Ordering::Relaxed,
+    );
     let mut client = Client::new(info.clone(), requirepass_empty);
     debug!("client {} connected from {addr}", info.id);
     let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
@@ -95,6 +99,7 @@ async fn session(
                     for reply in dispatch::execute_run(server, client, kind, &run) {
                         reply.encode(client.protocol, &mut output);
                     }
+                    client.publish_state();
                 }
                 run.clear();
             }
@@ -114,6 +119,7 @@ async fn session(
                 }
             };
             let mut reply = dispatch::execute(server, client, args);
+            client.publish_state();
             if matches!(client.action, Some(Action::Block(_))) {
                 let Some(Action::Block(block)) = client.action.take() else {
                     unreachable!("checked just above")
@@ -147,6 +153,7 @@ async fn session(
                     tokio::time::sleep(duration).await;
                 }
             }
+            client.publish_state();
             reply.encode(client.protocol, &mut output);
             if output.len() >= FLUSH_THRESHOLD {
                 if !send(server, socket, &output).await {
@@ -182,11 +189,18 @@ async fn session(
         tokio::select! {
             result = read => match result {
                 Ok(0) | Err(_) => return "connection closed",
-                Ok(_) => {
+                Ok(n) => {
                     info.last_active_ms.store(ferrokv_types::now_ms(), Ordering::Relaxed);
+                    server.metrics.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    info.note_buffers(input.len(), input.capacity(), output.capacity());
                 }
             },
             _ = info.killed() => return "killed",
+            line = crate::metrics::next_monitor_line(&mut client.monitor) => {
+                if !send(server, socket, &line).await {
+                    return "write failed";
+                }
+            }
         }
     }
 }
@@ -281,5 +295,9 @@ async fn send(server: &Server, socket: &mut TcpStream, output: &[u8]) -> bool {
         tracing::error!("cannot make writes durable, dropping the connection: {e}");
         return false;
     }
+    server
+        .metrics
+        .net_output_bytes
+        .fetch_add(output.len() as u64, Ordering::Relaxed);
     socket.write_all(output).await.is_ok()
 }

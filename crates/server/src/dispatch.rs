@@ -48,6 +48,7 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;
             }
+            crate::measure::rejected(server, &args, &e);
             return e.into();
         }
     };
@@ -155,11 +156,13 @@ pub fn execute_run(
     // `Batchable::of` matched name and arity; without cluster routing there is nothing
     // else to check.
     let _gate = server.exec_gate.read();
-    *client.info.last_command.lock() = if kind == Batchable::Get { "get" } else { "set" };
-    match kind {
+    let name = if kind == Batchable::Get { "get" } else { "set" };
+    *client.info.last_command.lock() = name;
+    let started = std::time::Instant::now();
+    let replies = match kind {
         Batchable::Get => {
             let keys: Vec<&[u8]> = requests.iter().map(|args| args[1].as_ref()).collect();
-            match server.db.get_many(&keys) {
+            match server.db.counting_lookups(|| server.db.get_many(&keys)) {
                 Ok(values) => values
                     .into_iter()
                     .map(|value| match value {
@@ -186,5 +189,7 @@ pub fn execute_run(
             };
             vec![reply; requests.len()]
         }
-    }
+    };
+    crate::measure::batch(server, &client.info, name, requests, &replies, started);
+    replies
 }

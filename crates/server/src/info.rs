@@ -8,6 +8,7 @@ use crate::server::Server;
 /// The Redis version Ferrokv reports to clients that check it (HELLO, INFO).
 pub const REDIS_VERSION: &str = "7.2.0";
 
+/// Every section, in the order INFO lists them (Redis' order; `rocksdb` is Kvrocks').
 pub const SECTIONS: &[&str] = &[
     "server",
     "clients",
@@ -16,21 +17,16 @@ pub const SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
-    "keyspace",
+    "commandstats",
+    "errorstats",
     "cluster",
+    "keyspace",
     "rocksdb",
 ];
 
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
+/// Sections left out of a plain INFO (and `INFO default`), as in Redis: one line per
+/// command used is too much for the default reply.
+const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 fn human(bytes: u64) -> String {
     let units = ["B", "K", "M", "G", "T"];
@@ -89,13 +85,20 @@ fn section(server: &Server, name: &str, out: &mut String) {
             server.waiters.blocked_clients(),
         ),
         "memory" => {
-            let rss = rss_bytes();
-            let memtables = server.db.storage().memtable_bytes();
+            let m = crate::measure::memory(server);
             write!(
                 out,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_memtables:{memtables}\r\nused_disk_bytes:{}\r\nmaxmemory:0\r\n",
-                human(rss),
-                human(rss),
+                "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_peak_human:{}\r\nused_memory_heap:{}\r\nused_memory_memtables:{}\r\nused_memory_block_cache:{}\r\nused_memory_table_readers:{}\r\nused_disk_bytes:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_allocator:mimalloc\r\n",
+                m.used,
+                human(m.used),
+                m.rss,
+                human(m.rss),
+                m.peak,
+                human(m.peak),
+                m.heap,
+                m.memtables,
+                m.block_cache,
+                m.table_readers,
                 server.db.storage().disk_usage(),
             )
         }
@@ -104,19 +107,54 @@ fn section(server: &Server, name: &str, out: &mut String) {
             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\nwal_enabled:1\r\nwal_fsync_every_write:{}\r\n",
             u8::from(config.rocksdb_write_options_sync),
         ),
-        "stats" => write!(
-            out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\n",
-            stats.connections_received.load(Ordering::Relaxed),
-            stats.commands_processed.load(Ordering::Relaxed),
-            stats.rejected_connections.load(Ordering::Relaxed),
-            stats.expired_keys.load(Ordering::Relaxed),
-        ),
+        "stats" => {
+            let metrics = &server.metrics;
+            let (ops, input_kbps, output_kbps) = metrics.instantaneous();
+            let (hits, misses) = server.db.keyspace_hits_misses();
+            write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{input_kbps:.2}\r\ninstantaneous_output_kbps:{output_kbps:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                stats.connections_received.load(Ordering::Relaxed),
+                stats.commands_processed.load(Ordering::Relaxed),
+                ops.round() as u64,
+                metrics.net_input_bytes.load(Ordering::Relaxed),
+                metrics.net_output_bytes.load(Ordering::Relaxed),
+                stats.rejected_connections.load(Ordering::Relaxed),
+                stats.expired_keys.load(Ordering::Relaxed),
+                metrics.total_error_replies.load(Ordering::Relaxed),
+            )
+        }
         "replication" => write!(
             out,
             "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:{}\r\n",
             server.db.storage().latest_sequence(),
         ),
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            for (name, stat) in server.metrics.command_stats() {
+                let calls = stat.calls.load(Ordering::Relaxed);
+                let usec = stat.usec.load(Ordering::Relaxed);
+                let per_call = if calls == 0 {
+                    0.0
+                } else {
+                    usec as f64 / calls as f64
+                };
+                let _ = write!(
+                    out,
+                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                    stat.rejected.load(Ordering::Relaxed),
+                    stat.failed.load(Ordering::Relaxed),
+                );
+            }
+            Ok(())
+        }
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (code, count) in server.metrics.error_stats() {
+                let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+            }
+            Ok(())
+        }
         "cpu" => {
             let (sys, user) = cpu_seconds();
             write!(out, "# CPU\r\nused_cpu_sys:{sys:.2}\r\nused_cpu_user:{user:.2}\r\n")
@@ -160,21 +198,18 @@ fn section(server: &Server, name: &str, out: &mut String) {
     };
 }
 
-/// The INFO text for the requested section names (empty = default sections).
+/// The INFO text for the requested section names (lower case): none or `default`
+/// for the default sections, `all` or `everything` for every section (Ferrokv has no
+/// modules, so the two are the same), or any list of names and these.
 pub fn render(server: &Server, requested: &[String]) -> String {
-    let wanted: Vec<&str> = if requested.is_empty()
-        || requested
-            .iter()
-            .any(|s| s == "all" || s == "everything" || s == "default")
-    {
-        SECTIONS.to_vec()
-    } else {
-        SECTIONS
-            .iter()
-            .copied()
-            .filter(|s| requested.iter().any(|r| r == s))
-            .collect()
-    };
+    let asked = |name: &str| requested.iter().any(|r| r == name);
+    let all = asked("all") || asked("everything");
+    let default = requested.is_empty() || asked("default");
+    let wanted: Vec<&str> = SECTIONS
+        .iter()
+        .copied()
+        .filter(|s| all || asked(s) || (default && !NOT_DEFAULT.contains(s)))
+        .collect();
     let mut out = String::new();
     for (i, name) in wanted.iter().enumerate() {
         if i > 0 {

@@ -21,10 +21,14 @@ use crate::watch::Watches;
 /// Binds every configured address before anything touches the disk, so that a port in
 /// use is reported without side effects.
 fn bind_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
-    let port = config.port;
+    let mut port = config.port;
     let backlog = config.tcp_backlog;
-    let mut listeners = Vec::new();
+    let mut listeners: Vec<TcpListener> = Vec::new();
     for host in config.bind_addrs() {
+        // Port 0: the first address gets a free port from the kernel, the others the same.
+        if let Some(first) = listeners.first() {
+            port = first.local_addr().map_or(port, |a| a.port());
+        }
         let addr: SocketAddr = format!("{host}:{port}")
             .parse()
             .or_else(|_| format!("[{host}]:{port}").parse())
@@ -64,8 +68,9 @@ fn storage_options(config: &Config) -> StorageOptions {
 }
 
 /// Runs a node until it is shut down. Errors are start-up failures, one line each.
-pub async fn run(config: Config) -> Result<(), String> {
+pub async fn run(mut config: Config) -> Result<(), String> {
     let listeners = bind_listeners(&config)?;
+    let port = announce_port(&mut config, &listeners)?;
     let dir = config.data_dir();
     let db = Database::open(&dir, &storage_options(&config))
         .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
@@ -83,6 +88,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read listening address: {e}"))?;
     let (shutdown_tx, _) = watch::channel(false);
+    let metrics = crate::metrics::Metrics::new(
+        crate::commands::TABLE.iter().map(|spec| spec.name),
+        config.slowlog_log_slower_than,
+        config.slowlog_max_len,
+    );
     let server = Arc::new(Server {
         db,
         cluster,
@@ -93,6 +103,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
         stats: Stats::default(),
+        metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),
         exec_gate: RwLock::new(()),
         started: Instant::now(),
@@ -106,6 +117,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         local_addr.port(),
         dir.display()
     );
+    write_port_file(&server.config.read(), port)?;
 
     let workers = {
         let count = match server.config.read().workers {
@@ -127,6 +139,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         )));
     }
     tokio::spawn(crate::expiry::active_expire(server.clone()));
+    tokio::spawn(crate::measure::sample(server.clone()));
 
     let mut shutdown = server.shutdown_signal();
     tokio::select! {
@@ -206,6 +219,31 @@ async fn accept_loop(
             }
         });
     }
+}
+
+/// With `port 0` the kernel picked the port: the configuration takes the real one, so
+/// that CONFIG GET, INFO and CLUSTER replies show where the node listens.
+fn announce_port(config: &mut Config, listeners: &[TcpListener]) -> Result<u16, String> {
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .ok_or("cannot read the listening port")?;
+    config
+        .set_initial("port", &port.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(port)
+}
+
+/// `port-file`: once the node answers, the port it listens on, for whoever started it
+/// with port 0 (written atomically, so a reader never sees half).
+fn write_port_file(config: &Config, port: u16) -> Result<(), String> {
+    if config.port_file.is_empty() {
+        return Ok(());
+    }
+    let path = std::path::Path::new(&config.port_file);
+    crate::files::write_atomic(path, format!("{port}\n").as_bytes())
+        .map_err(|e| format!("cannot write port-file '{}': {e}", path.display()))
 }
 
 fn random_hex(len: usize) -> String {

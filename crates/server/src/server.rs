@@ -70,6 +70,7 @@ pub struct Server {
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
     pub waiters: crate::blocking::KeyWaiters,
     pub stats: Stats,
+    pub metrics: crate::metrics::Metrics,
     pub scan_cursors: Mutex<ScanCursors>,
     /// Normal commands hold it shared; EXEC and FLUSH hold it exclusively, so nobody
     /// observes a transaction half-applied.

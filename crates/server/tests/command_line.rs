@@ -3,7 +3,7 @@
 mod common;
 use std::process::Command;
 
-use common::{free_port, Reply, TestServer, BIN};
+use common::{read_port_file, Reply, TestServer, BIN};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run");
@@ -80,12 +80,7 @@ fn port_in_use_and_unusable_dir() {
     assert!(!data.exists());
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
-    let (code, _, err) = run(&[
-        "--port",
-        &free_port().to_string(),
-        "--dir",
-        file.join("sub").to_str().unwrap(),
-    ]);
+    let (code, _, err) = run(&["--port", "0", "--dir", file.join("sub").to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.contains("cannot open database in"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -95,28 +90,54 @@ fn port_in_use_and_unusable_dir() {
 fn the_shipped_config_file_starts_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ferrokv.conf");
-    let port = free_port();
     let data = dir.path().join("data");
+    let port_file = dir.path().join("port");
     let mut child = Command::new(BIN)
-        .args([
-            "-c",
-            conf,
-            "--port",
-            &port.to_string(),
-            "--dir",
-            data.to_str().unwrap(),
-        ])
+        .args(["-c", conf, "--port", "0", "--dir", data.to_str().unwrap()])
+        .arg("--port-file")
+        .arg(&port_file)
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut c = loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break common::Raw::connect(port);
+    let port = loop {
+        if let Some(port) = read_port_file(&port_file) {
+            break port;
         }
         assert!(std::time::Instant::now() < deadline);
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    let mut c = common::Raw::connect(port);
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    // The configuration, INFO and CLIENT LIST show the port the kernel picked.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "port"]),
+        Reply::Array(vec![Reply::bulk("port"), Reply::bulk(&port.to_string())])
+    );
+    assert_eq!(
+        common::info_field(&mut c, "server", "tcp_port"),
+        i64::from(port)
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn docs_stand_alone() {
+    // Every document is read inside the repository: no link may lead out of it.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut files = vec![std::path::PathBuf::from(root).join("README.md")];
+    for entry in std::fs::read_dir(format!("{root}/docs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            assert!(
+                !line.contains("../shared") && !line.contains("](../"),
+                "{}:{}: {line}",
+                file.display(),
+                number + 1
+            );
+        }
+    }
 }

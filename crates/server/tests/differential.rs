@@ -5,54 +5,8 @@
 //!   FERROKV_DIFF_SEQUENCES=20000 FERROKV_DIFF_SEED=7 cargo test --test differential -- --nocapture
 
 mod common;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{free_port, Raw, Reply, TestServer};
-
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Raw, Reply, TestServer};
 
 /// A small xorshift generator: reproducible without extra dependencies.
 struct Rng(u64);
@@ -679,7 +633,7 @@ fn normalise(cmd: &str, reply: Reply) -> Reply {
 }
 
 fn run(seed: u64, sequences: usize, commands_per_sequence: usize) -> usize {
-    let redis = Redis::start();
+    let redis = common::RedisServer::start();
     let ferrokv = TestServer::start(&[]);
     let mut expected = Raw::connect(redis.port);
     let mut actual = ferrokv.raw();

@@ -250,11 +250,12 @@ fn info_config_command_and_friends() {
 fn config_rewrite_keeps_the_file_and_applies_on_restart() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("node.conf");
-    let port = common::free_port();
+    let port_file = dir.path().join("port");
     std::fs::write(
         &conf,
         format!(
-            "# my node\nport {port}\ndir {}\nmaxclients 100\nlog-level warning\n",
+            "# my node\nport 0\nport-file {}\ndir {}\nmaxclients 100\nlog-level warning\n",
+            port_file.display(),
             dir.path().join("data").display()
         ),
     )
@@ -263,13 +264,13 @@ fn config_rewrite_keeps_the_file_and_applies_on_restart() {
         .arg(&conf)
         .spawn()
         .unwrap();
-    let mut c = loop {
-        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            drop(stream);
-            break Raw::connect(port);
+    let port = loop {
+        if let Some(port) = common::read_port_file(&port_file) {
+            break port;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let mut c = Raw::connect(port);
     assert_eq!(
         c.cmd(&["CONFIG", "SET", "maxclients", "200", "timeout", "30"]),
         Reply::ok()

@@ -382,6 +382,28 @@ impl Storage {
             .sum()
     }
 
+    /// Memory RocksDB holds, in bytes: memtables, the block cache (shared by all
+    /// families, so counted once) and table readers (indexes and filters kept outside
+    /// the cache).
+    pub fn memory_bytes(&self) -> (u64, u64, u64) {
+        let property = |cf: Cf, name: &str| {
+            self.db
+                .property_int_value_cf(self.cf(cf), name)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        let table_readers = Cf::ALL
+            .iter()
+            .map(|cf| property(*cf, "rocksdb.estimate-table-readers-mem"))
+            .sum();
+        (
+            self.memtable_bytes(),
+            property(Cf::Metadata, "rocksdb.block-cache-usage"),
+            table_readers,
+        )
+    }
+
     /// Approximate memory held by memtables.
     pub fn memtable_bytes(&self) -> u64 {
         Cf::ALL

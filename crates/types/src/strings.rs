@@ -91,10 +91,14 @@ impl Database {
     /// GET: the value of a string key.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(raw) = self.storage.get(Cf::Metadata, &metadata_key(key))? else {
+            self.note_lookup(false);
             return Ok(None);
         };
-        match metadata::decode(&raw)? {
-            record if record.is_expired(now_ms()) => Ok(None),
+        let record = metadata::decode(&raw)?;
+        let live = !record.is_expired(now_ms());
+        self.note_lookup(live);
+        match record {
+            _ if !live => Ok(None),
             Record::String { value, .. } => Ok(Some(value.to_vec())),
             Record::Collection(_) => Err(TypeError::WrongType),
         }
@@ -110,8 +114,13 @@ impl Database {
             .multi_get(Cf::Metadata, &stored)?
             .into_iter()
             .map(|raw| {
-                let Some(raw) = raw else { return Ok(None) };
-                match metadata::decode(&raw)? {
+                let Some(raw) = raw else {
+                    self.note_lookup(false);
+                    return Ok(None);
+                };
+                let record = metadata::decode(&raw)?;
+                self.note_lookup(!record.is_expired(now));
+                match record {
                     record if record.is_expired(now) => Ok(None),
                     Record::String { value, .. } => Ok(Some(value.to_vec())),
                     Record::Collection(_) => Err(TypeError::WrongType),
@@ -128,8 +137,13 @@ impl Database {
             .multi_get(Cf::Metadata, &stored)?
             .into_iter()
             .map(|raw| {
-                let Some(raw) = raw else { return Ok(None) };
-                Ok(match metadata::decode(&raw)? {
+                let Some(raw) = raw else {
+                    self.note_lookup(false);
+                    return Ok(None);
+                };
+                let record = metadata::decode(&raw)?;
+                self.note_lookup(!record.is_expired(now));
+                Ok(match record {
                     Record::String { expire_ms, value }
                         if !metadata::is_expired(expire_ms, now) =>
                     {

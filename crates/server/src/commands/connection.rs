@@ -145,9 +145,16 @@ fn reset(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.protocol = ProtocolVersion::Resp2;
     ctx.client.asking = false;
     ctx.client.readonly = false;
+    ctx.client.monitor = None;
     *ctx.client.info.name.lock() = None;
     ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
     Ok(Frame::simple("RESET"))
+}
+
+/// Whether a value CLIENT LIST shows is free of spaces, newlines and other special
+/// characters (printable ASCII only), so that the listing splits on spaces.
+fn printable_word(value: &[u8]) -> bool {
+    value.iter().all(|b| (b'!'..=b'~').contains(b))
 }
 
 /// Client names may not contain spaces or control characters (they appear in CLIENT LIST).
@@ -155,7 +162,7 @@ fn valid_client_name(name: &[u8]) -> Result<Option<String>, CommandError> {
     if name.is_empty() {
         return Ok(None);
     }
-    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+    if !printable_word(name) {
         return Err(CommandError::err(
             "Client names cannot contain spaces, newlines or special characters.",
         ));
@@ -180,31 +187,36 @@ fn client(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         })
     } else if is(sub, "ID") {
         Ok(Frame::Integer(ctx.client.id() as i64))
-    } else if is(sub, "LIST") || is(sub, "INFO") {
-        let now = ferrokv_types::now_ms();
-        let mut listing = String::new();
-        if is(sub, "INFO") {
-            listing = ctx.client.info.describe(now);
-            listing.push('\n');
-        } else {
-            for client in ctx.server.clients.all() {
-                listing.push_str(&client.describe(now));
-                listing.push('\n');
-            }
-        }
+    } else if is(sub, "INFO") {
+        let mut listing = ctx.client.info.describe(ferrokv_types::now_ms());
+        listing.push('\n');
         Ok(Frame::Verbatim(Bytes::from(listing)))
+    } else if is(sub, "LIST") {
+        client_list(ctx, args)
     } else if is(sub, "KILL") {
         client_kill(ctx, args)
     } else if is(sub, "SETINFO") {
         if argc != 4 {
             return Err(arity_error());
         }
-        if !is(&args[2], "LIB-NAME") && !is(&args[2], "LIB-VER") {
+        let slot = if is(&args[2], "LIB-NAME") {
+            &ctx.client.info.lib_name
+        } else if is(&args[2], "LIB-VER") {
+            &ctx.client.info.lib_ver
+        } else {
             return Err(CommandError::err(format!(
                 "Unrecognized option '{}'",
                 text(&args[2])
             )));
+        };
+        // Like names: CLIENT LIST must stay splittable on spaces.
+        if !printable_word(&args[3]) {
+            return Err(CommandError::err(format!(
+                "{} cannot contain spaces, newlines or special characters.",
+                text(&args[2])
+            )));
         }
+        *slot.lock() = (!args[3].is_empty()).then(|| text(&args[3]));
         Ok(Frame::ok())
     } else if is(sub, "NO-EVICT") || is(sub, "NO-TOUCH") {
         match args.get(2) {
@@ -217,6 +229,49 @@ fn client(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             sub: text(sub),
         })
     }
+}
+
+/// A client type as CLIENT LIST and CLIENT KILL take it; Redis' error for others.
+fn client_type(arg: &[u8]) -> Result<&'static str, CommandError> {
+    match text(arg).to_ascii_lowercase().as_str() {
+        "normal" => Ok("normal"),
+        "master" => Ok("master"),
+        "replica" | "slave" => Ok("replica"),
+        "pubsub" => Ok("pubsub"),
+        _ => Err(CommandError::err(format!(
+            "Unknown client type '{}'",
+            text(arg)
+        ))),
+    }
+}
+
+/// CLIENT LIST [TYPE type | ID id...].
+fn client_list(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let mut kind = None;
+    let mut ids = None;
+    match &args[2..] {
+        [] => {}
+        [kw, t] if is(kw, "TYPE") => kind = Some(client_type(t)?),
+        [kw, list @ ..] if is(kw, "ID") && !list.is_empty() => {
+            let parsed: Option<Vec<u64>> = list
+                .iter()
+                .map(|id| ferrokv_types::numbers::parse_u64(id))
+                .collect();
+            ids = Some(parsed.ok_or_else(|| CommandError::err("Invalid client ID"))?);
+        }
+        _ => return Err(CommandError::Syntax),
+    }
+    let now = ferrokv_types::now_ms();
+    let mut listing = String::new();
+    for client in ctx.server.clients.all() {
+        let wanted = kind.is_none_or(|k| client.kind() == k)
+            && ids.as_ref().is_none_or(|ids| ids.contains(&client.id));
+        if wanted {
+            listing.push_str(&client.describe(now));
+            listing.push('\n');
+        }
+    }
+    Ok(Frame::Verbatim(Bytes::from(listing)))
 }
 
 /// CLIENT KILL addr (old form, +OK) or CLIENT KILL <filter value>... (count).
@@ -240,6 +295,8 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut skip_me = true;
+    let mut kind = None;
+    let mut max_age = None;
     for pair in args[2..].chunks_exact(2) {
         let value = text(&pair[1]);
         match &pair[0] {
@@ -247,8 +304,20 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 id = Some(
                     value
                         .parse::<u64>()
-                        .map_err(|_| CommandError::err("client-id should be greater than 0"))?,
+                        .ok()
+                        .filter(|id| *id > 0)
+                        .ok_or_else(|| CommandError::err("client-id should be greater than 0"))?,
                 )
+            }
+            f if is(f, "TYPE") => kind = Some(client_type(&pair[1])?),
+            f if is(f, "USER") => {
+                // `default` is the only user.
+                if value != "default" {
+                    return Err(CommandError::err(format!("No such user '{value}'")));
+                }
+            }
+            f if is(f, "MAXAGE") => {
+                max_age = Some(value.parse::<u64>().map_err(|_| CommandError::Syntax)?);
             }
             f if is(f, "ADDR") => addr = Some(value),
             f if is(f, "LADDR") => laddr = Some(value),
@@ -259,7 +328,6 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                     _ => return Err(CommandError::Syntax),
                 }
             }
-            f if is(f, "TYPE") || is(f, "USER") || is(f, "MAXAGE") => {}
             _ => return Err(CommandError::Syntax),
         }
     }
@@ -270,6 +338,8 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             && laddr
                 .as_ref()
                 .is_none_or(|a| client.local_addr.to_string() == *a)
+            && kind.is_none_or(|k| client.kind() == k)
+            && max_age.is_none_or(|age| client.created.elapsed().as_secs() >= age)
             && !(skip_me && client.id == ctx.client.id());
         if matches {
             kill_one(ctx, client);

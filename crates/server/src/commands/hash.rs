@@ -114,7 +114,7 @@ fn hrandfield(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .next()
             .map_or(Frame::Null, |(f, _)| Frame::bulk(f)));
     };
-    let count = int_arg(count_arg)?;
+    let count = super::count_arg(count_arg)?;
     let with_values = match args.get(3) {
         None => false,
         Some(a) if is(a, "WITHVALUES") && args.len() == 4 => true,

@@ -143,23 +143,22 @@ fn lpos(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let mut i = 3;
     while i < args.len() {
         let value = args.get(i + 1).ok_or(CommandError::Syntax)?;
-        let n = int_arg(value)?;
         match &args[i] {
             a if is(a, "RANK") => {
+                let n = super::count_arg(value)?;
                 if n == 0 {
                     return Err(CommandError::err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
-                }
-                if n == i64::MIN {
-                    return Err(CommandError::err("value is out of range"));
                 }
                 rank = n;
             }
             a if is(a, "COUNT") => {
+                let n = int_arg(value)?;
                 count = Some(
                     u64::try_from(n).map_err(|_| CommandError::err("COUNT can't be negative"))?,
                 );
             }
             a if is(a, "MAXLEN") => {
+                let n = int_arg(value)?;
                 maxlen =
                     u64::try_from(n).map_err(|_| CommandError::err("MAXLEN can't be negative"))?;
             }
@@ -235,7 +234,10 @@ fn blocking_move(
     let timeout = timeout_seconds(timeout)?;
     match ctx.server.db.lmove(&args[1], &args[2], from, to)? {
         Some(value) => Ok(Frame::bulk(value)),
-        None => ctx.block(vec![args[1].clone()], timeout, Frame::Null, None),
+        // Redis: a timeout is a null array (`*-1`), but inside MULTI, where nothing
+        // blocks, the command answers as LMOVE would, with a null bulk (`$-1`).
+        None if ctx.in_exec => Ok(Frame::Null),
+        None => ctx.block(vec![args[1].clone()], timeout, Frame::NullArray, None),
     }
 }
 

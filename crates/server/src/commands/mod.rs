@@ -8,6 +8,7 @@ mod hash;
 mod hll;
 mod keyspace;
 mod list;
+mod operator;
 mod server;
 mod set;
 mod stream;
@@ -36,6 +37,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         set::COMMANDS,
         keyspace::COMMANDS,
         list::COMMANDS,
+        operator::COMMANDS,
         stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
@@ -46,6 +48,22 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
 /// A strict integer argument.
 pub fn int_arg(arg: &[u8]) -> Result<i64, CommandError> {
     ferrokv_types::numbers::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// A count-like argument whose sign selects a behaviour (negative counts of random
+/// picks, LPOS RANK): its magnitude must fit in 64 bits so that negating it cannot
+/// overflow. Redis checks this range before it looks the key up, so callers parse with
+/// it first.
+pub fn count_arg(arg: &[u8]) -> Result<i64, CommandError> {
+    let n = int_arg(arg)?;
+    if n == i64::MIN {
+        return Err(CommandError::err(format!(
+            "value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    Ok(n)
 }
 
 /// A float argument.

@@ -35,7 +35,7 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         arity(args.len() >= 3)?;
         let config = ctx.server.config.read();
         let mut pairs = Vec::new();
-        for (name, value) in config.entries() {
+        for (name, value) in config.entries().chain(FIXED_OPTIONS.iter().copied()) {
             let wanted = args[2..]
                 .iter()
                 .any(|p| ferrokv_types::glob::matches(&p.to_ascii_lowercase(), name.as_bytes()));
@@ -66,6 +66,8 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         ] {
             counter.store(0, Ordering::Relaxed);
         }
+        ctx.server.metrics.reset();
+        ctx.server.db.reset_keyspace_stats();
         Ok(Frame::ok())
     } else {
         Err(CommandError::UnknownSubcommand {
@@ -75,6 +77,18 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+/// Redis options whose value is fixed by how Ferrokv works, answered by CONFIG GET so
+/// that tools asking (redis-benchmark asks for `save` and `appendonly`) get the truth:
+/// no memory limit and no eviction (data lives on disk), no RDB snapshots and no AOF
+/// (every write goes through RocksDB's write-ahead log instead), one database.
+const FIXED_OPTIONS: &[(&str, &str)] = &[
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("save", ""),
+    ("appendonly", "no"),
+    ("databases", "1"),
+];
+
 /// CONFIG SET of one or more pairs: all are validated before any is applied.
 fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
     let mut config_lock = ctx.server.config.write();
@@ -83,6 +97,14 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
     let mut effects = Vec::new();
     for pair in pairs.chunks_exact(2) {
         let name = text(&pair[0]);
+        if FIXED_OPTIONS
+            .iter()
+            .any(|(fixed, _)| fixed.eq_ignore_ascii_case(&name))
+        {
+            return Err(CommandError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+            )));
+        }
         let spec = updated.set_runtime(&name, &text(&pair[1])).map_err(|e| match e {
             ConfigError::Unknown(_) => CommandError::err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -111,6 +133,10 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
         match effect {
             Effect::None => {}
             Effect::LogLevel => crate::logging::set_level(&config.log_level),
+            Effect::Slowlog => ctx
+                .server
+                .metrics
+                .configure_slowlog(config.slowlog_log_slower_than, config.slowlog_max_len),
             Effect::SyncWrites => ctx
                 .server
                 .db
@@ -188,11 +214,69 @@ fn command_entry(spec: &CommandSpec) -> Frame {
         Frame::Integer(spec.first_key.into()),
         Frame::Integer(spec.last_key.into()),
         Frame::Integer(spec.step.into()),
-        Frame::Set(vec![Frame::simple(&format!("@{}", spec.group))]),
+        Frame::Set(
+            acl_categories(spec)
+                .into_iter()
+                .map(|c| Frame::simple(&format!("@{c}")))
+                .collect(),
+        ),
         Frame::Array(Vec::new()),
         Frame::Array(key_specs),
         Frame::Array(Vec::new()),
     ])
+}
+
+/// The ACL categories of a command, spelled and ordered as Redis lists them (by
+/// category number: keyspace, read, write, set, sortedset, list, hash, string, bitmap,
+/// hyperloglog, geo, stream, pubsub, admin, fast, slow, blocking, dangerous,
+/// connection, transaction).
+fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
+    // Commands on the key space as a whole, which Redis also calls dangerous when they
+    // can touch every key.
+    const KEYSPACE: &[&str] = &["dbsize", "flushall", "flushdb", "keys", "randomkey", "scan"];
+    const DANGEROUS: &[&str] = &["flushall", "flushdb", "keys", "info", "sort"];
+    let mut categories = Vec::new();
+    if spec.group == "generic" || KEYSPACE.contains(&spec.name) {
+        categories.push("keyspace");
+    }
+    if spec.has(flags::READONLY) {
+        categories.push("read");
+    }
+    if spec.has(flags::WRITE) {
+        categories.push("write");
+    }
+    let data_type = match spec.group {
+        "set" => Some("set"),
+        "sorted-set" => Some("sortedset"),
+        "list" => Some("list"),
+        "hash" => Some("hash"),
+        "string" => Some("string"),
+        "bitmap" => Some("bitmap"),
+        "hyperloglog" => Some("hyperloglog"),
+        "stream" => Some("stream"),
+        _ => None,
+    };
+    categories.extend(data_type);
+    if spec.has(flags::ADMIN) {
+        categories.push("admin");
+    }
+    categories.push(if spec.has(flags::FAST) {
+        "fast"
+    } else {
+        "slow"
+    });
+    if spec.has(flags::BLOCKING) {
+        categories.push("blocking");
+    }
+    if spec.has(flags::ADMIN) || DANGEROUS.contains(&spec.name) {
+        categories.push("dangerous");
+    }
+    match spec.group {
+        "connection" => categories.push("connection"),
+        "transactions" => categories.push("transaction"),
+        _ => {}
+    }
+    categories
 }
 
 fn command(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {

@@ -58,7 +58,7 @@ fn srandmember(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             Ok(picked.into_iter().next().map_or(Frame::Null, Frame::bulk))
         }
         Some(count) => {
-            let count = int_arg(count)?;
+            let count = super::count_arg(count)?;
             Ok(bulk_array(ctx.server.db.srandmember(&args[1], count)?))
         }
     }

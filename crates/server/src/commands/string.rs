@@ -114,10 +114,18 @@ fn getex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let expiry = match args.len() {
         2 => SetExpiry::Keep,
         3 if is(&args[2], "PERSIST") => SetExpiry::Clear,
-        4 => match expiry_option(args, 2, "getex")? {
-            Some(at) => SetExpiry::At(at),
-            None => return Err(CommandError::Syntax),
-        },
+        4 if ["EX", "PX", "EXAT", "PXAT"].iter().any(|o| is(&args[2], o)) => {
+            // Redis looks the key up before it reads the expiry value: a missing key
+            // is nil whatever the value (`GETEX missing EX 0`), an existing one gets
+            // the value's error.
+            if ctx.server.db.get(&args[1])?.is_none() {
+                return Ok(Frame::Null);
+            }
+            match expiry_option(args, 2, "getex")? {
+                Some(at) => SetExpiry::At(at),
+                None => return Err(CommandError::Syntax),
+            }
+        }
         _ => return Err(CommandError::Syntax),
     };
     Ok(bulk_or_null(ctx.server.db.getex(&args[1], expiry)?))

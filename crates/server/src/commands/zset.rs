@@ -580,14 +580,7 @@ fn zrandmember(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .next()
             .map_or(Frame::Null, |(m, _)| Frame::bulk(m)));
     };
-    let count = int_arg(count_arg)?;
-    if count == i64::MIN {
-        return Err(CommandError::err(format!(
-            "value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
-    }
+    let count = super::count_arg(count_arg)?;
     let withscores = match args.get(3) {
         None => false,
         Some(a) if is(a, "WITHSCORES") && args.len() == 4 => true,

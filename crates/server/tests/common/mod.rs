@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 
-/// A free loopback port. Each test process starts at a random place in 10000-31999
-/// (below the kernel's ephemeral range, so no client socket can be handed the port)
-/// and walks from there with a counter, so tests running in parallel threads never get
-/// the same port, and back-to-back runs rarely reuse one whose old connections still
-/// linger in TIME_WAIT.
+/// A loopback port that was free a moment ago, for programs that cannot be started on
+/// port 0 (redis-server, where port 0 means no TCP at all): the port may be taken by
+/// the time the program binds it, so whoever uses it must retry on failure
+/// ([`RedisServer::start`] does). Ferrokv servers use port 0 instead and read the port
+/// they got from their `port-file`, which leaves no race at all.
+///
+/// Each test process starts at a random place in 10000-31999 (below the kernel's
+/// ephemeral range, so no client socket can be handed the port) and walks from there
+/// with a counter, so tests running in parallel threads never get the same port.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     use std::sync::OnceLock;
@@ -43,6 +47,10 @@ pub struct TestServer {
     pub port: u16,
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
+    /// Holds the port file the server writes once it listens.
+    port_dir: tempfile::TempDir,
+    /// The command line; for a cluster node, after the first start `--port` carries
+    /// the port it got, so that a restart comes back on the same port.
     pub args: Vec<String>,
 }
 
@@ -55,12 +63,15 @@ impl TestServer {
         server
     }
 
-    /// Starts a server on a new port with data in `dir`.
+    /// Starts a server with data in `dir` on a port the kernel picks (`--port 0`): no
+    /// other process can take it between choosing and binding.
     pub fn start_in(dir: &Path, extra: &[&str]) -> TestServer {
-        let port = free_port();
+        let port_dir = tempfile::tempdir().expect("tempdir");
         let mut args = vec![
             "--port".to_string(),
-            port.to_string(),
+            "0".to_string(),
+            "--port-file".to_string(),
+            port_dir.path().join("port").display().to_string(),
             "--dir".to_string(),
             dir.display().to_string(),
             "--log-level".to_string(),
@@ -69,16 +80,32 @@ impl TestServer {
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut server = TestServer {
             child: None,
-            port,
+            port: 0,
             dir: dir.to_path_buf(),
             _tmp: None,
+            port_dir,
             args,
         };
         server.spawn();
+        // A cluster node must come back on its port (the topology names it); any other
+        // server is restarted on a new port 0, which keeps restarts race-free too.
+        if server.is_cluster_node() {
+            if let Some(at) = server.args.iter().position(|a| a == "--port") {
+                server.args[at + 1] = server.port.to_string();
+            }
+        }
         server
     }
 
+    fn is_cluster_node(&self) -> bool {
+        self.args
+            .windows(2)
+            .any(|w| w[0] == "--cluster-enabled" && w[1].eq_ignore_ascii_case("yes"))
+    }
+
     fn spawn(&mut self) {
+        let port_file = self.port_dir.path().join("port");
+        let _ = std::fs::remove_file(&port_file);
         let child = Command::new(BIN)
             .args(&self.args)
             .stdout(Stdio::null())
@@ -86,10 +113,10 @@ impl TestServer {
             .spawn()
             .expect("spawn ferrokv-server");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready(&port_file);
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, port_file: &Path) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self
@@ -99,8 +126,11 @@ impl TestServer {
             {
                 panic!("ferrokv-server exited during start-up: {status}");
             }
-            if answers_ping(self.port) {
-                return;
+            if let Some(port) = read_port_file(port_file) {
+                self.port = port;
+                if answers_ping(port) {
+                    return;
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -156,7 +186,8 @@ impl TestServer {
         wait_exit(&mut child, Duration::from_secs(20))
     }
 
-    /// Starts the process again with the same port, dir and options.
+    /// Starts the process again with the same dir and options; a cluster node keeps
+    /// its port, any other server gets a new one (`port` is updated).
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
@@ -194,6 +225,82 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
             panic!("process did not exit in {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The port a server wrote to its `port-file` (`None` until it has).
+pub fn read_port_file(path: &Path) -> Option<u16> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A reference redis-server on a free port, killed when dropped.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts redis-server (no persistence). redis-server cannot report an ephemeral
+    /// port, so a port taken between [`free_port`] and its bind makes it exit; it is
+    /// then started again on another port.
+    pub fn start() -> RedisServer {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(["--bind", "127.0.0.1"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (apt-get install redis-server)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken: try another
+                }
+                if answers_ping(port) {
+                    return RedisServer {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
+                }
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("redis-server could not find a free port in 20 attempts");
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends the same commands to Ferrokv and redis-server and checks that the replies
+/// are byte for byte the same (decoded, so RESP framing included).
+pub fn same_as_redis(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
+    for args in commands {
+        let expected = redis.cmd(args);
+        let got = ours.cmd(args);
+        assert_eq!(got, expected, "{args:?}");
     }
 }
 
@@ -372,6 +479,39 @@ impl Raw {
             }
             "%" => Reply::Map((0..count()).map(|_| (self.read(), self.read())).collect()),
             _ => panic!("unexpected reply line {line:?}"),
+        }
+    }
+
+    /// Sends a command and returns its reply exactly as sent (RESP bytes), to tell
+    /// apart what decoding merges (`$-1` and `*-1`).
+    pub fn cmd_wire(&mut self, args: &[&str]) -> String {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&Raw::encode(&args));
+        self.read_wire()
+    }
+
+    /// Reads one reply as its RESP bytes.
+    pub fn read_wire(&mut self) -> String {
+        let mut out = String::new();
+        self.wire_into(&mut out);
+        out
+    }
+
+    fn wire_into(&mut self, out: &mut String) {
+        let line = self.line();
+        out.push_str(&line);
+        out.push_str("\r\n");
+        let (kind, rest) = line.split_at(1);
+        let n: i64 = rest.parse().unwrap_or(0);
+        match kind {
+            "$" | "=" | "!" if n >= 0 => {
+                let mut data = vec![0u8; n as usize + 2];
+                self.reader.read_exact(&mut data).expect("bulk");
+                out.push_str(&String::from_utf8_lossy(&data));
+            }
+            "*" | "~" | ">" => (0..n.max(0)).for_each(|_| self.wire_into(out)),
+            "%" => (0..n.max(0) * 2).for_each(|_| self.wire_into(out)),
+            _ => {}
         }
     }
 
