@@ -145,6 +145,14 @@ impl Cluster {
     /// gets past the first node; the other gets `Invalid cluster version` there and
     /// stops, having changed nothing. No slot changes owner.
     pub fn claim(&mut self) -> Result<()> {
+        // Tests widen the window between reading the version and claiming the next one,
+        // so that two controllers racing is reproducible.
+        if let Some(ms) = std::env::var("FERROKV_CTL_TEST_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         let Some((slot, owner)) = self
             .topology
             .masters()
