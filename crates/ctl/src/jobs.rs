@@ -102,6 +102,19 @@ impl JobStatus {
         self.state == "start"
     }
 
+    /// Progress for the bar, 0-100: by keys once they are counted (the count is exact,
+    /// while the byte total is an estimate), else the node's percent by bytes.
+    pub fn progress(&self) -> u64 {
+        let p = if self.keys_total > 0 {
+            self.keys_sent.saturating_mul(100) / self.keys_total
+        } else if self.state == "success" {
+            100
+        } else {
+            self.percent
+        };
+        p.clamp(0, 100) as u64
+    }
+
     /// One line for the bar's message: keys, rate, ETA.
     pub fn summary(&self) -> String {
         let keys = if self.keys_total >= 0 {

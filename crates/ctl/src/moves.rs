@@ -160,7 +160,7 @@ pub fn run(ctx: &Ctx, cluster: &mut Cluster, moves: &[Move], max_jobs: usize) ->
                 still.push(r);
                 continue;
             };
-            r.bar.set_position(status.percent.clamp(0, 100) as u64);
+            r.bar.set_position(status.progress());
             r.bar.set_message(status.summary());
             let out = &mut outcomes[r.index];
             out.status = Some(status.clone());

@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, seed: &str, seconds: Option<u64>) -> Result<Report> {
                 match bars.get(&key) {
                     Some(bar) if bar.is_finished() => {}
                     Some(bar) => {
-                        bar.set_position(j.percent.clamp(0, 100) as u64);
+                        bar.set_position(j.progress());
                         bar.set_message(j.summary());
                         if !j.running() {
                             bar.finish_with_message(format!("{} {}", j.slots, j.state));
@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, seed: &str, seconds: Option<u64>) -> Result<Report> {
                             short(&j.source),
                             short(&j.destination)
                         ));
-                        bar.set_position(j.percent.clamp(0, 100) as u64);
+                        bar.set_position(j.progress());
                         bar.set_message(j.summary());
                         bars.insert(key, bar);
                     }

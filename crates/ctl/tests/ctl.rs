@@ -121,6 +121,14 @@ impl Node {
 
     /// The slots this node owns, per its own CLUSTER NODES.
     fn owned_slots(&self) -> usize {
+        self.owned_ranges()
+            .iter()
+            .map(|&(a, b)| usize::from(b - a) + 1)
+            .sum()
+    }
+
+    /// The slot ranges this node owns, per its own CLUSTER NODES.
+    fn owned_ranges(&self) -> Vec<(u16, u16)> {
         let text: String = redis::cmd("CLUSTER")
             .arg("NODES")
             .query(&mut self.con())
@@ -134,10 +142,13 @@ impl Node {
             .skip(8)
             .filter(|f| !f.starts_with('['))
             .map(|r| match r.split_once('-') {
-                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-                None => 1,
+                Some((a, b)) => (a.parse().expect("slot"), b.parse().expect("slot")),
+                None => {
+                    let s = r.parse().expect("slot");
+                    (s, s)
+                }
             })
-            .sum()
+            .collect()
     }
 }
 
@@ -573,6 +584,60 @@ fn check_finds_data_out_of_place_and_a_job_not_handed_over() {
         stdout.contains("PROBLEM") && stdout.contains("fix:"),
         "{stdout}"
     );
+}
+
+#[test]
+fn reshard_in_a_terminal_draws_progress_bars() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to run ferrokv-ctl under a pty");
+        return;
+    }
+    let nodes = cluster(3);
+    let mut con = cluster_client(&nodes);
+    let mut pipe = redis::cluster::cluster_pipe();
+    for i in 0..3000 {
+        pipe.set(format!("{{bar}}{i}"), i).ignore();
+    }
+    pipe.query::<()>(&mut con).expect("load");
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg("{bar}")
+        .query(&mut nodes[0].con())
+        .expect("keyslot");
+    let owner = nodes
+        .iter()
+        .position(|n| {
+            n.owned_ranges()
+                .iter()
+                .any(|&(a, b)| a <= slot && slot <= b)
+        })
+        .expect("an owner");
+    let (src, dst) = (&nodes[owner], &nodes[(owner + 1) % 3]);
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("migrate-speed")
+        .arg("3000")
+        .query::<()>(&mut src.con())
+        .expect("throttle");
+    let command = format!(
+        "{CTL} reshard {} --from {} --to {} --slots {slot} --yes",
+        src.addr(),
+        src.addr(),
+        dst.addr()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text.contains("keys,") && text.contains('%') && text.contains("=>"),
+        "no bar drawn: {text}"
+    );
+    assert!(text.contains("handed over at version 3"), "{text}");
+    check_clean(&nodes[0]);
 }
 
 #[test]
