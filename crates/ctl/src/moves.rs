@@ -3,7 +3,7 @@
 //! different destinations run at the same time; Ctrl-C cancels the running jobs.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -54,7 +54,12 @@ struct Running {
     job: String,
     bar: ProgressBar,
     cancel_sent: bool,
+    /// When the source last reported this job.
+    seen: Instant,
 }
+
+/// How long a source may fail to report a running job before the tool gives up on it.
+const LOST_AFTER: Duration = Duration::from_secs(30);
 
 /// Runs `moves` (each to be handed over when it succeeds) and returns how each ended.
 /// `max_jobs` bounds the jobs running at once on one source.
@@ -115,6 +120,7 @@ pub fn run(ctx: &Ctx, cluster: &mut Cluster, moves: &[Move], max_jobs: usize) ->
                             job,
                             bar,
                             cancel_sent: false,
+                            seen: Instant::now(),
                         });
                     }
                     Err(e) => {
@@ -157,9 +163,22 @@ pub fn run(ctx: &Ctx, cluster: &mut Cluster, moves: &[Move], max_jobs: usize) ->
                 .and_then(|jobs| jobs.iter().find(|j| j.id == r.job))
                 .cloned();
             let Some(status) = status else {
-                still.push(r);
+                if r.seen.elapsed() > LOST_AFTER {
+                    let out = &mut outcomes[r.index];
+                    out.state = "unknown".into();
+                    out.error = format!(
+                        "the source stopped reporting job {} for {} s; its outcome is unknown: run `ferrokv-ctl check`",
+                        r.job,
+                        LOST_AFTER.as_secs()
+                    );
+                    stop_starting = true;
+                    r.bar.abandon_with_message(out.error.clone());
+                } else {
+                    still.push(r);
+                }
                 continue;
             };
+            r.seen = Instant::now();
             r.bar.set_position(status.progress());
             r.bar.set_message(status.summary());
             let out = &mut outcomes[r.index];

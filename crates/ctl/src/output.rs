@@ -13,9 +13,14 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Makes Ctrl-C (SIGINT) set a flag that long-running subcommands poll.
 pub fn install_ctrl_c() {
-    // Without a handler the default (exit) applies, which is still safe: nothing is
-    // left half-done by a short command.
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    // The first Ctrl-C asks the running command to stop cleanly (a reshard cancels its
+    // job and waits for it to end); a second one exits at once.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("ferrokv-ctl: interrupted twice, exiting without waiting");
+            std::process::exit(130);
+        }
+    });
 }
 
 /// Whether Ctrl-C was pressed.

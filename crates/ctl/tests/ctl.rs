@@ -64,12 +64,17 @@ struct Node {
 
 impl Node {
     fn start() -> Node {
+        Node::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let child = Command::new(server_bin())
             .args(["--port", &port.to_string(), "--dir"])
             .arg(dir.path().join("data"))
             .args(["--cluster-enabled", "yes", "--log-level", "warning"])
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn ferrokv-server");
@@ -81,7 +86,8 @@ impl Node {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(mut c) = redis::Client::open(node.url()).and_then(|c| c.get_connection()) {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                let ping = redis::cmd("PING").query::<String>(&mut c);
+                if ping.is_ok() || ping.is_err_and(|e| e.to_string().contains("NOAUTH")) {
                     return node;
                 }
             }
@@ -417,19 +423,21 @@ fn two_controllers_racing_one_wins_the_other_refuses() {
     let won: Value = serde_json::from_slice(&outs[winner].stdout).expect("winner JSON");
     assert_eq!(won["moves"][0]["state"], "success");
     // The loser changed nothing: its slots stay with its source, no job ran there.
-    let (loser_src, moved) = if loser == 0 {
-        (&nodes[0], 100)
+    // A moves 0-99 from node 1 to node 2, B 6000-6099 from node 2 to node 3: one did.
+    let (loser_src, expected) = if loser == 0 {
+        (&nodes[0], (5461, 5461 - 100))
     } else {
-        (&nodes[1], 100)
+        (&nodes[1], (5461 - 100, 5461 + 100))
     };
-    let expected = if loser == 0 {
-        (5461, 5461 + 100)
-    } else {
-        (5461 - 100, 5461 + 100)
+    let detail = || {
+        let nodes_text: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut nodes[0].con())
+            .expect("nodes");
+        format!("{nodes_text}\n{}\n{}", show(&outs[0]), show(&outs[1]))
     };
-    assert_eq!(nodes[0].owned_slots(), expected.0);
-    assert_eq!(nodes[1].owned_slots(), expected.1);
-    let _ = moved;
+    assert_eq!(nodes[0].owned_slots(), expected.0, "{}", detail());
+    assert_eq!(nodes[1].owned_slots(), expected.1, "{}", detail());
     let jobs: Vec<Value> = redis::cmd("CLUSTERX")
         .arg("MIGRATION")
         .arg("STATUS")
@@ -650,6 +658,40 @@ fn usage_errors_exit_2_and_unreachable_nodes_exit_1() {
     let report = ctl_json(&["info", &format!("127.0.0.1:{port}")], 1);
     assert_eq!(report["ok"], false);
     assert_eq!(report["kind"], "node");
+}
+
+#[test]
+fn password_protected_nodes() {
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start_with(&["--requirepass", "s3cret"]))
+        .collect();
+    let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
+    let mut args = vec!["-a", "s3cret", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.push("--yes");
+    ctl_json(&args, 0);
+    let report = ctl_json(&["info", &addrs[0]], 1);
+    assert_eq!(report["kind"], "node", "no password: {report}");
+    let info = ctl_json(&["-a", "s3cret", "info", &addrs[0]], 0);
+    assert_eq!(info["masters"].as_array().map(Vec::len), Some(3));
+    let moved = ctl_json(
+        &[
+            "--password",
+            "s3cret",
+            "reshard",
+            &addrs[0],
+            "--from",
+            &addrs[0],
+            "--to",
+            &addrs[2],
+            "--count",
+            "100",
+            "--yes",
+        ],
+        0,
+    );
+    assert_eq!(moved["moves"][0]["state"], "success", "{moved}");
+    ctl_json(&["-a", "s3cret", "check", &addrs[0]], 0);
 }
 
 fn job_fields(v: Option<&redis::Value>) -> HashMap<String, String> {
