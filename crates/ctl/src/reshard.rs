@@ -84,6 +84,9 @@ pub fn run(
         ));
     }
     let interrupted_late = interrupted();
+    if interrupted_late {
+        ctx.say("Ctrl-C came after the job had committed: the slots were handed over anyway");
+    }
     Ok(Report {
         value: json!({ "moves": outcomes, "version": cluster.version }),
         // Ctrl-C after the commit: the move is done and handed over, but the operator
