@@ -92,7 +92,7 @@ pub struct Job {
     pub keys_sent: AtomicU64,
     /// Bytes of the slots' records at the snapshot, as shipped (-1 until counted).
     pub bytes_total: AtomicI64,
-    /// Bytes shipped, captured tail included.
+    /// Record bytes shipped (batch headers left out), captured tail included.
     pub bytes_sent: AtomicU64,
     /// The byte rate limit in force for the job (bytes per second, 0 = none), which
     /// bounds the ETA from below.

@@ -157,7 +157,9 @@ impl Sender<'_> {
         self.check()?;
         let data = batch.data();
         self.link.call(&[b"APPLYBATCH", data])?;
-        let bytes = data.len() as u64;
+        // The records' bytes, as `bytes_total` counts them: a throttled copy ships many
+        // small batches, and their headers must not run the progress ahead.
+        let bytes = data.len().saturating_sub(BATCH_HEADER) as u64;
         self.job.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
         let limit = self
             .control
@@ -235,6 +237,10 @@ impl Drop for Registered<'_> {
 /// Bytes a record adds to a shipped batch beyond its key and value (tag, column
 /// family, two lengths): what makes `bytes_total` comparable with `bytes_sent`.
 const RECORD_OVERHEAD: u64 = 4;
+
+/// A RocksDB write batch's header (sequence number and count), not counted as
+/// shipped data.
+const BATCH_HEADER: usize = 12;
 
 fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
     let options = control.options();
