@@ -164,16 +164,7 @@ impl Cluster {
         let ids: Vec<String> = self.views.keys().cloned().collect();
         let slot_text = slot.to_string();
         for (i, id) in ids.iter().enumerate() {
-            let conn = self.conn(id)?;
-            let addr = conn.addr.clone();
-            let res = conn.text(&[
-                "CLUSTERX",
-                "SETSLOT",
-                &slot_text,
-                "NODE",
-                &owner,
-                &next.to_string(),
-            ]);
+            let (addr, res) = self.setslot_on(id, &slot_text, &owner, next)?;
             if let Err(e) = res {
                 return Err(CtlError::VersionRace {
                     detail: if i == 0 {
@@ -242,23 +233,29 @@ impl Cluster {
         Ok(())
     }
 
+    /// `CLUSTERX SETSLOT <slots> NODE <node> <version>` on node `id`: its address and
+    /// the node's answer (an unreachable node is the outer error).
+    fn setslot_on(
+        &mut self,
+        id: &str,
+        slots: &str,
+        node: &str,
+        version: i64,
+    ) -> Result<(String, Result<String>)> {
+        let conn = self.conn(id)?;
+        let addr = conn.addr.clone();
+        let version = version.to_string();
+        let answer = conn.text(&["CLUSTERX", "SETSLOT", slots, "NODE", node, &version]);
+        Ok((addr, answer))
+    }
+
     fn push_setslot(&mut self, slots: &SlotSet, dst: &str, first: &[&str]) -> Result<i64> {
         let next = self.version + 1;
         let order = self.order(first);
         let slot_text = slots.to_string();
-        let version_text = next.to_string();
         let mut done: Vec<String> = Vec::new();
         for id in &order {
-            let conn = self.conn(id)?;
-            let addr = conn.addr.clone();
-            let res = conn.text(&[
-                "CLUSTERX",
-                "SETSLOT",
-                &slot_text,
-                "NODE",
-                dst,
-                &version_text,
-            ]);
+            let (addr, res) = self.setslot_on(id, &slot_text, dst, next)?;
             if let Err(e) = res {
                 if done.is_empty() && e.to_string().contains("version") {
                     return Err(CtlError::VersionRace {

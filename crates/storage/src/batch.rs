@@ -174,13 +174,8 @@ mod tests {
 
     use super::*;
     use crate::encoding::{metadata_key_in_slot, slot_of};
-    use crate::{StorageOptions, WriteObserver};
-
-    fn open() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
-        (dir, storage)
-    }
+    use crate::test_support::open;
+    use crate::WriteObserver;
 
     fn get(storage: &Storage, cf: Cf, key: &[u8]) -> Option<Vec<u8>> {
         storage.get(cf, key).unwrap().map(|v| v.to_vec())

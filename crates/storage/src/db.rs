@@ -422,12 +422,7 @@ impl Storage {
 mod tests {
     use super::*;
     use crate::encoding::metadata_key_in_slot;
-
-    fn open() -> (tempfile::TempDir, Storage) {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
-        (dir, storage)
-    }
+    use crate::test_support::open;
 
     fn put(storage: &Storage, slot: u16, key: &[u8]) {
         let mut batch = storage.batch();

@@ -29,3 +29,16 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+mod test_support {
+    use crate::{Storage, StorageOptions};
+
+    /// A database in a fresh temporary directory (kept as long as the guard lives).
+    pub fn open() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        (dir, storage)
+    }
+}
