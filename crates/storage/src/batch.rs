@@ -1,7 +1,9 @@
 //! Write batches, the one way to change the database, and the one record copier that
 //! change capture, migration and APPLYBATCH share.
 
-use rocksdb::{ColumnFamily, WriteBatch, WriteBatchIteratorCf};
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, WriteBatch, WriteBatchIteratorCf, DB};
 
 use crate::{Cf, Storage};
 
@@ -11,8 +13,12 @@ use crate::{Cf, Storage};
 pub struct Batch<'a> {
     storage: &'a Storage,
     pub(crate) records: WriteBatch,
-    /// Column family handles, looked up on first use (by name in RocksDB).
-    handles: [Option<&'a ColumnFamily>; Cf::ALL.len()],
+    /// Column family handles of `db`, looked up on first use (by name in RocksDB).
+    /// Batches carry families by id, and ids are the same in every database of a node
+    /// (created together, in `Cf::ALL` order), so a batch stays valid across a swap.
+    handles: [Option<&'static ColumnFamily>; Cf::ALL.len()],
+    /// Keeps the handles valid (declared after them: dropped last).
+    db: Arc<DB>,
 }
 
 impl<'a> Batch<'a> {
@@ -21,13 +27,19 @@ impl<'a> Batch<'a> {
             storage,
             records: WriteBatch::default(),
             handles: [None; Cf::ALL.len()],
+            db: storage.db_arc(),
         }
     }
 
     #[inline]
-    fn handle(&mut self, cf: Cf) -> &'a ColumnFamily {
-        let storage = self.storage;
-        self.handles[cf.index()].get_or_insert_with(|| storage.cf(cf))
+    fn handle(&mut self, cf: Cf) -> &'static ColumnFamily {
+        let db = &self.db;
+        *self.handles[cf.index()].get_or_insert_with(|| {
+            let handle = crate::db::handle(db, cf);
+            // SAFETY: the handle lives as long as `db`, which this batch holds for as
+            // long as it holds the handle.
+            unsafe { std::mem::transmute::<&ColumnFamily, &'static ColumnFamily>(handle) }
+        })
     }
 
     pub(crate) fn storage(&self) -> &'a Storage {
@@ -305,9 +317,9 @@ mod tests {
         let (_dir, storage) = open();
         let key = metadata_key_in_slot(1, b"a");
         let mut from = WriteBatch::default();
-        from.merge_cf(storage.cf(Cf::Metadata), &key, b"m");
+        from.merge_cf(crate::db::handle(&storage.db(), Cf::Metadata), &key, b"m");
         from.put(&key, b"default family"); // id 0: not one of Ferrokv's families
-        from.put_cf(storage.cf(Cf::Members), &key, b"v");
+        from.put_cf(crate::db::handle(&storage.db(), Cf::Members), &key, b"v");
         let mut out = storage.batch();
         let copied = out.copy_records(&from, |_| true);
         assert_eq!(
@@ -328,7 +340,7 @@ mod tests {
         let (_dir, storage) = open();
         let key = metadata_key_in_slot(1, b"a");
         let mut merge = WriteBatch::default();
-        merge.merge_cf(storage.cf(Cf::Metadata), &key, b"m");
+        merge.merge_cf(crate::db::handle(&storage.db(), Cf::Metadata), &key, b"m");
         let mut default_family = WriteBatch::default();
         default_family.put(&key, b"v");
         for data in [merge.data(), default_family.data()] {

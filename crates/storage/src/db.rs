@@ -1,7 +1,9 @@
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use arc_swap::ArcSwap;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Options, ReadOptions,
     WriteBatch, WriteOptions, DB,
@@ -75,16 +77,24 @@ impl Default for StorageOptions {
 }
 
 /// The RocksDB database of one node.
+///
+/// The database itself can be replaced while the node runs ([`Storage::swap_in`], a
+/// replica's full sync): every operation reads the current one, and what a read hands
+/// out keeps its own database open.
 pub struct Storage {
-    db: Arc<DB>,
+    pub(crate) db: ArcSwap<DB>,
+    pub(crate) options: StorageOptions,
     write_opts: WriteOptions,
-    path: PathBuf,
+    pub(crate) path: RwLock<PathBuf>,
+    /// Called after each WAL flush that made new writes durable (replication streams
+    /// wake on it).
+    durable_hook: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// fsync when the WAL is flushed (`rocksdb.write_options.sync`).
     sync_wal: AtomicBool,
     /// Writes applied so far, and how many of them are known to be in the WAL file.
     /// The WAL is flushed by `make_durable` (group commit), not by every write.
-    writes: AtomicU64,
-    durable: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) durable: AtomicU64,
     flush_lock: Mutex<()>,
     /// Change capture (slot migration); `observing` lets writes skip the lock when empty.
     observers: RwLock<Vec<Arc<dyn WriteObserver>>>,
@@ -94,6 +104,54 @@ pub struct Storage {
 impl Storage {
     /// Opens (creating if needed) the database in `dir`.
     pub fn open(dir: &Path, options: &StorageOptions) -> Result<Self, StorageError> {
+        let db = open_db(dir, options)?;
+        Ok(Storage {
+            db: ArcSwap::new(db),
+            options: options.clone(),
+            write_opts: WriteOptions::default(),
+            path: RwLock::new(dir.to_path_buf()),
+            durable_hook: OnceLock::new(),
+            sync_wal: AtomicBool::new(options.sync_writes),
+            writes: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
+            observers: RwLock::new(Vec::new()),
+            observing: AtomicBool::new(false),
+        })
+    }
+
+    /// The directory of the database in use.
+    pub fn path(&self) -> PathBuf {
+        self.path.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The database in use, for one short operation.
+    #[inline]
+    pub(crate) fn db(&self) -> arc_swap::Guard<Arc<DB>> {
+        self.db.load()
+    }
+
+    /// The database in use, kept open by the caller for as long as it holds it.
+    #[inline]
+    pub(crate) fn db_arc(&self) -> Arc<DB> {
+        self.db.load_full()
+    }
+
+    /// Counts a write applied, for `make_durable`.
+    #[inline]
+    pub(crate) fn note_write(&self) {
+        self.writes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `hook` after every WAL flush that made new writes durable. Set once.
+    pub fn set_durable_hook(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.durable_hook.set(hook);
+    }
+}
+
+/// Opens (creating if needed) a database with Ferrokv's families in `dir`.
+pub(crate) fn open_db(dir: &Path, options: &StorageOptions) -> Result<Arc<DB>, StorageError> {
+    {
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir {
             path: dir.display().to_string(),
             source,
@@ -131,23 +189,17 @@ impl Storage {
         });
         let db = Arc::new(DB::open_cf_descriptors(&db_opts, dir, cfs)?);
         let _ = db_cell.set(Arc::downgrade(&db));
-        Ok(Storage {
-            db,
-            write_opts: WriteOptions::default(),
-            path: dir.to_path_buf(),
-            sync_wal: AtomicBool::new(options.sync_writes),
-            writes: AtomicU64::new(0),
-            durable: AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
-            observers: RwLock::new(Vec::new()),
-            observing: AtomicBool::new(false),
-        })
+        Ok(db)
     }
+}
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// The handle of `cf` in `db`. The families are created at open time and never dropped.
+pub(crate) fn handle(db: &DB, cf: Cf) -> &ColumnFamily {
+    db.cf_handle(cf.name())
+        .expect("column family created at open")
+}
 
+impl Storage {
     /// Changes the fsync policy of later flushes.
     pub fn set_sync_writes(&self, sync: bool) {
         self.sync_wal.store(sync, Ordering::Relaxed);
@@ -172,20 +224,27 @@ impl Storage {
         }
         // Everything counted in `upto` has returned from `write`, so it is in the buffer.
         let upto = self.writes.load(Ordering::Acquire);
-        self.db.flush_wal(self.sync_wal.load(Ordering::Relaxed))?;
+        self.db().flush_wal(self.sync_wal.load(Ordering::Relaxed))?;
         self.durable.fetch_max(upto, Ordering::AcqRel);
+        if let Some(hook) = self.durable_hook.get() {
+            hook();
+        }
         Ok(())
     }
 
-    pub(crate) fn cf(&self, cf: Cf) -> &ColumnFamily {
-        // The families are created at open time and never dropped.
-        self.db
-            .cf_handle(cf.name())
-            .expect("column family created at open")
-    }
-
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Pinned<'_>>, StorageError> {
-        Ok(self.db.get_pinned_cf(self.cf(cf), key)?.map(Pinned))
+        let db = self.db_arc();
+        let Some(slice) = db.get_pinned_cf(handle(&db, cf), key)? else {
+            return Ok(None);
+        };
+        // SAFETY: the slice borrows from `db`, which `Pinned` keeps alive (and drops
+        // after the slice).
+        let slice: rocksdb::DBPinnableSlice<'static> = unsafe { std::mem::transmute(slice) };
+        Ok(Some(Pinned {
+            slice,
+            _db: db,
+            _life: PhantomData,
+        }))
     }
 
     /// Reads several keys of one column family at once.
@@ -194,9 +253,9 @@ impl Storage {
         cf: Cf,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        let handle = self.cf(cf);
-        self.db
-            .multi_get_cf(keys.iter().map(|k| (handle, k.as_slice())))
+        let db = self.db();
+        let handle = handle(&db, cf);
+        db.multi_get_cf(keys.iter().map(|k| (handle, k.as_slice())))
             .into_iter()
             .map(|r| r.map_err(StorageError::from))
             .collect()
@@ -220,8 +279,8 @@ impl Storage {
         } else {
             Vec::new()
         };
-        self.db.write_opt(batch.records, &self.write_opts)?;
-        self.writes.fetch_add(1, Ordering::AcqRel);
+        self.db().write_opt(batch.records, &self.write_opts)?;
+        self.note_write();
         // Handed over only once applied: an observer never sees a write that failed.
         for (observer, records) in captured {
             observer.captured(records);
@@ -263,7 +322,16 @@ impl Storage {
 
     /// A consistent point-in-time view.
     pub fn snapshot(&self) -> Snapshot<'_> {
-        Snapshot(self.db.snapshot())
+        let db = self.db_arc();
+        let inner = db.snapshot();
+        // SAFETY: the snapshot borrows from `db`, which `Snapshot` keeps alive (and
+        // drops after it).
+        let inner: rocksdb::Snapshot<'static> = unsafe { std::mem::transmute(inner) };
+        Snapshot {
+            inner,
+            db,
+            _life: PhantomData,
+        }
     }
 
     /// An iterator over `[lower, upper)` of one column family, optionally at a snapshot,
@@ -280,12 +348,24 @@ impl Storage {
         if let Some(upper) = upper {
             opts.set_iterate_upper_bound(upper.to_vec());
         }
-        if let Some(snapshot) = snapshot {
-            opts.set_snapshot(&snapshot.0);
-        }
-        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf), opts);
+        // A snapshot is read in the database it was taken in.
+        let db = match snapshot {
+            Some(snapshot) => {
+                opts.set_snapshot(&snapshot.inner);
+                snapshot.db.clone()
+            }
+            None => self.db_arc(),
+        };
+        let iter = db.raw_iterator_cf_opt(handle(&db, cf), opts);
+        // SAFETY: the iterator borrows from `db`, which `RangeIter` keeps alive (and
+        // drops after it).
+        let mut iter: rocksdb::DBRawIterator<'static> = unsafe { std::mem::transmute(iter) };
         iter.seek(lower);
-        RangeIter(iter)
+        RangeIter {
+            iter,
+            _db: db,
+            _life: PhantomData,
+        }
     }
 
     /// Removes every record of slots `first..=last` in every column family: one range
@@ -308,15 +388,15 @@ impl Storage {
     /// Compacts every column family completely (COMPACT): drops deleted records and,
     /// through the compaction filter, members of deleted collections.
     pub fn compact_all(&self) {
+        let db = self.db();
         for cf in Cf::ALL {
-            self.db
-                .compact_range_cf(self.cf(cf), None::<&[u8]>, None::<&[u8]>);
+            db.compact_range_cf(handle(&db, cf), None::<&[u8]>, None::<&[u8]>);
         }
     }
 
     /// Sequence number of the newest write.
     pub fn latest_sequence(&self) -> u64 {
-        self.db.latest_sequence_number()
+        self.db().latest_sequence_number()
     }
 
     /// Applies a batch received as raw bytes ([`Batch::data`] on another node) if every
@@ -353,17 +433,18 @@ impl Storage {
     /// Makes every acknowledged write durable and flushes memtables: the clean-shutdown path.
     pub fn flush(&self) -> Result<(), StorageError> {
         self.make_durable()?;
-        self.db.flush_wal(true)?;
+        let db = self.db();
+        db.flush_wal(true)?;
         for cf in Cf::ALL {
-            self.db.flush_cf(self.cf(cf))?;
+            db.flush_cf(handle(&db, cf))?;
         }
         Ok(())
     }
 
     /// Estimated number of keys of a column family (RocksDB's own estimate).
     pub fn estimate_keys(&self, cf: Cf) -> u64 {
-        self.db
-            .property_int_value_cf(self.cf(cf), "rocksdb.estimate-num-keys")
+        let db = self.db();
+        db.property_int_value_cf(handle(&db, cf), "rocksdb.estimate-num-keys")
             .ok()
             .flatten()
             .unwrap_or(0)
@@ -371,11 +452,11 @@ impl Storage {
 
     /// Bytes of live SST files of all families.
     pub fn disk_usage(&self) -> u64 {
+        let db = self.db();
         Cf::ALL
             .iter()
             .filter_map(|cf| {
-                self.db
-                    .property_int_value_cf(self.cf(*cf), "rocksdb.live-sst-files-size")
+                db.property_int_value_cf(handle(&db, *cf), "rocksdb.live-sst-files-size")
                     .ok()
                     .flatten()
             })
@@ -386,9 +467,9 @@ impl Storage {
     /// families, so counted once) and table readers (indexes and filters kept outside
     /// the cache).
     pub fn memory_bytes(&self) -> (u64, u64, u64) {
+        let db = self.db();
         let property = |cf: Cf, name: &str| {
-            self.db
-                .property_int_value_cf(self.cf(cf), name)
+            db.property_int_value_cf(handle(&db, cf), name)
                 .ok()
                 .flatten()
                 .unwrap_or(0)
@@ -406,11 +487,11 @@ impl Storage {
 
     /// Approximate memory held by memtables.
     pub fn memtable_bytes(&self) -> u64 {
+        let db = self.db();
         Cf::ALL
             .iter()
             .filter_map(|cf| {
-                self.db
-                    .property_int_value_cf(self.cf(*cf), "rocksdb.cur-size-all-mem-tables")
+                db.property_int_value_cf(handle(&db, *cf), "rocksdb.cur-size-all-mem-tables")
                     .ok()
                     .flatten()
             })

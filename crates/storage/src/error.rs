@@ -13,6 +13,15 @@ pub enum StorageError {
     },
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
+    /// The WAL no longer holds (or never held) this sequence number.
+    #[error("the WAL no longer holds sequence {0}")]
+    WalGone(u64),
+    /// The WAL skips from one sequence number to a later one.
+    #[error("the WAL has no batch starting at sequence {wanted} (found {found})")]
+    WalGap { wanted: u64, found: u64 },
+    /// A replicated batch that does not follow the newest write.
+    #[error("replicated batch starts at sequence {got}, expected {expected}")]
+    OutOfOrder { expected: u64, got: u64 },
 }
 
 impl From<rocksdb::Error> for StorageError {

@@ -14,12 +14,14 @@ mod error;
 mod gc;
 pub mod metadata;
 mod read;
+pub mod wal;
 
 pub use batch::{Batch, CapturedWrite};
 pub use capture::WriteObserver;
 pub use db::{Cf, Storage, StorageOptions};
 pub use error::StorageError;
 pub use read::{Pinned, RangeIter, Snapshot};
+pub use wal::{WalBatch, WalReader};
 
 /// Wall-clock time in Unix milliseconds. Expiries are absolute so that they move
 /// unchanged between nodes and survive restarts.
