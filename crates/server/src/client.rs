@@ -209,6 +209,16 @@ pub enum Action {
     Shutdown,
     /// Wait before replying (DEBUG SLEEP), without holding up other clients.
     Sleep(Duration),
+    /// WAIT: reply how many replicas acknowledged `target`, once `replicas` did or at
+    /// `deadline`.
+    WaitReplicas {
+        target: u64,
+        replicas: usize,
+        deadline: Option<std::time::Instant>,
+    },
+    /// PSYNC/REPLFULL: the connection leaves the worker for a replication thread,
+    /// which writes the reply itself.
+    Replicate(crate::replication::master::Handoff),
 }
 
 /// State of one connection.
@@ -224,6 +234,8 @@ pub struct Client {
     pub asking: bool,
     /// Cluster: READONLY was sent.
     pub readonly: bool,
+    /// REPLCONF listening-port: the port a replica on this connection serves on.
+    pub replica_port: u16,
     /// Cluster: this connection is a source node's importing link for these slots.
     pub importing: Option<ferrokv_cluster::SlotSet>,
     pub action: Option<Action>,
@@ -242,6 +254,7 @@ impl Client {
             watched: Vec::new(),
             asking: false,
             readonly: false,
+            replica_port: 0,
             importing: None,
             action: None,
             monitor: None,

@@ -144,10 +144,13 @@ impl Cluster {
     /// The routing check (cluster.md "Routing every keyed command"): the one place where
     /// a keyed command is sent elsewhere. `keys` are the command's key arguments; a
     /// command without keys always runs here. Clears ASKING once a command passed.
+    /// `serving_reads` is false on a replica whose master has not accepted its
+    /// history yet: READONLY then counts for nothing (replication.md, "Failover").
     pub fn route<'k>(
         &self,
         client: &mut Client,
         is_write: bool,
+        serving_reads: bool,
         keys: impl IntoIterator<Item = &'k Bytes>,
     ) -> Result<(), CommandError> {
         let slots = keys.into_iter().map(|key| ferrokv_keyslot::key_slot(key));
@@ -156,7 +159,7 @@ impl Cluster {
         };
         let conn = ConnRouting {
             asking: client.asking,
-            readonly: client.readonly,
+            readonly: client.readonly && serving_reads,
             importing_link: client.importing.as_ref().is_some_and(|s| s.contains(slot)),
         };
         match self.state.read().route(slot, is_write, conn) {

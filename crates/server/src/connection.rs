@@ -59,6 +59,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     debug!("client {} connected from {addr}", info.id);
     let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
     debug!("client {} closed: {reason}", info.id);
+    if let Some(Action::Replicate(handoff)) = client.action.take() {
+        server.clients.unregister(info.id);
+        crate::replication::master::spawn(server.clone(), socket, handoff, addr.ip().to_string());
+        return;
+    }
     server.watches.unwatch(client.id(), &client.watched);
     if let Some(slots) = client.importing.take() {
         // The source went away before committing: drop what it sent.
@@ -91,7 +96,7 @@ async fn session(
         loop {
             let parsed = parser.parse(&mut input);
             let next_kind = match &parsed {
-                Ok(Some(args)) if batching => Batchable::of(args),
+                Ok(Some(args)) if batching && !server.pause.active() => Batchable::of(args),
                 _ => None,
             };
             if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {
@@ -118,6 +123,17 @@ async fn session(
                     return "protocol error";
                 }
             };
+            if let Some(wait) = paused_for(server, &args) {
+                if !send(server, socket, &output).await {
+                    return "write failed";
+                }
+                output.clear();
+                let mut wait = Some(wait);
+                while let Some(left) = wait {
+                    tokio::time::sleep(left.min(Duration::from_millis(10))).await;
+                    wait = paused_for(server, &args);
+                }
+            }
             let mut reply = dispatch::execute(server, client, args);
             client.publish_state();
             if matches!(client.action, Some(Action::Block(_))) {
@@ -151,6 +167,24 @@ async fn session(
                     }
                     output.clear();
                     tokio::time::sleep(duration).await;
+                }
+                Some(Action::Replicate(handoff)) => {
+                    client.action = Some(Action::Replicate(handoff));
+                    if !send(server, socket, &output).await {
+                        return "write failed";
+                    }
+                    return "replication";
+                }
+                Some(Action::WaitReplicas {
+                    target,
+                    replicas,
+                    deadline,
+                }) => {
+                    if !send(server, socket, &output).await {
+                        return "write failed";
+                    }
+                    output.clear();
+                    reply = wait_replicas(server, client, target, replicas, deadline).await;
                 }
             }
             client.publish_state();
@@ -279,6 +313,54 @@ async fn wait_unblocked(
         server.waiters.unpark(client.id(), keys);
     }
     outcome
+}
+
+/// How long CLIENT PAUSE holds this request (CLIENT itself never waits).
+fn paused_for(server: &Server, args: &[Bytes]) -> Option<Duration> {
+    if !server.pause.active() {
+        return None;
+    }
+    let spec = crate::commands::TABLE.get(args.first()?)?;
+    if spec.name == "client" {
+        return None;
+    }
+    server
+        .pause
+        .remaining(spec.has(crate::command::flags::WRITE))
+}
+
+/// WAIT: until `replicas` replicas acknowledged `target` or `deadline` passes; the
+/// reply is how many did.
+async fn wait_replicas(
+    server: &Arc<Server>,
+    client: &Client,
+    target: u64,
+    replicas: usize,
+    deadline: Option<std::time::Instant>,
+) -> Frame {
+    let repl = &server.replication;
+    let mut acks = repl.acks.subscribe();
+    let deadline = deadline.map(tokio::time::Instant::from_std);
+    let mut shutdown = server.shutdown_signal();
+    loop {
+        acks.borrow_and_update();
+        let count = repl.acked_count(target);
+        if count >= replicas {
+            return Frame::Integer(count as i64);
+        }
+        let timeout = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = acks.changed() => {}
+            _ = timeout => return Frame::Integer(repl.acked_count(target) as i64),
+            _ = client.info.killed() => return Frame::Integer(repl.acked_count(target) as i64),
+            _ = shutdown.changed() => return Frame::Integer(repl.acked_count(target) as i64),
+        }
+    }
 }
 
 /// Sends replies, after making the writes they acknowledge durable (group commit: one

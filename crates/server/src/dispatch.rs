@@ -101,9 +101,11 @@ fn check(
         cluster.route(
             client,
             spec.has(flags::WRITE),
+            server.replication.serving_reads(),
             keys.iter().filter_map(|&i| args.get(i)),
         )?;
     }
+    crate::replication::gate(server, spec)?;
     Ok(spec)
 }
 
@@ -136,8 +138,9 @@ pub fn execute_run(
     kind: Batchable,
     requests: &[Vec<Bytes>],
 ) -> Vec<Frame> {
-    // Transactions queue, and cluster mode routes each request on its own.
-    if client.multi.is_some() || server.cluster.is_some() {
+    // Transactions queue, cluster mode routes each request on its own, and a replica
+    // checks each (it refuses writes).
+    if client.multi.is_some() || server.cluster.is_some() || server.replication.is_replica() {
         return requests
             .iter()
             .map(|args| execute(server, client, args.clone()))

@@ -35,6 +35,17 @@ pub enum CommandError {
     /// `NOPROTO`: HELLO with a protocol version other than 2 or 3.
     #[error("unsupported protocol version")]
     NoProto,
+    /// `READONLY`: a write on a replica (Redis' text, src/server.c).
+    #[error("You can't write against a read only slave.")]
+    ReadOnlyReplica,
+    /// `MASTERDOWN`: a replica whose link is down, with `slave-serve-stale-data no`
+    /// (Redis' text).
+    #[error("Link with MASTER is down and slave-serve-stale-data is set to 'no'.")]
+    MasterDown,
+    /// `LOADING`: a standalone replica whose history its master has not accepted yet
+    /// (replication.md, "Failover").
+    #[error("Ferrokv is resyncing with its master")]
+    Resyncing,
     /// `EXECABORT`: EXEC of a transaction in which a command was refused.
     #[error("Transaction discarded because of previous errors.")]
     ExecAbort,
@@ -65,6 +76,9 @@ impl CommandError {
             CommandError::WrongPass => "WRONGPASS",
             CommandError::NoProto => "NOPROTO",
             CommandError::ExecAbort => "EXECABORT",
+            CommandError::ReadOnlyReplica => "READONLY",
+            CommandError::MasterDown => "MASTERDOWN",
+            CommandError::Resyncing => "LOADING",
             CommandError::Type(e) => e.prefix(),
             CommandError::Cluster(e) => e.prefix(),
             CommandError::Prefixed(prefix, _) => prefix,

@@ -19,6 +19,11 @@ pub async fn active_expire(server: Arc<Server>) {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             _ = shutdown.changed() => return,
         }
+        // A replica writes nothing itself: expired keys are hidden by the clock until
+        // the master's delete arrives (replication.md).
+        if server.replication.is_replica() {
+            continue;
+        }
         let result = {
             let _gate = server.exec_gate.read();
             server.db.expire_cycle(&cursor, BUDGET_PER_TICK)

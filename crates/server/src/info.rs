@@ -113,7 +113,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
             let (hits, misses) = server.db.keyspace_hits_misses();
             write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{input_kbps:.2}\r\ninstantaneous_output_kbps:{output_kbps:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{input_kbps:.2}\r\ninstantaneous_output_kbps:{output_kbps:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
                 stats.connections_received.load(Ordering::Relaxed),
                 stats.commands_processed.load(Ordering::Relaxed),
                 ops.round() as u64,
@@ -122,13 +122,12 @@ fn section(server: &Server, name: &str, out: &mut String) {
                 stats.rejected_connections.load(Ordering::Relaxed),
                 stats.expired_keys.load(Ordering::Relaxed),
                 metrics.total_error_replies.load(Ordering::Relaxed),
+                server.replication.sync_full.load(Ordering::Relaxed),
+                server.replication.sync_partial_ok.load(Ordering::Relaxed),
+                server.replication.sync_partial_err.load(Ordering::Relaxed),
             )
         }
-        "replication" => write!(
-            out,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:{}\r\n",
-            server.db.storage().latest_sequence(),
-        ),
+        "replication" => crate::replication::info(server, out),
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
             for (name, stat) in server.metrics.command_stats() {

@@ -72,8 +72,12 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let listeners = bind_listeners(&config)?;
     let port = announce_port(&mut config, &listeners)?;
     let dir = config.data_dir();
-    let db = Database::open(&dir, &storage_options(&config))
-        .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create data directory '{}': {e}", dir.display()))?;
+    // A full sync may have moved the database to a directory of its own.
+    let (replication, db_dir) = crate::replication::Replication::open(&dir)?;
+    let db = Database::open(&db_dir, &storage_options(&config))
+        .map_err(|e| format!("cannot open database in '{}': {e}", db_dir.display()))?;
     let cluster = if config.cluster_enabled {
         Some(crate::cluster::Cluster::open(&dir)?)
     } else {
@@ -100,6 +104,8 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         clients: ClientRegistry::default(),
         watches: Watches::default(),
         migrations: ferrokv_migration::Migrations::default(),
+        replication,
+        pause: Default::default(),
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
         stats: Stats::default(),
@@ -129,7 +135,12 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         };
         Arc::new(crate::workers::Workers::start(count)?)
     };
+    server
+        .db
+        .storage()
+        .set_durable_hook(server.replication.wal_hook());
     crate::migration::recovery::recover(&server);
+    crate::replication::start_role(&server);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
         accept_tasks.push(tokio::spawn(accept_loop(
@@ -156,6 +167,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     while server.clients.count() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    crate::replication::stop(&server);
     if let Ok(workers) = Arc::try_unwrap(workers) {
         workers.stop();
     }

@@ -66,6 +66,10 @@ pub struct Server {
     pub clients: ClientRegistry,
     pub watches: Watches,
     pub migrations: ferrokv_migration::Migrations,
+    /// Role, history, connected replicas, the follower (replication.md).
+    pub replication: crate::replication::Replication,
+    /// CLIENT PAUSE: until when, and whether reads wait too.
+    pub pause: crate::pause::Pause,
     /// The newest import this node took part in, for CLUSTER INFO.
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
     pub waiters: crate::blocking::KeyWaiters,
@@ -105,7 +109,7 @@ impl Server {
     /// refused change leaves nothing behind; then installs it, persists it, and deletes
     /// the data of slots that `change` says were handed over to another node.
     pub fn update_topology(
-        &self,
+        self: &std::sync::Arc<Self>,
         change: impl FnOnce(&mut ClusterState) -> Result<SlotSet, ClusterError>,
     ) -> Result<(), CommandError> {
         let cluster = self.cluster.as_ref().ok_or(ClusterError::NotEnabled)?;
@@ -145,6 +149,7 @@ impl Server {
             .save_records()
             .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
         self.delete_slots(&to_delete);
+        crate::replication::follow_topology(self);
         Ok(())
     }
 

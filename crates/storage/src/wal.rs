@@ -181,7 +181,9 @@ mod tests {
         let mut reader = master.wal_since(1).unwrap();
         let mut seen = Vec::new();
         while let Some(batch) = reader.next_batch().unwrap() {
-            replica.apply_replicated(batch.sequence, &batch.data).unwrap();
+            replica
+                .apply_replicated(batch.sequence, &batch.data)
+                .unwrap();
             seen.push((batch.sequence, batch.count));
         }
         assert_eq!(seen, [(1, 1), (2, 3), (5, 2)]);
@@ -195,7 +197,10 @@ mod tests {
         // Out of order is refused and changes nothing.
         assert!(matches!(
             replica.apply_replicated(9, &batch.data),
-            Err(StorageError::OutOfOrder { expected: 7, got: 9 })
+            Err(StorageError::OutOfOrder {
+                expected: 7,
+                got: 9
+            })
         ));
         replica.apply_replicated(7, &batch.data).unwrap();
         assert_eq!(replica.latest_sequence(), 7);
@@ -211,7 +216,10 @@ mod tests {
             reader.next_batch(),
             Err(StorageError::WalGap { wanted: 2, .. })
         ));
-        assert!(matches!(master.wal_since(10), Err(StorageError::WalGone(10))));
+        assert!(matches!(
+            master.wal_since(10),
+            Err(StorageError::WalGone(10))
+        ));
     }
 
     #[test]
@@ -223,7 +231,9 @@ mod tests {
         master.checkpoint(&copy).unwrap();
         assert_eq!(sequence_of(&copy).unwrap(), 2);
         put(&replica, b"other", 5);
-        let held = replica.get(Cf::Metadata, &metadata_key_in_slot(1, b"other")).unwrap();
+        let held = replica
+            .get(Cf::Metadata, &metadata_key_in_slot(1, b"other"))
+            .unwrap();
         let old = replica.swap_in(&copy, Duration::from_millis(10)).unwrap();
         // A reader of the old database still reads it.
         assert_eq!(held.as_deref(), Some(&[4u8][..]));
@@ -246,7 +256,9 @@ mod tests {
         assert!(batch.unwrap().next_batch().unwrap().is_none());
         put(&master, b"b", 1);
         let batch = master.wal_since(3).unwrap().next_batch().unwrap().unwrap();
-        replica.apply_replicated(batch.sequence, &batch.data).unwrap();
+        replica
+            .apply_replicated(batch.sequence, &batch.data)
+            .unwrap();
         assert_eq!(replica.latest_sequence(), 3);
     }
 }

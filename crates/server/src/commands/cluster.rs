@@ -229,6 +229,8 @@ fn cluster(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         cluster
             .save_records()
             .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
+        // No topology, no master: a replica becomes a master (as in Kvrocks).
+        crate::replication::follow_topology(ctx.server);
         Ok(Frame::ok())
     } else {
         Err(ClusterError::ClusterUsage.into())
@@ -334,27 +336,12 @@ fn readwrite(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
-fn slaveof(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    if ctx.server.cluster.is_some() {
-        return Err(CommandError::err("can't change to slave in cluster mode"));
-    }
-    if is(&args[1], "NO") && is(&args[2], "ONE") {
-        // Already a master: nothing to stop.
-        return Ok(Frame::ok());
-    }
-    Err(CommandError::err(
-        "replication is not supported by this version of Ferrokv",
-    ))
-}
-
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("clusterx", -2, ADMIN | NO_MULTI, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
+    cmd("clusterx", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
     cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
     cmd("applybatch", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch on an importing link (slot migration)."),
     cmd("readonly", 1, FAST, 0, 0, 0, readonly, "cluster", "Lets a replica serve reads of its master's slots."),
     cmd("readwrite", 1, FAST, 0, 0, 0, readwrite, "cluster", "Ends READONLY."),
-    cmd("slaveof", 3, ADMIN | NO_MULTI, 0, 0, 0, slaveof, "server", "Changes the replication role."),
-    cmd("replicaof", 3, ADMIN | NO_MULTI, 0, 0, 0, slaveof, "server", "Changes the replication role."),
 ];

@@ -195,6 +195,33 @@ fn client(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         client_list(ctx, args)
     } else if is(sub, "KILL") {
         client_kill(ctx, args)
+    } else if is(sub, "PAUSE") {
+        // CLIENT PAUSE timeout [WRITE|ALL] (Redis 6.2).
+        let all = match args.get(3) {
+            None => true,
+            Some(mode) if is(mode, "ALL") => true,
+            Some(mode) if is(mode, "WRITE") => false,
+            Some(_) => return Err(CommandError::Syntax),
+        };
+        if !(3..=4).contains(&argc) {
+            return Err(arity_error());
+        }
+        let ms = ferrokv_types::numbers::parse_i64(&args[2])
+            .ok_or_else(|| CommandError::err("timeout is not an integer or out of range"))?;
+        if ms < 0 {
+            return Err(CommandError::err("timeout is negative"));
+        }
+        ctx.server.pause.set(
+            std::time::Instant::now() + std::time::Duration::from_millis(ms as u64),
+            all,
+        );
+        Ok(Frame::ok())
+    } else if is(sub, "UNPAUSE") {
+        if argc != 2 {
+            return Err(arity_error());
+        }
+        ctx.server.pause.unpause();
+        Ok(Frame::ok())
     } else if is(sub, "SETINFO") {
         if argc != 4 {
             return Err(arity_error());

@@ -9,6 +9,7 @@ mod hll;
 mod keyspace;
 mod list;
 mod operator;
+mod replication;
 mod server;
 mod set;
 mod stream;
@@ -38,6 +39,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         keyspace::COMMANDS,
         list::COMMANDS,
         operator::COMMANDS,
+        replication::COMMANDS,
         stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,

@@ -78,17 +78,6 @@ fn monitor(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
-/// ROLE, master form: replication is not implemented, so always a master without
-/// replicas, at the offset INFO replication reports (the RocksDB sequence number).
-fn role(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    let offset = ctx.server.db.storage().latest_sequence();
-    Ok(Frame::Array(vec![
-        Frame::bulk_from_str("master"),
-        Frame::Integer(i64::try_from(offset).unwrap_or(i64::MAX)),
-        Frame::Array(Vec::new()),
-    ]))
-}
-
 /// MEMORY USAGE key [SAMPLES n] | HELP.
 fn memory(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
@@ -195,7 +184,6 @@ fn key_after_subcommand(args: &[Bytes]) -> Vec<usize> {
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("slowlog", -2, ADMIN | LOADING | STALE, 0, 0, 0, slowlog, "server", "Reads or resets the slow log (GET, LEN, RESET)."),
     cmd("monitor", 1, ADMIN | NO_MULTI | LOADING | STALE, 0, 0, 0, monitor, "server", "Relays every command the node runs."),
-    cmd("role", 1, FAST | LOADING | STALE, 0, 0, 0, role, "server", "Returns the replication role (always master)."),
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("memory", -2, READONLY | MOVABLE_KEYS, 0, 0, 0, memory, "server", "Reports the storage bytes of a key (USAGE).") },
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("object", -2, READONLY | MOVABLE_KEYS, 0, 0, 0, object, "generic", "Inspects a key (ENCODING, FREQ, IDLETIME, REFCOUNT).") },
 ];

@@ -437,7 +437,7 @@ fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("compact", 1, ADMIN, 0, 0, 0, compact, "server", "Compacts the database in the background."),
     cmd("info", -1, LOADING | STALE, 0, 0, 0, info, "server", "Returns information and statistics about the server."),
-    cmd("config", -2, ADMIN | NO_MULTI, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),
+    cmd("config", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),
     cmd("command", -1, LOADING | STALE, 0, 0, 0, command, "server", "Describes the commands (COUNT, LIST, INFO, DOCS, GETKEYS)."),
     cmd("dbsize", 1, READONLY | FAST, 0, 0, 0, dbsize, "server", "Returns the number of keys."),
     cmd("flushdb", -1, WRITE, 0, 0, 0, flushdb, "server", "Removes all keys."),

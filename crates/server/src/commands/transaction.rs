@@ -82,6 +82,7 @@ fn exec(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             let routed = cluster.route(
                 ctx.client,
                 spec.has(WRITE),
+                server.replication.serving_reads(),
                 keys.iter().filter_map(|&i| queued.get(i)),
             );
             match routed {

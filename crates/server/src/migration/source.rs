@@ -193,3 +193,13 @@ pub fn outcome(job: &Job) -> Frame {
         _ => CommandError::err(job.error()).into(),
     }
 }
+
+/// Fails every running job of this node (it stopped being a master: replication.md,
+/// "Migration with replicas"); each aborts as a failed job does, the destination
+/// dropping what it received.
+pub fn abandon_jobs(server: &Server, reason: &str) {
+    for job in server.migrations.running() {
+        warn!("migration job {} of slots {}: {reason}", job.id, job.slots);
+        job.request_abort(reason);
+    }
+}

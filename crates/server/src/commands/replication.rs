@@ -1,0 +1,175 @@
+//! Replication's commands: SLAVEOF/REPLICAOF, ROLE, WAIT, and the ones replicas send
+//! their master (REPLCONF, PSYNC, REPLFULL; see `replication::master` for the wire).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrokv_protocol::Frame;
+
+use super::{int_arg, is, text};
+use crate::client::Action;
+use crate::command::{cmd, flags::*, CommandSpec};
+use crate::context::Context;
+use crate::error::{CmdResult, CommandError};
+use crate::replication::master::Handoff;
+
+/// `SLAVEOF|REPLICAOF <host> <port> | NO ONE` (standalone; Redis' texts). Replies at
+/// once; the sync runs in the background.
+fn slaveof(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.cluster.is_some() {
+        return Err(CommandError::err("can't change to slave in cluster mode"));
+    }
+    if is(&args[1], "NO") && is(&args[2], "ONE") {
+        crate::replication::set_master(ctx.server, None, true);
+        return Ok(Frame::ok());
+    }
+    let host = text(&args[1]);
+    let port: u16 = text(&args[2])
+        .parse()
+        .map_err(|_| CommandError::err("port should be number"))?;
+    let me = ctx.server.local_addr;
+    let my_port = ctx.server.config.read().port;
+    let local = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip == me.ip());
+    if local && port == my_port {
+        return Err(CommandError::err("can't replicate itself"));
+    }
+    if ctx
+        .server
+        .replication
+        .connected()
+        .iter()
+        .any(|p| p.port == port && (p.ip == host || local))
+    {
+        return Err(CommandError::err("can't replicate your own replicas"));
+    }
+    crate::replication::set_master(ctx.server, Some((host, port)), true);
+    Ok(Frame::ok())
+}
+
+/// ROLE, as Redis: `master <seq> [[ip, port, acked]...]` or
+/// `slave <host> <port> <state> <applied seq>`.
+fn role(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let repl = &ctx.server.replication;
+    let seq = ctx.server.db.storage().latest_sequence() as i64;
+    Ok(Frame::Array(match repl.master() {
+        None => vec![
+            Frame::bulk_from_str("master"),
+            Frame::Integer(seq),
+            Frame::Array(
+                repl.connected()
+                    .iter()
+                    .map(|p| {
+                        Frame::Array(vec![
+                            Frame::bulk_from_str(&p.ip),
+                            Frame::bulk_from_str(&p.port.to_string()),
+                            Frame::bulk_from_str(
+                                &p.acked
+                                    .load(std::sync::atomic::Ordering::Acquire)
+                                    .to_string(),
+                            ),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ],
+        Some((host, port)) => vec![
+            Frame::bulk_from_str("slave"),
+            Frame::bulk_from_str(&host),
+            Frame::Integer(i64::from(port)),
+            Frame::bulk_from_str(repl.link.state().as_str()),
+            Frame::Integer(seq),
+        ],
+    }))
+}
+
+/// `WAIT numreplicas timeout`: blocks this connection until that many replicas
+/// acknowledged every write made so far, or `timeout` ms (0: forever).
+fn wait(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.replication.is_replica() {
+        return Err(CommandError::err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    let replicas = int_arg(&args[1])?;
+    let timeout = int_arg(&args[2])?;
+    if timeout < 0 {
+        return Err(CommandError::err("timeout is negative"));
+    }
+    let target = ctx.server.db.storage().latest_sequence();
+    let replicas = usize::try_from(replicas.max(0)).unwrap_or(usize::MAX);
+    let count = ctx.server.replication.acked_count(target);
+    if count >= replicas || ctx.in_exec || ctx.client.multi.is_some() {
+        return Ok(Frame::Integer(count as i64));
+    }
+    ctx.client.action = Some(Action::WaitReplicas {
+        target,
+        replicas,
+        deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64)),
+    });
+    Ok(Frame::Null)
+}
+
+/// `REPLCONF <option> <value> ...`: what a replica tells its master before PSYNC
+/// (`listening-port` is kept for INFO and ROLE; the rest is accepted as Redis does).
+fn replconf(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(CommandError::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        if is(&pair[0], "listening-port") {
+            ctx.client.replica_port = text(&pair[1])
+                .parse()
+                .map_err(|_| CommandError::err("port should be number"))?;
+        } else if !["ip-address", "capa", "ack", "getack", "rdb-only"]
+            .iter()
+            .any(|o| is(&pair[0], o))
+        {
+            return Err(CommandError::err(format!(
+                "Unrecognized REPLCONF option: {}",
+                text(&pair[0])
+            )));
+        }
+    }
+    Ok(Frame::ok())
+}
+
+/// `PSYNC <replid> <seq>`: continue a replica from its last applied sequence.
+fn psync(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let replid = text(&args[1]);
+    let seq = text(&args[2])
+        .parse::<u64>()
+        .map_err(|_| CommandError::NotInteger)?;
+    let mut handoff = crate::replication::master::psync(ctx.server, &replid, seq)?;
+    if let Handoff::Stream { listening_port, .. } = &mut handoff {
+        *listening_port = ctx.client.replica_port;
+    }
+    ctx.client.action = Some(Action::Replicate(handoff));
+    Ok(Frame::Null)
+}
+
+/// `REPLFULL [<checkpoint id>]`: serve a full sync on this connection.
+fn replfull(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.server.replication.is_replica() {
+        return Err(CommandError::err(
+            "full sync refused: this node is a replica",
+        ));
+    }
+    ctx.client.action = Some(Action::Replicate(Handoff::FullSync {
+        resume: args.get(1).map(|a| text(a)),
+    }));
+    Ok(Frame::Null)
+}
+
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("slaveof", 3, ADMIN | NO_MULTI | STALE, 0, 0, 0, slaveof, "server", "Makes this node a replica of another, or a master (NO ONE)."),
+    cmd("replicaof", 3, ADMIN | NO_MULTI | STALE, 0, 0, 0, slaveof, "server", "Makes this node a replica of another, or a master (NO ONE)."),
+    cmd("role", 1, FAST | LOADING | STALE, 0, 0, 0, role, "server", "Returns the replication role, offsets and replicas."),
+    cmd("wait", 3, 0, 0, 0, 0, wait, "generic", "Waits until replicas acknowledged this connection's writes."),
+    cmd("replconf", -1, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, replconf, "server", "Replica handshake options."),
+    cmd("psync", 3, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, psync, "server", "Continues a replica from a sequence (partial sync)."),
+    cmd("replfull", -1, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, replfull, "server", "Serves a full sync (a checkpoint's files) on this connection."),
+];
