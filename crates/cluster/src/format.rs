@@ -125,7 +125,8 @@ fn node_line_head(out: &mut String, n: &ClusterNode, is_me: bool) {
     }
     match (n.role, &n.master_id) {
         (Role::Slave, Some(master)) => {
-            let _ = write!(out, "slave {master}");
+            let fail = if n.failed { ",fail" } else { "" };
+            let _ = write!(out, "slave{fail} {master}");
         }
         _ => out.push_str("master -"),
     }

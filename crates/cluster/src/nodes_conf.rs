@@ -27,7 +27,8 @@ pub fn to_nodes_conf(state: &ClusterState) -> String {
         let _ = write!(out, "node {} {} {} ", n.id, n.host, n.port);
         match (n.role, &n.master_id) {
             (Role::Slave, Some(master)) => {
-                let _ = write!(out, "slave {master}");
+                let fail = if n.failed { ",fail" } else { "" };
+                let _ = write!(out, "slave{fail} {master}");
             }
             _ => {
                 out.push_str("master -");

@@ -77,6 +77,16 @@ impl ClusterState {
         };
         let state = self.states.get(slot);
 
+        if let Some(master_id) = self
+            .myself()
+            .filter(|me| me.role == Role::Slave)
+            .and_then(|me| me.master_id.as_deref())
+        {
+            return self
+                .route_as_replica(slot, is_write, conn, master_id, owner.id.as_str())
+                .unwrap_or_else(moved_to_owner);
+        }
+
         if self.i_own(slot) {
             return match state {
                 SlotState::MigratedAway { dest_id } => match self.node(dest_id) {
@@ -102,14 +112,41 @@ impl ClusterState {
             _ => {}
         }
 
-        if let Some(me) = self.myself() {
-            let master_owns =
-                me.role == Role::Slave && me.master_id.as_deref() == Some(owner.id.as_str());
-            if master_owns && !is_write && conn.readonly {
-                return Route::Local;
-            }
-        }
         moved_to_owner()
+    }
+
+    /// A replica's decision (replication.md, "What a replica answers" and "Migration
+    /// with replicas"), from the migration states replicated from its master: reads
+    /// with READONLY of what the master serves run here; everything else goes to the
+    /// node serving the slot. `None`: MOVED to the slot's owner.
+    fn route_as_replica(
+        &self,
+        slot: u16,
+        is_write: bool,
+        conn: ConnRouting,
+        master_id: &str,
+        owner_id: &str,
+    ) -> Option<Route> {
+        let moved_to = |id: &str| {
+            Some(match self.node(id) {
+                Some(n) => Route::Moved {
+                    slot,
+                    host: n.host.clone(),
+                    port: n.port,
+                },
+                None => Route::ClusterDown,
+            })
+        };
+        let local_read = !is_write && conn.readonly;
+        match self.states.get(slot) {
+            // The master committed a migration away: its destination serves it.
+            SlotState::MigratedAway { dest_id } if owner_id == master_id => moved_to(dest_id),
+            // The master committed an import: it serves the slot before the topology says so.
+            SlotState::Imported { .. } if local_read => Some(Route::Local),
+            SlotState::Imported { .. } => moved_to(master_id),
+            _ if owner_id == master_id && local_read => Some(Route::Local),
+            _ => None,
+        }
     }
 }
 
@@ -270,6 +307,31 @@ mod tests {
         assert_eq!(st.route(10, true, ro), moved(10, 30002));
         // Not its master's slot: MOVED even with READONLY.
         assert_eq!(st.route(9000, false, ro), moved(9000, 30003));
+    }
+
+    #[test]
+    fn slave_follows_its_masters_migration_states() {
+        let mut st = state_as(30004);
+        let ro = ConnRouting {
+            readonly: true,
+            ..PLAIN
+        };
+        // Source side: committed slots go to the destination, reads and writes.
+        st.set_migrated_away(&set("0-9"), B).unwrap();
+        assert_eq!(st.route(5, false, ro), moved(5, 30003));
+        assert_eq!(st.route(5, true, PLAIN), moved(5, 30003));
+        assert_eq!(st.route(10, false, ro), Route::Local);
+        // Destination side: an import is hidden until committed, then read here.
+        st.set_importing(&set("9000"), B);
+        assert_eq!(st.route(9000, false, ro), moved(9000, 30003));
+        st.set_imported(&set("9000"), B);
+        assert_eq!(st.route(9000, false, ro), Route::Local);
+        assert_eq!(st.route(9000, false, PLAIN), moved(9000, 30002));
+        assert_eq!(st.route(9000, true, ro), moved(9000, 30002));
+        // A fence on the master changes nothing here: writes go to the master anyway.
+        st.set_fenced(&set("20"), B);
+        assert_eq!(st.route(20, false, ro), Route::Local);
+        assert_eq!(st.route(20, true, ro), moved(20, 30002));
     }
 
     #[test]

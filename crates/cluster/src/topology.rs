@@ -42,6 +42,9 @@ pub struct ClusterNode {
     pub master_id: Option<String>,
     /// Slots owned; always empty for a slave.
     pub slots: SlotSet,
+    /// The role was given as `slave,fail` (kvrocks-controller's mark of a failed old
+    /// master turned replica): shown as given, replicated from like any slave.
+    pub failed: bool,
 }
 
 impl ClusterNode {
@@ -110,10 +113,15 @@ impl TopologyBuilder {
         }
         let host = fields[1];
         let port = parse_port(fields[2]).ok_or(ClusterError::InvalidPort)?;
-        let role = if fields[3].eq_ignore_ascii_case("master") {
+        let (role_word, failed) = match fields[3].split_once(',') {
+            Some((word, flag)) if flag.eq_ignore_ascii_case("fail") => (word, true),
+            Some(_) => return Err(ClusterError::InvalidRole),
+            None => (fields[3], false),
+        };
+        let role = if role_word.eq_ignore_ascii_case("master") && !failed {
             Role::Master
-        } else if fields[3].eq_ignore_ascii_case("slave")
-            || fields[3].eq_ignore_ascii_case("replica")
+        } else if role_word.eq_ignore_ascii_case("slave")
+            || role_word.eq_ignore_ascii_case("replica")
         {
             Role::Slave
         } else {
@@ -157,6 +165,7 @@ impl TopologyBuilder {
             role,
             master_id,
             slots,
+            failed,
         });
         Ok(())
     }
@@ -751,6 +760,18 @@ pub(crate) mod tests {
         assert_eq!(nodes[0].role, Role::Master);
         assert_eq!(nodes[1].role, Role::Slave);
         assert_eq!(nodes[2].role, Role::Slave);
+    }
+
+    #[test]
+    fn a_failed_slave_is_a_slave_shown_as_given() {
+        let text = format!("{A} h 1 master - 0-16383\n{S} h 2 slave,fail {A}");
+        let nodes = parse_nodes(&text).unwrap();
+        assert_eq!(nodes[1].role, Role::Slave);
+        assert!(nodes[1].failed && !nodes[0].failed);
+        for bad in ["master,fail", "slave,myself", "slave,"] {
+            let text = format!("{A} h 1 master - 0-16383\n{S} h 2 {bad} {A}");
+            assert_eq!(parse_nodes(&text), Err(ClusterError::InvalidRole), "{bad}");
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum ControlError {
     Records(#[from] std::io::Error),
     #[error("{0}")]
     Topology(#[from] ferrokv_cluster::ClusterError),
+    /// The node cannot take the step now (e.g. its replicas did not acknowledge it).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What a job needs from the node it runs on.

@@ -36,6 +36,9 @@ pub struct Cluster {
     /// One writer at a time for nodes.conf and migration.conf, so the last file written
     /// describes the latest state.
     files: Mutex<()>,
+    /// Also given every new migration.conf text: a master puts it in its write stream,
+    /// so replicas hold the same states in order with the data (replication.md).
+    records_sink: std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>>,
 }
 
 impl Cluster {
@@ -65,6 +68,7 @@ impl Cluster {
             preparing: Default::default(),
             fence: Fence::default(),
             files: Default::default(),
+            records_sink: Default::default(),
         };
         cluster.load_records()?;
         Ok(cluster)
@@ -110,10 +114,18 @@ impl Cluster {
             });
         }
         let text = render_records(&records);
+        if let Some(sink) = self.records_sink.get() {
+            sink(&text);
+        }
         if text.is_empty() {
             return remove_if_present(&self.records_path);
         }
         write_atomic(&self.records_path, text.as_bytes())
+    }
+
+    /// Sets what [`Cluster::save_records`] also hands every new text to. Set once.
+    pub fn set_records_sink(&self, sink: Box<dyn Fn(&str) + Send + Sync>) {
+        let _ = self.records_sink.set(sink);
     }
 
     /// Writes nodes.conf now (after a change, or CONFIG SET persist-cluster-nodes-enabled yes).

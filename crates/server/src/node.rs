@@ -139,6 +139,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         .db
         .storage()
         .set_durable_hook(server.replication.wal_hook());
+    crate::replication::records::install_sink(&server);
     crate::migration::recovery::recover(&server);
     crate::replication::start_role(&server);
     let mut accept_tasks = Vec::new();

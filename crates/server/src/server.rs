@@ -120,14 +120,21 @@ impl Server {
         // writes on the new owner and leave the source's data orphaned: refused, the
         // job must end first (migration.md, "Hand-over"). Jobs register under the
         // state's read lock, so none can start unseen while this write lock is held.
-        let mut moving: SlotSet = self
-            .migrations
-            .running()
-            .iter()
-            .flat_map(|j| j.slots.iter())
-            .collect();
-        moving.union_with(&state.importing_slots());
-        moving.union_with(&state.fenced_slots());
+        // A replica runs no job: the in-flight states it holds are its master's, and
+        // are settled when it is promoted (replication::records). A master the change
+        // turns into a replica fails its jobs instead (never two writers).
+        let replica = self.replication.is_replica() || next.i_am_slave();
+        let mut moving = SlotSet::new();
+        if !replica {
+            moving = self
+                .migrations
+                .running()
+                .iter()
+                .flat_map(|j| j.slots.iter())
+                .collect();
+            moving.union_with(&state.importing_slots());
+            moving.union_with(&state.fenced_slots());
+        }
         let owner = |s: &ClusterState, slot: u16| s.slot_owner(slot).map(|n| n.id.clone());
         let changed: SlotSet = moving
             .iter()
@@ -148,7 +155,10 @@ impl Server {
         cluster
             .save_records()
             .map_err(|e| CommandError::err(format!("cannot write migration.conf: {e}")))?;
-        self.delete_slots(&to_delete);
+        // A replica's copy of the handed-over data goes with its master's range delete.
+        if !replica {
+            self.delete_slots(&to_delete);
+        }
         crate::replication::follow_topology(self);
         Ok(())
     }
@@ -156,6 +166,10 @@ impl Server {
     /// Deletes every record of `slots` (one range delete per run of slots); failures are
     /// logged, the data stays hidden by routing.
     pub fn delete_slots(&self, slots: &SlotSet) {
+        // A replica writes nothing itself: its master's range deletes reach it.
+        if self.replication.is_replica() {
+            return;
+        }
         for (first, last) in slots.ranges() {
             if let Err(e) = self.db.storage().delete_slot_range(first, last) {
                 warn!("deleting slots {first}-{last} failed: {e}");

@@ -140,6 +140,24 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// Writes a record of the node's own (not a user key: RocksDB's `default` family,
+    /// which nothing else uses, migration never copies and only replication carries).
+    pub fn put_node_record(&self, name: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let db = self.db();
+        let mut batch = WriteBatch::default();
+        batch.put(name, value);
+        db.write(batch)?;
+        self.note_write();
+        Ok(())
+    }
+
+    /// Reads a record written by [`Storage::put_node_record`] (here or on the master).
+    pub fn node_record(&self, name: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db().get(name)?)
+    }
+}
+
 /// Deletes the RocksDB files of the database in `dir` (and `dir` if nothing else is in
 /// it); other files there are left alone.
 pub fn destroy(dir: &Path) -> Result<(), StorageError> {

@@ -20,6 +20,11 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
         Some(s @ 0..=2) => s,
         _ => return Err(ClusterError::InvalidImportState.into()),
     };
+    // A node that became a replica (failover) takes no part in an import any more: the
+    // source's job fails (replication.md, "Migration with replicas").
+    if server.replication.is_replica() {
+        return Err(CommandError::err("Slave can't import slot"));
+    }
     let source = {
         let topology = cluster.state.read();
         slots
@@ -70,8 +75,29 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
                     )));
                 }
             }
+            // The commit counts only once this shard's replicas hold every imported
+            // record (then the commit record too): a replica promoted later serves
+            // what was committed, never a part of it (replication.md).
+            let timeout =
+                std::time::Duration::from_millis(server.config.read().migrate_io_timeout_ms);
+            let repl = &server.replication;
+            let started = std::time::Instant::now();
+            if !repl.wait_all_acked(server.db.storage().latest_sequence(), timeout) {
+                return Err(CommandError::err(
+                    "the replicas did not acknowledge the imported data in time",
+                ));
+            }
             cluster.state.write().set_imported(&slots, &source);
             super::save_records(cluster);
+            let left = timeout.saturating_sub(started.elapsed());
+            if !repl.wait_all_acked(server.db.storage().latest_sequence(), left) {
+                // Undone, so that the source's abort leaves one writer.
+                cluster.state.write().set_importing(&slots, &source);
+                super::save_records(cluster);
+                return Err(CommandError::err(
+                    "the replicas did not acknowledge the commit in time",
+                ));
+            }
             client.importing = None;
             *server.newest_import.lock() = Some((slots, "success"));
         }

@@ -20,6 +20,11 @@ pub fn recover(server: &Arc<Server>) {
     let Some(cluster) = server.cluster.as_ref() else {
         return;
     };
+    // A replica settles nothing itself: its states are its master's, from the stream.
+    if cluster.state.read().i_am_slave() {
+        crate::replication::records::reload(server);
+        return;
+    }
     if !cluster.dropped_imports.is_empty() {
         warn!(
             "dropping uncommitted import of slots {}",
@@ -29,13 +34,24 @@ pub fn recover(server: &Arc<Server>) {
         super::save_records(cluster);
     }
     for (dest, slots) in cluster.in_doubt.clone() {
+        settle_in_doubt(server, dest, slots);
+    }
+}
+
+/// Settles a cut-over in doubt (a `committing` record with no outcome) with its
+/// destination, in the background; the slots stay fenced until then.
+pub fn settle_in_doubt(server: &Arc<Server>, dest: String, slots: ferrokv_cluster::SlotSet) {
+    let Some(cluster) = server.cluster.as_ref() else {
+        return;
+    };
+    {
         let Some((host, port)) = cluster
             .state
             .read()
             .node(&dest)
             .map(|n| (n.host.clone(), n.port))
         else {
-            continue;
+            return;
         };
         let server = server.clone();
         let spawned = std::thread::Builder::new()

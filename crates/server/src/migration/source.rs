@@ -39,7 +39,20 @@ impl ClusterControl for Host {
             .preparing
             .lock()
             .push((dest.to_string(), slots.clone()));
-        Ok(cluster.save_records()?)
+        cluster.save_records()?;
+        // The commit counts only once this shard's replicas hold the `committing`
+        // record: a replica promoted later then settles the cut-over with the
+        // destination instead of serving the slots as if nothing happened.
+        let seq = self.0.db.storage().latest_sequence();
+        let timeout = Duration::from_millis(self.0.config.read().migrate_io_timeout_ms);
+        if !self.0.replication.wait_all_acked(seq, timeout) {
+            cluster.preparing.lock().retain(|(_, s)| s != slots);
+            super::save_records(cluster);
+            return Err(ControlError::Refused(
+                "the replicas did not acknowledge the cut-over in time".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn fence(&self, slots: &SlotSet, dest: &str) {

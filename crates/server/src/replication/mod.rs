@@ -10,6 +10,7 @@
 
 pub mod history;
 pub mod master;
+pub mod records;
 pub mod replica;
 
 use std::path::{Path, PathBuf};
@@ -225,6 +226,23 @@ impl Replication {
             .count()
     }
 
+    /// Blocks until every connected replica acknowledged `seq`, up to `timeout`; false
+    /// on timeout. For the rare steps that must be replicated before they count (a
+    /// migration's commit), never for client writes.
+    pub fn wait_all_acked(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let peers = self.connected();
+            if peers.iter().all(|p| p.acked.load(Ordering::Acquire) >= seq) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Connected replicas.
     pub fn connected(&self) -> Vec<Arc<Peer>> {
         let mut peers = self.peers.lock();
@@ -259,6 +277,9 @@ pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_s
             if let Err(e) = repl.save(&state) {
                 warn!("cannot write replication.conf: {e}");
             }
+            drop(state);
+            repl.replica.store(false, Ordering::Release);
+            records::settle_after_promotion(server);
         }
     }
     if persist_standalone {

@@ -256,6 +256,7 @@ fn apply_stream(
                     .and_then(|s| s.parse::<u64>().ok())
                     .ok_or(FollowError::Protocol("bad batch sequence"))?;
                 storage.apply_replicated(seq, data)?;
+                super::records::after_batch(server, data);
             }
             [kind, _] if kind.eq_ignore_ascii_case(b"PING") => {}
             _ => return Err(FollowError::Protocol("unknown stream item")),
@@ -401,6 +402,7 @@ fn full_sync(
         .storage()
         .swap_in(&target, Duration::from_secs(10))?;
     remove_old_db(&dir, &old);
+    super::records::reload(server);
     repl.link.full_syncs.fetch_add(1, Ordering::Relaxed);
     repl.link.serving.store(true, Ordering::Release);
     server.waiters.wake_all();
