@@ -218,7 +218,7 @@ pub enum Action {
     },
     /// PSYNC/REPLFULL: the connection leaves the worker for a replication thread,
     /// which writes the reply itself.
-    Replicate(crate::replication::master::Handoff),
+    Replicate(crate::replication::state::Handoff),
 }
 
 /// State of one connection.

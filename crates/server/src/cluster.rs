@@ -17,6 +17,9 @@ use crate::error::CommandError;
 use crate::files::{remove_if_present, write_atomic};
 use crate::migration::fence::Fence;
 
+/// What receives each new migration.conf text besides the file.
+pub type RecordsSink = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct Cluster {
     pub state: RwLock<ClusterState>,
     conf_path: PathBuf,
@@ -38,7 +41,7 @@ pub struct Cluster {
     files: Mutex<()>,
     /// Also given every new migration.conf text: a master puts it in its write stream,
     /// so replicas hold the same states in order with the data (replication.md).
-    records_sink: std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>>,
+    records_sink: std::sync::OnceLock<RecordsSink>,
 }
 
 impl Cluster {
@@ -124,7 +127,7 @@ impl Cluster {
     }
 
     /// Sets what [`Cluster::save_records`] also hands every new text to. Set once.
-    pub fn set_records_sink(&self, sink: Box<dyn Fn(&str) + Send + Sync>) {
+    pub fn set_records_sink(&self, sink: RecordsSink) {
         let _ = self.records_sink.set(sink);
     }
 

@@ -59,7 +59,9 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     debug!("client {} connected from {addr}", info.id);
     let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
     debug!("client {} closed: {reason}", info.id);
-    if let Some(Action::Replicate(handoff)) = client.action.take() {
+    if let Some(Action::Replicate(handoff)) =
+        client.action.take_if(|a| matches!(a, Action::Replicate(_)))
+    {
         server.clients.unregister(info.id);
         crate::replication::master::spawn(server.clone(), socket, handoff, addr.ip().to_string());
         return;

@@ -73,9 +73,9 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let port = announce_port(&mut config, &listeners)?;
     let dir = config.data_dir();
     std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create data directory '{}': {e}", dir.display()))?;
+        .map_err(|e| format!("cannot open database in '{}': {e}", dir.display()))?;
     // A full sync may have moved the database to a directory of its own.
-    let (replication, db_dir) = crate::replication::Replication::open(&dir)?;
+    let (replication, db_dir) = crate::replication::state::Replication::open(&dir)?;
     let db = Database::open(&db_dir, &storage_options(&config))
         .map_err(|e| format!("cannot open database in '{}': {e}", db_dir.display()))?;
     let cluster = if config.cluster_enabled {

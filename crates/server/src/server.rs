@@ -67,7 +67,7 @@ pub struct Server {
     pub watches: Watches,
     pub migrations: ferrokv_migration::Migrations,
     /// Role, history, connected replicas, the follower (replication.md).
-    pub replication: crate::replication::Replication,
+    pub replication: crate::replication::state::Replication,
     /// CLIENT PAUSE: until when, and whether reads wait too.
     pub pause: crate::pause::Pause,
     /// The newest import this node took part in, for CLUSTER INFO.
@@ -136,9 +136,19 @@ impl Server {
             moving.union_with(&state.fenced_slots());
         }
         let owner = |s: &ClusterState, slot: u16| s.slot_owner(slot).map(|n| n.id.clone());
+        // A failover inside the shard that holds the slots (a replica of the old owner
+        // now owns them) is no change of shard: the job fails or goes on as
+        // replication.md says, with one writer.
+        let same_shard = |old: &str, new: &str| {
+            state.node(new).and_then(|n| n.master_id.as_deref()) == Some(old)
+                || next.node(old).and_then(|n| n.master_id.as_deref()) == Some(new)
+        };
         let changed: SlotSet = moving
             .iter()
-            .filter(|&slot| owner(&state, slot) != owner(&next, slot))
+            .filter(|&slot| match (owner(&state, slot), owner(&next, slot)) {
+                (Some(old), Some(new)) => old != new && !same_shard(&old, &new),
+                (old, new) => old != new,
+            })
             .collect();
         if !changed.is_empty() {
             return Err(CommandError::err(format!(

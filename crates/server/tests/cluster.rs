@@ -3,6 +3,7 @@
 
 mod common;
 use common::{Reply, TestServer};
+use std::time::Duration;
 
 const ID1: &str = "07c37dfeb235213a872192d90877d0cd55635b91";
 const ID2: &str = "cf81d7ff5e3f40fe9ee2b3e9c0ee3c1d3a12b8a2";
@@ -478,6 +479,13 @@ fn slaves_are_shown_and_refuse_writes() {
         Reply::err(&format!("MOVED 5061 127.0.0.1:{}", p[0]))
     );
     assert_eq!(slave.cmd(&["READONLY"]), Reply::ok());
+    // A replica serves reads once its master accepted it (replication.md).
+    common::wait_until("the replica syncs", Duration::from_secs(20), || {
+        slave
+            .cmd(&["INFO", "replication"])
+            .text()
+            .contains("master_link_status:up")
+    });
     assert_eq!(slave.cmd(&["GET", "bar"]), Reply::Nil);
     assert_eq!(
         slave.cmd(&["SET", "bar", "1"]),

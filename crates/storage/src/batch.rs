@@ -34,7 +34,7 @@ impl<'a> Batch<'a> {
     #[inline]
     fn handle(&mut self, cf: Cf) -> &'static ColumnFamily {
         let db = &self.db;
-        *self.handles[cf.index()].get_or_insert_with(|| {
+        self.handles[cf.index()].get_or_insert_with(|| {
             let handle = crate::db::handle(db, cf);
             // SAFETY: the handle lives as long as `db`, which this batch holds for as
             // long as it holds the handle.

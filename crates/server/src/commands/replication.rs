@@ -11,7 +11,7 @@ use crate::client::Action;
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
-use crate::replication::master::Handoff;
+use crate::replication::state::Handoff;
 
 /// `SLAVEOF|REPLICAOF <host> <port> | NO ONE` (standalone; Redis' texts). Replies at
 /// once; the sync runs in the background.
@@ -115,7 +115,7 @@ fn wait(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 /// `REPLCONF <option> <value> ...`: what a replica tells its master before PSYNC
 /// (`listening-port` is kept for INFO and ROLE; the rest is accepted as Redis does).
 fn replconf(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     for pair in args[1..].chunks(2) {

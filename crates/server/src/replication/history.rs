@@ -158,6 +158,25 @@ pub fn new_replid() -> String {
         .collect()
 }
 
+/// At start-up: deletes database directories a crash left behind (a swap prepared
+/// but not committed, or committed but whose old database was not yet deleted).
+pub(crate) fn clean_leftovers(dir: &Path, state: &ReplState) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_db_dir(&name) && state.db_dir.as_deref() != Some(name.as_str()) {
+            tracing::info!("replication: removing the unused database directory {name}");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    if state.db_dir.is_some() && dir.join("CURRENT").exists() {
+        // The database in use moved to a subdirectory; the old one was not deleted.
+        let _ = ferrokv_storage::wal::destroy(dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,17 +15,15 @@
 
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferrokv_protocol::{read_reply, Frame, ProtocolVersion, Reply};
-use parking_lot::Mutex;
 use tracing::{info, warn};
 
-use super::Peer;
+use super::state::{Checkpoint, Handoff, Peer};
 use crate::error::CommandError;
 use crate::server::Server;
 
@@ -38,32 +36,6 @@ const CHECKPOINT_REUSE: Duration = Duration::from_secs(60);
 
 /// Stream bytes buffered before a write to the socket.
 const STREAM_BUFFER: usize = 1 << 20;
-
-/// What PSYNC/REPLFULL hand to a thread once the connection leaves the worker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Handoff {
-    /// Stream the batches from this sequence on, after `+CONTINUE <replid>`.
-    Stream {
-        from: u64,
-        replid: String,
-        listening_port: u16,
-    },
-    /// Serve a checkpoint's files.
-    FullSync { resume: Option<String> },
-}
-
-/// The newest checkpoint made for full syncs.
-#[derive(Default)]
-pub struct Checkpoints(Mutex<Option<Checkpoint>>);
-
-#[derive(Clone)]
-struct Checkpoint {
-    id: String,
-    dir: PathBuf,
-    replid: String,
-    files: Vec<(String, u64)>,
-    made: Instant,
-}
 
 /// `PSYNC <replid> <seq>`: a partial sync from `seq + 1` if this node's history has
 /// the replica's last write and its WAL still holds what follows.
@@ -257,11 +229,11 @@ fn read_acks(server: &Server, socket: TcpStream, peer: &Peer) {
     let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
-impl Checkpoints {
-    /// The checkpoint to serve: `resume`'s if it is still kept, a recent one, or a new
-    /// one (replacing the old).
-    fn get(&self, server: &Server, resume: Option<&str>) -> Result<Checkpoint, String> {
-        let mut current = self.0.lock();
+/// The checkpoint to serve: `resume`'s if it is still kept, a recent one, or a new one
+/// (replacing the old).
+fn checkpoint_for(server: &Server, resume: Option<&str>) -> Result<Checkpoint, String> {
+    {
+        let mut current = server.replication.checkpoints.0.lock();
         if let Some(cp) = current.as_ref() {
             if resume == Some(cp.id.as_str()) || cp.made.elapsed() < CHECKPOINT_REUSE {
                 return Ok(cp.clone());
@@ -325,7 +297,7 @@ fn serve_files(
         .map_err(|e| e.to_string())?;
     let mut writer = &socket;
     let mut out = BytesMut::new();
-    let cp = match repl.checkpoints.get(server, resume.as_deref()) {
+    let cp = match checkpoint_for(server, resume.as_deref()) {
         Ok(cp) => cp,
         Err(e) => {
             encode(

@@ -16,8 +16,8 @@ use parking_lot::Mutex;
 use thiserror::Error;
 use tracing::{info, warn};
 
-use super::history::{is_db_dir, ReplState};
-use super::{Follower, LinkState};
+use super::history::ReplState;
+use super::state::{Follower, LinkState};
 use crate::server::Server;
 
 const STAGING: &str = "replication-staging";
@@ -306,7 +306,7 @@ fn full_sync(
         return Err(FollowError::Protocol("bad REPLFULL reply"));
     };
     let fields = words(&items);
-    if fields.len() < 2 || fields.len() % 2 != 0 {
+    if fields.len() < 2 || !fields.len().is_multiple_of(2) {
         return Err(FollowError::Protocol("bad REPLFULL reply"));
     }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -341,6 +341,8 @@ fn full_sync(
     let total: u64 = files.iter().map(|f| f.1).sum();
     let started = Instant::now();
     let mut fetched = 0u64;
+    repl.link.sync_total_bytes.store(total, Ordering::Relaxed);
+    repl.link.sync_read_bytes.store(0, Ordering::Relaxed);
     for (name, size) in &files {
         let path = staging.join(name);
         let have = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -372,6 +374,7 @@ fn full_sync(
             file.write_all(&data)?;
             offset += data.len() as u64;
             fetched += data.len() as u64;
+            repl.link.sync_read_bytes.store(fetched, Ordering::Relaxed);
         }
         file.sync_all()?;
     }
@@ -431,24 +434,5 @@ fn remove_old_db(dir: &Path, old: &Path) {
         }
     } else if old.parent() == Some(dir) {
         let _ = std::fs::remove_dir_all(old);
-    }
-}
-
-/// At start-up: deletes database directories a crash left behind (a swap prepared
-/// but not committed, or committed but whose old database was not yet deleted).
-pub(super) fn clean_leftovers(dir: &Path, state: &ReplState) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if is_db_dir(&name) && state.db_dir.as_deref() != Some(name.as_str()) {
-            info!("replication: removing the unused database directory {name}");
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-    if state.db_dir.is_some() && dir.join("CURRENT").exists() {
-        // The database in use moved to a subdirectory; the old one was not deleted.
-        let _ = ferrokv_storage::wal::destroy(dir);
     }
 }

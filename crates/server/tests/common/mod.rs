@@ -165,6 +165,20 @@ impl TestServer {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// From now on a restart comes back on the port the server has now (a master that
+    /// replicas follow by address).
+    pub fn keep_port(&mut self) {
+        if let Some(at) = self.args.iter().position(|a| a == "--port") {
+            self.args[at + 1] = self.port.to_string();
+        }
+    }
+
+    /// Starts the process again after it stopped (terminate, kill9).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
     /// `kill -9`, then wait for the process to be gone.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

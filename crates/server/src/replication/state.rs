@@ -1,0 +1,267 @@
+//! The replication state a node holds (role, history, link, connected replicas), kept
+//! apart from what acts on it so that the node's state can hold it without reaching
+//! back into the server (see `tests/layering.rs`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use super::history::{clean_leftovers, ReplState};
+
+/// A replica connected to this node, as INFO and ROLE show it.
+pub struct Peer {
+    pub ip: String,
+    /// The port it serves clients on (REPLCONF listening-port).
+    pub port: u16,
+    /// Everything up to this sequence is applied there and in its WAL.
+    pub acked: AtomicU64,
+    pub closed: AtomicBool,
+}
+
+/// Where the follower thread is: ROLE's `connect|connecting|sync|connected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LinkState {
+    Connect = 0,
+    Connecting = 1,
+    Sync = 2,
+    Connected = 3,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// The replica side's live status.
+#[derive(Default)]
+pub struct Link {
+    state: AtomicU8,
+    /// The master accepted this node's history (or a full sync completed): reads may
+    /// be served (replication.md, "Failover").
+    pub serving: AtomicBool,
+    /// Unix ms of the last byte from the master.
+    pub last_io_ms: AtomicU64,
+    pub full_syncs: AtomicU64,
+    /// The newest full sync: bytes of the master's checkpoint, and how many of them
+    /// were transferred (less when an interrupted transfer resumed).
+    pub sync_total_bytes: AtomicU64,
+    pub sync_read_bytes: AtomicU64,
+}
+
+impl Link {
+    pub fn state(&self) -> LinkState {
+        match self.state.load(Ordering::Acquire) {
+            1 => LinkState::Connecting,
+            2 => LinkState::Sync,
+            3 => LinkState::Connected,
+            _ => LinkState::Connect,
+        }
+    }
+
+    pub(crate) fn set_state(&self, state: LinkState) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.state() == LinkState::Connected
+    }
+}
+
+/// A running follower thread: stopped by flag and by shutting its socket.
+pub(crate) struct Follower {
+    pub(crate) master: (String, u16),
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) socket: Arc<Mutex<Option<std::net::TcpStream>>>,
+    pub(crate) thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Follower {
+    pub(crate) fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(socket) = self.socket.lock().take() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The replication state of a node (held by [`Server`]).
+pub struct Replication {
+    dir: PathBuf,
+    /// Whether the node is a replica now (read by every command).
+    pub(crate) replica: AtomicBool,
+    pub(crate) state: Mutex<ReplState>,
+    pub(crate) follower: Mutex<Option<Follower>>,
+    pub link: Arc<Link>,
+    pub peers: Mutex<Vec<Arc<Peer>>>,
+    /// Bumped on every ack from a replica (WAIT waits on it).
+    pub acks: watch::Sender<u64>,
+    /// Bumped after every WAL flush (streams wait on it).
+    wal: Arc<(std::sync::Mutex<u64>, Condvar)>,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    pub(crate) checkpoints: Checkpoints,
+    /// `max-replication-mb`: the pace of full-sync file transfers.
+    pub(crate) throttle: ferrokv_migration::Throttle,
+}
+
+impl Replication {
+    /// Loads `<dir>/replication.conf` and finishes or undoes a full sync that a crash
+    /// interrupted. Returns the state and the directory of the database to open.
+    pub fn open(dir: &Path) -> Result<(Replication, PathBuf), String> {
+        let state = ReplState::load(dir)?;
+        let db_path = match &state.db_dir {
+            Some(sub) => dir.join(sub),
+            None => dir.to_path_buf(),
+        };
+        clean_leftovers(dir, &state);
+        state
+            .save(dir)
+            .map_err(|e| format!("cannot write {}/replication.conf: {e}", dir.display()))?;
+        let replication = Replication {
+            dir: dir.to_path_buf(),
+            replica: AtomicBool::new(false),
+            state: Mutex::new(state),
+            follower: Mutex::new(None),
+            link: Arc::new(Link::default()),
+            peers: Mutex::new(Vec::new()),
+            acks: watch::channel(0).0,
+            wal: Arc::new((std::sync::Mutex::new(0), Condvar::new())),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
+            checkpoints: Checkpoints::default(),
+            throttle: ferrokv_migration::Throttle::default(),
+        };
+        Ok((replication, db_path))
+    }
+
+    /// What storage calls after each WAL flush: wakes the streams.
+    pub fn wal_hook(&self) -> Box<dyn Fn() + Send + Sync> {
+        let wal = self.wal.clone();
+        Box::new(move || {
+            let (generation, wake) = &*wal;
+            *generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            wake.notify_all();
+        })
+    }
+
+    /// Waits up to `timeout` for a WAL flush after `seen` (a generation); returns the
+    /// newest generation.
+    pub(crate) fn wait_wal(&self, seen: u64, timeout: Duration) -> u64 {
+        let (generation, wake) = &*self.wal;
+        let guard = generation.lock().unwrap_or_else(|e| e.into_inner());
+        if *guard != seen {
+            return *guard;
+        }
+        let (guard, _) = wake
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        *guard
+    }
+
+    pub(crate) fn wal_generation(&self) -> u64 {
+        *self.wal.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The master this node follows, if it is a replica.
+    pub fn master(&self) -> Option<(String, u16)> {
+        self.follower.lock().as_ref().map(|f| f.master.clone())
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Acquire)
+    }
+
+    /// Whether reads may be served: a master, or a replica whose master accepted its
+    /// history.
+    pub fn serving_reads(&self) -> bool {
+        !self.is_replica() || self.link.serving.load(Ordering::Acquire)
+    }
+
+    /// Writes `replication.conf` after a change of `state`.
+    pub(crate) fn save(&self, state: &ReplState) -> std::io::Result<()> {
+        state.save(&self.dir)
+    }
+
+    pub fn replid(&self) -> String {
+        self.state.lock().replid.clone()
+    }
+
+    /// Replicas whose acknowledged sequence reached `seq`.
+    pub fn acked_count(&self, seq: u64) -> usize {
+        self.peers
+            .lock()
+            .iter()
+            .filter(|p| !p.closed.load(Ordering::Acquire) && p.acked.load(Ordering::Acquire) >= seq)
+            .count()
+    }
+
+    /// Blocks until every connected replica acknowledged `seq`, up to `timeout`; false
+    /// on timeout. For the rare steps that must be replicated before they count (a
+    /// migration's commit), never for client writes.
+    pub fn wait_all_acked(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let peers = self.connected();
+            if peers.iter().all(|p| p.acked.load(Ordering::Acquire) >= seq) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Connected replicas.
+    pub fn connected(&self) -> Vec<Arc<Peer>> {
+        let mut peers = self.peers.lock();
+        peers.retain(|p| !p.closed.load(Ordering::Acquire));
+        peers.clone()
+    }
+}
+
+/// What PSYNC/REPLFULL hand to a thread once the connection leaves the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handoff {
+    /// Stream the batches from this sequence on, after `+CONTINUE <replid>`.
+    Stream {
+        from: u64,
+        replid: String,
+        listening_port: u16,
+    },
+    /// Serve a checkpoint's files.
+    FullSync { resume: Option<String> },
+}
+
+/// The newest checkpoint made for full syncs (`master::checkpoint_for`).
+#[derive(Default)]
+pub struct Checkpoints(pub(crate) Mutex<Option<Checkpoint>>);
+
+#[derive(Clone)]
+pub(crate) struct Checkpoint {
+    pub(crate) id: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) replid: String,
+    pub(crate) files: Vec<(String, u64)>,
+    pub(crate) made: Instant,
+}

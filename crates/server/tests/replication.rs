@@ -1,0 +1,590 @@
+//! Replication (replication.md) with real processes: a replica gets an existing data
+//! set and then live writes, refuses writes, resumes partially after restarts of
+//! either side, resumes an interrupted full sync, WAIT counts acknowledgements, and
+//! in cluster mode the role comes from the topology.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{info_field, wait_until, Raw, Reply, TestServer};
+
+/// A text field of an INFO section.
+fn info_text(c: &mut Raw, section: &str, field: &str) -> String {
+    let info = c.cmd(&["INFO", section]).text();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}: {info}"))
+}
+
+/// The master's newest sequence and the replica's applied one are equal.
+fn wait_caught_up(master: &TestServer, replica: &TestServer) {
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    wait_until("the replica catches up", Duration::from_secs(60), || {
+        let want = info_field(&mut m, "replication", "master_repl_offset");
+        info_text(&mut r, "replication", "master_link_status") == "up"
+            && info_field(&mut r, "replication", "slave_repl_offset") == want
+    });
+}
+
+fn slaveof(replica: &TestServer, master: &TestServer) {
+    let port = master.port.to_string();
+    assert_eq!(
+        replica.raw().cmd(&["SLAVEOF", "127.0.0.1", &port]),
+        Reply::ok()
+    );
+}
+
+/// `len` hex digits from a seeded xorshift: values that do not compress, so the data
+/// set's size on disk is its size.
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x & 15) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+/// Every type, with and without expiries: what a data set looks like to a client.
+fn load_every_type(c: &mut Raw, n: usize) {
+    for i in 0..n {
+        let i = i.to_string();
+        c.cmd(&["SET", &format!("s:{i}"), &format!("v{i}")]);
+        c.cmd(&["HSET", &format!("h:{i}"), "a", &i, "b", "2"]);
+        c.cmd(&["RPUSH", &format!("l:{i}"), "x", "y", &i]);
+        c.cmd(&["SADD", &format!("S:{i}"), "m1", &i]);
+        c.cmd(&["ZADD", &format!("z:{i}"), "1.5", "a", "2", &i]);
+        c.cmd(&["XADD", &format!("x:{i}"), "*", "f", &i]);
+        c.cmd(&["SET", &format!("ttl:{i}"), "t", "PX", "3600000"]);
+    }
+}
+
+/// What a client reads of the data set `load_every_type` wrote, on one node.
+fn snapshot(c: &mut Raw, n: usize) -> Vec<Reply> {
+    let mut out = vec![c.cmd(&["DBSIZE"])];
+    for i in 0..n {
+        let i = i.to_string();
+        out.push(c.cmd(&["GET", &format!("s:{i}")]));
+        out.push(c.cmd(&["HGETALL", &format!("h:{i}")]));
+        out.push(c.cmd(&["LRANGE", &format!("l:{i}"), "0", "-1"]));
+        out.push(c.cmd(&["SMEMBERS", &format!("S:{i}")]));
+        out.push(c.cmd(&["ZRANGE", &format!("z:{i}"), "0", "-1", "WITHSCORES"]));
+        out.push(c.cmd(&["XRANGE", &format!("x:{i}"), "-", "+"]));
+        // Expiries are absolute: the same instant on both nodes.
+        out.push(c.cmd(&["PEXPIRETIME", &format!("ttl:{i}")]));
+    }
+    out
+}
+
+#[test]
+fn a_replica_gets_the_data_set_then_live_writes_and_refuses_writes() {
+    let master = TestServer::start(&[]);
+    let replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    load_every_type(&mut m, 200);
+    // A bulk of data besides: 100 MB in 400 values of 256 KiB.
+    for i in 0..400 {
+        let value = noise(i, 256 * 1024);
+        assert_eq!(m.cmd(&["SET", &format!("big:{i}"), &value]), Reply::ok());
+    }
+    slaveof(&replica, &master);
+    wait_caught_up(&master, &replica);
+    let mut r = replica.raw();
+    assert_eq!(snapshot(&mut r, 200), snapshot(&mut m, 200));
+    assert_eq!(
+        r.cmd(&["GET", "big:399"]),
+        Reply::bulk(&noise(399, 256 * 1024))
+    );
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), 1);
+
+    // Live writes follow, in order.
+    for i in 0..100 {
+        m.cmd(&["INCR", "counter"]);
+        m.cmd(&["RPUSH", "log", &i.to_string()]);
+    }
+    m.cmd(&["DEL", "s:0"]);
+    wait_caught_up(&master, &replica);
+    assert_eq!(r.cmd(&["GET", "counter"]), Reply::bulk("100"));
+    assert_eq!(r.cmd(&["LLEN", "log"]), Reply::Int(100));
+    assert_eq!(r.cmd(&["EXISTS", "s:0"]), Reply::Int(0));
+
+    // Writes are refused with Redis' text, also pipelined ones; nothing changes.
+    let readonly = Reply::err("READONLY You can't write against a read only slave.");
+    assert_eq!(r.cmd(&["SET", "k", "v"]), readonly);
+    assert_eq!(r.cmd(&["FLUSHALL"]), readonly);
+    r.send(
+        &[
+            Raw::encode(&[b"SET", b"a", b"1"]),
+            Raw::encode(&[b"SET", b"b", b"1"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(r.read(), readonly);
+    assert_eq!(r.read(), readonly);
+    assert_eq!(
+        info_field(&mut r, "replication", "slave_repl_offset"),
+        info_field(&mut m, "replication", "master_repl_offset")
+    );
+
+    // INFO and ROLE on both sides.
+    assert_eq!(info_text(&mut r, "replication", "role"), "slave");
+    assert_eq!(info_text(&mut r, "replication", "master_host"), "127.0.0.1");
+    assert_eq!(
+        info_field(&mut r, "replication", "master_port"),
+        i64::from(master.port)
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "master_sync_in_progress"),
+        0
+    );
+    assert_eq!(info_text(&mut m, "replication", "role"), "master");
+    assert_eq!(info_field(&mut m, "replication", "connected_slaves"), 1);
+    let slave0 = info_text(&mut m, "replication", "slave0");
+    assert!(
+        slave0.starts_with(&format!("ip=127.0.0.1,port={},", replica.port)),
+        "{slave0}"
+    );
+    let seq = info_field(&mut m, "replication", "master_repl_offset");
+    assert_eq!(info_field(&mut m, "keyspace", "sequence"), seq);
+    let role = r.cmd(&["ROLE"]).items();
+    assert_eq!(role[0], Reply::bulk("slave"));
+    assert_eq!(role[2], Reply::Int(i64::from(master.port)));
+    assert_eq!(role[3], Reply::bulk("connected"));
+    assert_eq!(role[4], Reply::Int(seq));
+    wait_until("the master sees the ack", Duration::from_secs(10), || {
+        let role = m.cmd(&["ROLE"]).items();
+        role[2].items().first().map(|r| r.items())
+            == Some(vec![
+                Reply::bulk("127.0.0.1"),
+                Reply::bulk(&replica.port.to_string()),
+                Reply::bulk(&seq.to_string()),
+            ])
+    });
+    assert_eq!(
+        r.cmd(&["WAIT", "1", "0"]),
+        Reply::err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+    );
+}
+
+#[test]
+fn restarts_of_either_side_resume_without_a_full_copy() {
+    let mut master = TestServer::start(&[]);
+    master.keep_port();
+    let mut replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    load_every_type(&mut m, 20);
+    slaveof(&replica, &master);
+    wait_caught_up(&master, &replica);
+
+    // The replica restarts (kill -9): SLAVEOF survived, and it continues partially.
+    replica.restart();
+    for i in 0..50 {
+        m.cmd(&["SET", &format!("during-replica-down:{i}"), "1"]);
+    }
+    wait_caught_up(&master, &replica);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), 1);
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), 2);
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["GET", "during-replica-down:49"]), Reply::bulk("1"));
+
+    // The master restarts (the link drops): the replica continues partially too.
+    master.restart();
+    let mut m = master.raw();
+    for i in 0..50 {
+        m.cmd(&["SET", &format!("after-master-restart:{i}"), "1"]);
+    }
+    wait_caught_up(&master, &replica);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), 0);
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok"), 1);
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_err"), 0);
+    assert_eq!(snapshot(&mut r, 20), snapshot(&mut m, 20));
+    assert_eq!(r.cmd(&["GET", "after-master-restart:49"]), Reply::bulk("1"));
+
+    // NO ONE: a master, data kept, writes taken.
+    assert_eq!(r.cmd(&["SLAVEOF", "NO", "ONE"]), Reply::ok());
+    assert_eq!(info_text(&mut r, "replication", "role"), "master");
+    assert_eq!(r.cmd(&["SET", "mine", "1"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "after-master-restart:49"]), Reply::bulk("1"));
+}
+
+#[test]
+fn an_interrupted_full_sync_resumes_with_the_files_received() {
+    let master = TestServer::start(&["--max-replication-mb", "25"]);
+    let mut replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    for i in 0..400 {
+        m.cmd(&["SET", &format!("big:{i}"), &noise(i, 256 * 1024)]);
+    }
+    // Many SST files rather than one: flushed in parts.
+    m.cmd(&["COMPACT"]);
+    slaveof(&replica, &master);
+    let mut r = replica.raw();
+    wait_until(
+        "part of the transfer is done",
+        Duration::from_secs(30),
+        || info_field(&mut r, "replication", "master_sync_read_bytes") > 30 << 20,
+    );
+    replica.restart();
+    wait_caught_up(&master, &replica);
+    let mut r = replica.raw();
+    let total = info_field(&mut r, "replication", "master_sync_total_bytes");
+    let read = info_field(&mut r, "replication", "master_sync_read_bytes");
+    assert!(total > 50 << 20, "total {total}");
+    assert!(
+        read < total - (20 << 20),
+        "read {read} of {total}: nothing was kept"
+    );
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(400));
+    assert_eq!(
+        r.cmd(&["GET", "big:123"]),
+        Reply::bulk(&noise(123, 256 * 1024))
+    );
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged() {
+    let master = TestServer::start(&[]);
+    let replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    assert_eq!(m.cmd(&["WAIT", "0", "0"]), Reply::Int(0));
+    slaveof(&replica, &master);
+    wait_caught_up(&master, &replica);
+    m.cmd(&["SET", "k", "1"]);
+    assert_eq!(m.cmd(&["WAIT", "1", "0"]), Reply::Int(1));
+    assert_eq!(m.cmd(&["WAIT", "-1", "0"]), Reply::Int(1));
+    assert_eq!(
+        m.cmd(&["WAIT", "1", "-1"]),
+        Reply::err("ERR timeout is negative")
+    );
+    assert_eq!(
+        m.cmd(&["WAIT", "x", "0"]),
+        Reply::err("ERR value is not an integer or out of range")
+    );
+    // A stopped replica acknowledges nothing: WAIT times out with what it got.
+    common::signal(replica.pid(), "STOP");
+    m.cmd(&["SET", "k", "2"]);
+    let started = Instant::now();
+    assert_eq!(m.cmd(&["WAIT", "1", "300"]), Reply::Int(0));
+    assert!(started.elapsed() >= Duration::from_millis(290));
+    // Other clients are not held up meanwhile.
+    assert_eq!(master.raw().cmd(&["GET", "k"]), Reply::bulk("2"));
+    common::signal(replica.pid(), "CONT");
+    assert_eq!(m.cmd(&["WAIT", "1", "10000"]), Reply::Int(1));
+    // In MULTI it does not block.
+    m.cmd(&["MULTI"]);
+    m.cmd(&["SET", "k", "3"]);
+    m.cmd(&["WAIT", "5", "0"]);
+    let exec = m.cmd(&["EXEC"]).items();
+    assert_eq!(exec[0], Reply::ok());
+    assert!(matches!(exec[1], Reply::Int(n) if n <= 1));
+}
+
+#[test]
+fn standalone_errors_and_stale_data() {
+    let master = TestServer::start(&[]);
+    let replica = TestServer::start(&["--slave-serve-stale-data", "no"]);
+    let mut r = replica.raw();
+    let me = replica.port.to_string();
+    assert_eq!(
+        r.cmd(&["SLAVEOF", "127.0.0.1", &me]),
+        Reply::err("ERR can't replicate itself")
+    );
+    assert_eq!(
+        r.cmd(&["REPLICAOF", "127.0.0.1", "abc"]),
+        Reply::err("ERR port should be number")
+    );
+    slaveof(&replica, &master);
+    wait_caught_up(&master, &replica);
+    let mut m = master.raw();
+    let replica_port = replica.port.to_string();
+    assert_eq!(
+        m.cmd(&["SLAVEOF", "127.0.0.1", &replica_port]),
+        Reply::err("ERR can't replicate your own replicas")
+    );
+    drop(master);
+    wait_until("the link is down", Duration::from_secs(10), || {
+        info_text(&mut r, "replication", "master_link_status") == "down"
+    });
+    assert_eq!(
+        r.cmd(&["GET", "k"]),
+        Reply::err(
+            "MASTERDOWN Link with MASTER is down and slave-serve-stale-data is set to 'no'."
+        )
+    );
+    assert_eq!(r.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert_eq!(info_text(&mut r, "replication", "role"), "slave");
+}
+
+const M: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c1";
+const R: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c2";
+
+fn setnodes(nodes: &[&TestServer], topology: &str, version: i64) {
+    for node in nodes {
+        assert_eq!(
+            node.raw()
+                .cmd(&["CLUSTERX", "SETNODES", topology, &version.to_string()]),
+            Reply::ok()
+        );
+    }
+}
+
+#[test]
+fn cluster_replica_from_the_topology_then_reset_makes_it_a_master() {
+    let master = TestServer::start(&["--cluster-enabled", "yes"]);
+    let replica = TestServer::start(&["--cluster-enabled", "yes"]);
+    let topology = format!(
+        "{M} 127.0.0.1 {} master - 0-16383\n{R} 127.0.0.1 {} slave {M}",
+        master.port, replica.port
+    );
+    let mut r = replica.raw();
+    assert_eq!(
+        r.cmd(&["SLAVEOF", "NO", "ONE"]),
+        Reply::err("ERR can't change to slave in cluster mode")
+    );
+    setnodes(&[&master, &replica], &topology, 1);
+    assert_eq!(info_text(&mut r, "replication", "role"), "slave");
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    wait_caught_up(&master, &replica);
+    let moved = Reply::err(&format!("MOVED 7629 127.0.0.1:{}", master.port));
+    assert_eq!(r.cmd(&["GET", "k"]), moved);
+    assert_eq!(r.cmd(&["SET", "k", "x"]), moved);
+    assert_eq!(r.cmd(&["READONLY"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(r.cmd(&["SET", "k", "x"]), moved);
+    assert_eq!(
+        r.cmd(&["FLUSHALL"]),
+        Reply::err("READONLY You can't write against a read only slave.")
+    );
+    assert_eq!(r.cmd(&["READWRITE"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "k"]), moved);
+
+    // Kvrocks' case: a replica whose topology is reset is a master (its data must be
+    // gone first, as for any reset).
+    m.cmd(&["DEL", "k"]);
+    wait_caught_up(&master, &replica);
+    assert_eq!(r.cmd(&["CLUSTER", "RESET"]), Reply::ok());
+    assert_eq!(info_text(&mut r, "replication", "role"), "master");
+    assert_eq!(info_field(&mut m, "replication", "connected_slaves"), 0);
+}
+
+#[test]
+fn a_controller_failover_under_writes_keeps_every_waited_write() {
+    let mut master = TestServer::start(&["--cluster-enabled", "yes"]);
+    let replica = TestServer::start(&["--cluster-enabled", "yes"]);
+    let v1 = format!(
+        "{M} 127.0.0.1 {} master - 0-16383\n{R} 127.0.0.1 {} slave {M}",
+        master.port, replica.port
+    );
+    setnodes(&[&master, &replica], &v1, 1);
+    wait_caught_up(&master, &replica);
+
+    // A client writes and confirms each write with WAIT 1; then the master dies.
+    let mut m = master.raw();
+    let mut waited = Vec::new();
+    for i in 0..300 {
+        let key = format!("w:{i}");
+        assert_eq!(m.cmd(&["SET", &key, "1"]), Reply::ok());
+        if m.cmd(&["WAIT", "1", "1000"]) == Reply::Int(1) {
+            waited.push(key);
+        }
+    }
+    assert!(waited.len() > 250, "{} waited", waited.len());
+    // Writes only the master has: never acknowledged by a replica.
+    common::signal(replica.pid(), "STOP");
+    for i in 0..20 {
+        m.cmd(&["SET", &format!("lost:{i}"), "1"]);
+    }
+    master.kill9();
+    common::signal(replica.pid(), "CONT");
+
+    // The controller promotes the replica (version 2) and marks the old master failed.
+    let v2 = format!(
+        "{R} 127.0.0.1 {} master - 0-16383\n{M} 127.0.0.1 {} slave,fail {R}",
+        replica.port, master.port
+    );
+    let pushed = Instant::now();
+    setnodes(&[&replica], &v2, 2);
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["SET", "after", "1"]), Reply::ok());
+    let took = pushed.elapsed();
+    assert!(took < Duration::from_secs(2), "promotion took {took:?}");
+    assert_eq!(info_text(&mut r, "replication", "role"), "master");
+    for key in &waited {
+        assert_eq!(r.cmd(&["GET", key]), Reply::bulk("1"), "{key} lost");
+    }
+
+    // The old master comes back with its stale topology, then is told it is a
+    // replica: it converges to the new master's data (its own last writes gone).
+    master.start_again();
+    setnodes(&[&master], &v2, 2);
+    wait_caught_up(&replica, &master);
+    let mut old = master.raw();
+    assert_eq!(old.cmd(&["READONLY"]), Reply::ok());
+    assert_eq!(old.cmd(&["GET", "after"]), Reply::bulk("1"));
+    assert_eq!(old.cmd(&["EXISTS", "lost:19"]), Reply::Int(0));
+    assert_eq!(old.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]));
+    let nodes = old.cmd(&["CLUSTER", "NODES"]).text();
+    assert!(nodes.contains("myself,slave,fail"), "{nodes}");
+}
+
+const S: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d1";
+const SR: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d2";
+const D: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d3";
+const DR: &str = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d4";
+
+/// Two shards with a replica each: S (0-8191) with SR, D (8192-16383) with DR.
+struct Shards {
+    s: TestServer,
+    sr: TestServer,
+    d: TestServer,
+    dr: TestServer,
+}
+
+impl Shards {
+    fn start() -> Shards {
+        let node = || TestServer::start(&["--cluster-enabled", "yes"]);
+        let shards = Shards {
+            s: node(),
+            sr: node(),
+            d: node(),
+            dr: node(),
+        };
+        let topology = shards.topology(S, SR, "0-8191");
+        setnodes(&shards.all(), &topology, 1);
+        shards
+    }
+
+    fn all(&self) -> [&TestServer; 4] {
+        [&self.s, &self.sr, &self.d, &self.dr]
+    }
+
+    /// The topology with `master` owning `source_slots` of the source shard and
+    /// `replica` following it; D owns the rest, DR follows D.
+    fn topology(&self, master: &str, replica: &str, source_slots: &str) -> String {
+        let port = |id: &str| match id {
+            S => self.s.port,
+            SR => self.sr.port,
+            D => self.d.port,
+            _ => self.dr.port,
+        };
+        let dest_slots = if source_slots == "0-8191" {
+            "8192-16383".to_string()
+        } else {
+            "0-100 8192-16383".to_string()
+        };
+        format!(
+            "{master} 127.0.0.1 {} master - {source_slots}\n{replica} 127.0.0.1 {} slave {master}\n{D} 127.0.0.1 {} master - {dest_slots}\n{DR} 127.0.0.1 {} slave {D}",
+            port(master),
+            port(replica),
+            self.d.port,
+            self.dr.port
+        )
+    }
+}
+
+/// `count` keys whose slots are in 0-100.
+fn low_keys(count: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("low:{i}"))
+        .filter(|k| ferrokv_keyslot::key_slot(k.as_bytes()) <= 100)
+        .take(count)
+        .collect()
+}
+
+#[test]
+fn migration_between_shards_with_replicas() {
+    let shards = Shards::start();
+    let mut s = shards.s.raw();
+    let keys = low_keys(300);
+    for k in &keys {
+        assert_eq!(s.cmd(&["SET", k, k]), Reply::ok());
+    }
+    wait_caught_up(&shards.s, &shards.sr);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D, "sync"]),
+        Reply::ok()
+    );
+    wait_caught_up(&shards.s, &shards.sr);
+    wait_caught_up(&shards.d, &shards.dr);
+    let moved_to_d = |k: &str| {
+        Reply::err(&format!(
+            "MOVED {} 127.0.0.1:{}",
+            ferrokv_keyslot::key_slot(k.as_bytes()),
+            shards.d.port
+        ))
+    };
+    // Before SETSLOT: the source's replica sends the slots to the destination, the
+    // destination's replica serves them to READONLY clients.
+    let mut sr = shards.sr.raw();
+    sr.cmd(&["READONLY"]);
+    assert_eq!(sr.cmd(&["GET", &keys[0]]), moved_to_d(&keys[0]));
+    let mut dr = shards.dr.raw();
+    dr.cmd(&["READONLY"]);
+    for k in keys.iter().step_by(37) {
+        assert_eq!(dr.cmd(&["GET", k]), Reply::bulk(k));
+    }
+    assert_eq!(dr.cmd(&["SET", &keys[0], "x"]), moved_to_d(&keys[0]));
+    assert_eq!(dr.cmd(&["DBSIZE"]), Reply::Int(300));
+
+    // The hand-over: the source's range delete reaches its replica.
+    let v2 = shards.topology(S, SR, "101-8191");
+    setnodes(&shards.all(), &v2, 2);
+    wait_caught_up(&shards.s, &shards.sr);
+    wait_until(
+        "the source's replica drops the slots",
+        Duration::from_secs(10),
+        || sr.cmd(&["DBSIZE"]) == Reply::Int(0),
+    );
+    assert_eq!(sr.cmd(&["GET", &keys[0]]), moved_to_d(&keys[0]));
+    assert_eq!(dr.cmd(&["GET", &keys[1]]), Reply::bulk(&keys[1]));
+}
+
+#[test]
+fn a_source_turned_replica_during_a_migration_fails_the_job() {
+    let shards = Shards::start();
+    let mut s = shards.s.raw();
+    let value = "v".repeat(64 * 1024);
+    for k in low_keys(200) {
+        s.cmd(&["SET", &k, &value]);
+    }
+    wait_caught_up(&shards.s, &shards.sr);
+    // About 13 MB at 1 MB/s: still copying when the failover comes.
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D]), Reply::ok());
+    let mut d = shards.d.raw();
+    wait_until("the import runs", Duration::from_secs(10), || {
+        d.cmd(&["CLUSTER", "INFO"])
+            .text()
+            .contains("import_state: start")
+    });
+    // The controller fails the source over to its replica.
+    let v2 = shards.topology(SR, S, "0-8191");
+    for node in [&shards.sr, &shards.s, &shards.d, &shards.dr] {
+        assert_eq!(
+            node.raw().cmd(&["CLUSTERX", "SETNODES", &v2, "2"]),
+            Reply::ok()
+        );
+    }
+    wait_until(
+        "the destination's import fails",
+        Duration::from_secs(20),
+        || {
+            d.cmd(&["CLUSTER", "INFO"])
+                .text()
+                .contains("import_state: error")
+        },
+    );
+    // The promoted replica serves every key; the destination holds none of them.
+    let mut sr = shards.sr.raw();
+    for k in low_keys(200).iter().step_by(17) {
+        assert_eq!(sr.cmd(&["STRLEN", k]), Reply::Int(64 * 1024));
+    }
+    assert_eq!(d.cmd(&["DBSIZE"]), Reply::Int(0));
+    assert_eq!(sr.cmd(&["SET", &low_keys(1)[0], "new"]), Reply::ok());
+}
