@@ -89,7 +89,7 @@ impl ClusterState {
 
         if self.i_own(slot) {
             return match state {
-                SlotState::MigratedAway { dest_id } => match self.node(dest_id) {
+                SlotState::MigratedAway { dest_id } => match self.shard_master_of(dest_id) {
                     Some(dest) => Route::Moved {
                         slot,
                         host: dest.host.clone(),
@@ -128,7 +128,7 @@ impl ClusterState {
         owner_id: &str,
     ) -> Option<Route> {
         let moved_to = |id: &str| {
-            Some(match self.node(id) {
+            Some(match self.shard_master_of(id) {
                 Some(n) => Route::Moved {
                     slot,
                     host: n.host.clone(),
@@ -383,5 +383,40 @@ mod tests {
         assert_eq!(st.route(7, true, PLAIN), Route::Local);
         st.clear_migration_states();
         assert!(st.slot_states().is_empty());
+    }
+
+    #[test]
+    fn a_failover_topology_that_has_not_moved_committed_slots_keeps_their_records() {
+        let binds = ["127.0.0.1".to_string()];
+        // The source A migrated 0-9 to B; B fails over to its replica S.
+        let mut source = state_as(30002);
+        source.set_migrated_away(&set("0-9"), B).unwrap();
+        let dest_failover = format!(
+            "{A} 127.0.0.1 30002 master - 0-8191\n\
+             {S} 127.0.0.1 30004 master - 8192-16383\n\
+             {B} 127.0.0.1 30003 slave {S}"
+        );
+        let out = source
+            .set_nodes(&dest_failover, 2, false, &binds, 30002)
+            .unwrap();
+        let SetNodesOutcome::Applied {
+            slots_to_delete, ..
+        } = out
+        else {
+            panic!("not applied");
+        };
+        assert!(slots_to_delete.is_empty());
+        assert_eq!(source.migrated_away_slots().to_string(), "0-9");
+        // MOVED names the destination shard's new master.
+        assert_eq!(source.route(5, true, PLAIN), moved(5, 30004));
+
+        // The destination's promoted replica keeps serving what its master imported.
+        let mut promoted = state_as(30004);
+        promoted.set_imported(&set("0-9"), A);
+        promoted
+            .set_nodes(&dest_failover, 2, false, &binds, 30004)
+            .unwrap();
+        assert_eq!(promoted.imported_slots().to_string(), "0-9");
+        assert_eq!(promoted.route(5, true, PLAIN), Route::Local);
     }
 }

@@ -443,6 +443,28 @@ impl ClusterState {
     }
 
     /// Slots this node owns in the topology.
+    /// The master of this node's shard: itself, or the master it replicates.
+    pub fn shard_master_id(&self) -> Option<String> {
+        let me = self.myself()?;
+        Some(me.master_id.clone().unwrap_or_else(|| me.id.clone()))
+    }
+
+    /// Whether `id` is this node or its master.
+    pub fn in_my_shard(&self, id: &str) -> bool {
+        self.myself()
+            .is_some_and(|me| me.id == id || me.master_id.as_deref() == Some(id))
+    }
+
+    /// The node serving `id`'s shard now: `id` if it is a master, else its master (a
+    /// failover made the node a replica; MOVED must name the shard's current master).
+    pub fn shard_master_of(&self, id: &str) -> Option<&ClusterNode> {
+        let node = self.node(id)?;
+        match node.master_id.as_deref() {
+            Some(master) => self.node(master),
+            None => Some(node),
+        }
+    }
+
     pub fn my_slots(&self) -> SlotSet {
         self.myself().map(|n| n.slots.clone()).unwrap_or_default()
     }
@@ -525,6 +547,7 @@ impl ClusterState {
         let migrated_away = self
             .states
             .slots_where(|s| matches!(s, SlotState::MigratedAway { .. }));
+        let old_shard_master = self.shard_master_id();
 
         self.install(topology, version);
 
@@ -537,8 +560,37 @@ impl ClusterState {
         }
         self.refresh_me();
 
-        let slots_to_delete = migrated_away.difference(&self.my_slots());
+        // A failover of this shard or of the other end, in a topology that has not
+        // moved the committed slots yet, keeps their records: clearing them would let
+        // the source's shard serve slots the destination's shard serves too
+        // (replication.md, "Migration with replicas").
+        let my_failover = old_shard_master.is_some() && old_shard_master != self.shard_master_id();
+        let kept: Vec<(u16, SlotState)> = self
+            .states
+            .iter()
+            .filter(|(slot, state)| {
+                let owner_in_my_shard = self
+                    .slot_owner(*slot)
+                    .is_some_and(|owner| self.in_my_shard(&owner.id));
+                let demoted = |id: &str| self.node(id).is_some_and(|n| !n.is_master());
+                match state {
+                    SlotState::MigratedAway { dest_id } => {
+                        owner_in_my_shard && (my_failover || demoted(dest_id))
+                    }
+                    SlotState::Imported { source_id } => {
+                        !owner_in_my_shard && (my_failover || demoted(source_id))
+                    }
+                    _ => false,
+                }
+            })
+            .map(|(slot, state)| (slot, state.clone()))
+            .collect();
+        let mut slots_to_delete = migrated_away.difference(&self.my_slots());
         self.states.clear_records();
+        for (slot, state) in kept {
+            slots_to_delete.remove(slot);
+            self.states.set_one(slot, state);
+        }
         Ok(SetNodesOutcome::Applied {
             slots_to_delete,
             myid_learned,

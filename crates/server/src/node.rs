@@ -141,6 +141,11 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         .set_durable_hook(server.replication.wal_hook());
     crate::replication::records::install_sink(&server);
     crate::migration::recovery::recover(&server);
+    if let Some(cluster) = server.cluster.as_ref() {
+        if cluster.state.read().i_am_slave() {
+            crate::replication::records::reload(&server);
+        }
+    }
     crate::replication::start_role(&server);
     let mut accept_tasks = Vec::new();
     for listener in listeners {

@@ -109,7 +109,7 @@ impl Server {
     /// refused change leaves nothing behind; then installs it, persists it, and deletes
     /// the data of slots that `change` says were handed over to another node.
     pub fn update_topology(
-        self: &std::sync::Arc<Self>,
+        &self,
         change: impl FnOnce(&mut ClusterState) -> Result<SlotSet, ClusterError>,
     ) -> Result<(), CommandError> {
         let cluster = self.cluster.as_ref().ok_or(ClusterError::NotEnabled)?;
@@ -169,7 +169,6 @@ impl Server {
         if !replica {
             self.delete_slots(&to_delete);
         }
-        crate::replication::follow_topology(self);
         Ok(())
     }
 

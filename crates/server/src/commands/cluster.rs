@@ -33,8 +33,9 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             cluster.state.read().myid().unwrap_or("").to_string(),
         ))
     } else if is(sub, "SETNODEID") && rest.len() == 1 && rest[0].len() == NODE_ID_LEN {
-        ctx.server
-            .update_topology(|state| state.set_node_id(&text(rest[0])).map(|_| SlotSet::new()))?;
+        change_topology(ctx.server, |state| {
+            state.set_node_id(&text(rest[0])).map(|_| SlotSet::new())
+        })?;
         Ok(Frame::ok())
     } else if is(sub, "SETNODES") && (2..=3).contains(&rest.len()) {
         let parsed = parse_setnodes_args(&rest)?;
@@ -42,7 +43,7 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             let config = ctx.server.config.read();
             (config.bind_addrs(), config.port)
         };
-        ctx.server.update_topology(|state| {
+        change_topology(ctx.server, |state| {
             match state.set_nodes(&parsed.nodes, parsed.version, parsed.force, &bind, port)? {
                 SetNodesOutcome::Unchanged => Ok(SlotSet::new()),
                 SetNodesOutcome::Applied {
@@ -75,7 +76,7 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         migration(ctx, &rest)
     } else if is(sub, "SETSLOT") && rest.len() == 4 {
         let parsed = parse_setslot_args(&rest)?;
-        ctx.server.update_topology(|state| {
+        change_topology(ctx.server, |state| {
             state
                 .set_slot(&parsed.slots, &parsed.node_id, parsed.version)
                 .map(|outcome| outcome.slots_to_delete)
@@ -334,6 +335,17 @@ fn readwrite(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     cluster_of(ctx)?;
     ctx.client.readonly = false;
     Ok(Frame::ok())
+}
+
+/// A topology change (`Server::update_topology`), then the replication role it gives
+/// this node (a `slave` line: follow that master; otherwise a master).
+fn change_topology(
+    server: &std::sync::Arc<crate::server::Server>,
+    change: impl FnOnce(&mut ferrokv_cluster::ClusterState) -> Result<SlotSet, ClusterError>,
+) -> Result<(), CommandError> {
+    server.update_topology(change)?;
+    crate::replication::follow_topology(server);
+    Ok(())
 }
 
 #[rustfmt::skip]

@@ -20,9 +20,9 @@ pub fn recover(server: &Arc<Server>) {
     let Some(cluster) = server.cluster.as_ref() else {
         return;
     };
-    // A replica settles nothing itself: its states are its master's, from the stream.
+    // A replica settles nothing itself: its states are its master's, from the stream
+    // (`replication::records`).
     if cluster.state.read().i_am_slave() {
-        crate::replication::records::reload(server);
         return;
     }
     if !cluster.dropped_imports.is_empty() {
