@@ -588,3 +588,167 @@ fn a_source_turned_replica_during_a_migration_fails_the_job() {
     assert_eq!(d.cmd(&["DBSIZE"]), Reply::Int(0));
     assert_eq!(sr.cmd(&["SET", &low_keys(1)[0], "new"]), Reply::ok());
 }
+
+/// A client incrementing counters in slots 0-100 while the cluster changes under it:
+/// it follows MOVED, and confirms each INCR with `WAIT 1`. The ledger tells what must
+/// be on the serving node at the end: at least every confirmed increment (none lost),
+/// at most every attempted one (none applied twice).
+struct Ledger {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(Vec<i64>, Vec<i64>)>>,
+}
+
+impl Ledger {
+    fn start(first_port: u16, keys: Vec<String>) -> Ledger {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut port = first_port;
+            let mut c = Raw::connect(port);
+            let (mut waited, mut attempted) = (vec![0i64; keys.len()], vec![0i64; keys.len()]);
+            let mut i = 0;
+            while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                let k = i % keys.len();
+                match c.cmd(&["INCR", &keys[k]]) {
+                    Reply::Int(_) => {
+                        attempted[k] += 1;
+                        if c.cmd(&["WAIT", "1", "2000"]) == Reply::Int(1) {
+                            waited[k] += 1;
+                        }
+                        i += 1;
+                    }
+                    Reply::Error(e) if e.starts_with("MOVED") => {
+                        let to = e.rsplit(':').next().and_then(|p| p.parse().ok());
+                        port = to.unwrap_or(port);
+                        c = Raw::connect(port);
+                    }
+                    // TRYAGAIN at a fence, or a node changing role: try again.
+                    Reply::Error(_) => std::thread::sleep(Duration::from_millis(5)),
+                    other => panic!("INCR replied {other:?}"),
+                }
+            }
+            (waited, attempted)
+        });
+        Ledger {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the client and checks the counters on the node serving them.
+    fn check(mut self, serving: &TestServer, keys: &[String]) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let (waited, attempted) = self.thread.take().expect("running").join().expect("ledger");
+        let mut c = serving.raw();
+        for (k, key) in keys.iter().enumerate() {
+            let value = match c.cmd(&["GET", key]) {
+                Reply::Nil => 0,
+                other => other.text().parse::<i64>().expect("a counter"),
+            };
+            assert!(
+                value >= waited[k],
+                "{key}: {value} < {} confirmed increments: a confirmed write was lost",
+                waited[k]
+            );
+            assert!(
+                value <= attempted[k],
+                "{key}: {value} > {} attempted increments: a write was applied twice",
+                attempted[k]
+            );
+        }
+        assert!(
+            waited.iter().sum::<i64>() > 0,
+            "the client confirmed nothing"
+        );
+    }
+}
+
+#[test]
+fn failovers_of_both_shards_after_the_commit_keep_one_writer() {
+    let shards = Shards::start();
+    let keys = low_keys(20);
+    let ledger = Ledger::start(shards.s.port, keys.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = shards.s.raw();
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D, "sync"]),
+        Reply::ok()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    wait_caught_up(&shards.d, &shards.dr);
+    // The destination fails over: the slots have not been handed over yet.
+    let dr_master = format!(
+        "{S} 127.0.0.1 {} master - 0-8191\n{SR} 127.0.0.1 {} slave {S}\n{DR} 127.0.0.1 {} master - 8192-16383\n{D} 127.0.0.1 {} slave,fail {DR}",
+        shards.s.port, shards.sr.port, shards.dr.port, shards.d.port
+    );
+    setnodes(&shards.all(), &dr_master, 2);
+    let moved_to_dr = Reply::err(&format!(
+        "MOVED {} 127.0.0.1:{}",
+        ferrokv_keyslot::key_slot(keys[0].as_bytes()),
+        shards.dr.port
+    ));
+    assert_eq!(s.cmd(&["GET", &keys[0]]), moved_to_dr);
+    std::thread::sleep(Duration::from_millis(300));
+    // Then the source fails over too: its promoted replica knows where the slots went.
+    let both = format!(
+        "{SR} 127.0.0.1 {} master - 0-8191\n{S} 127.0.0.1 {} slave {SR}\n{DR} 127.0.0.1 {} master - 8192-16383\n{D} 127.0.0.1 {} slave {DR}",
+        shards.sr.port, shards.s.port, shards.dr.port, shards.d.port
+    );
+    setnodes(&shards.all(), &both, 3);
+    let mut sr = shards.sr.raw();
+    assert_eq!(sr.cmd(&["GET", &keys[0]]), moved_to_dr);
+    let info = sr.cmd(&["CLUSTER", "INFO"]).text();
+    assert!(info.contains("migrating_state: success"), "{info}");
+    std::thread::sleep(Duration::from_millis(300));
+    // The controller hands the slots over to the destination shard's master.
+    for node in shards.all() {
+        assert_eq!(
+            node.raw()
+                .cmd(&["CLUSTERX", "SETSLOT", "0-100", "NODE", DR, "4"]),
+            Reply::ok()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    ledger.check(&shards.dr, &keys);
+}
+
+#[test]
+fn a_destination_failover_during_the_copy_fails_the_job_and_the_source_keeps_serving() {
+    let shards = Shards::start();
+    let mut s = shards.s.raw();
+    let value = "v".repeat(64 * 1024);
+    for k in low_keys(200).iter().skip(20) {
+        s.cmd(&["SET", k, &value]);
+    }
+    let keys = low_keys(20);
+    let ledger = Ledger::start(shards.s.port, keys.clone());
+    wait_caught_up(&shards.s, &shards.sr);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D]), Reply::ok());
+    let mut dr = shards.dr.raw();
+    let mut d = shards.d.raw();
+    wait_until("the import runs", Duration::from_secs(10), || {
+        d.cmd(&["CLUSTER", "INFO"])
+            .text()
+            .contains("import_state: start")
+    });
+    let dr_master = format!(
+        "{S} 127.0.0.1 {} master - 0-8191\n{SR} 127.0.0.1 {} slave {S}\n{DR} 127.0.0.1 {} master - 8192-16383\n{D} 127.0.0.1 {} slave {DR}",
+        shards.s.port, shards.sr.port, shards.dr.port, shards.d.port
+    );
+    setnodes(
+        &[&shards.dr, &shards.d, &shards.s, &shards.sr],
+        &dr_master,
+        2,
+    );
+    wait_until("the job fails", Duration::from_secs(30), || {
+        s.cmd(&["CLUSTER", "INFO"])
+            .text()
+            .contains("migrating_state: fail")
+    });
+    // Nothing of the import is left on the destination shard; the source serves all.
+    assert_eq!(dr.cmd(&["DBSIZE"]), Reply::Int(0));
+    assert_eq!(s.cmd(&["STRLEN", &low_keys(30)[25]]), Reply::Int(64 * 1024));
+    std::thread::sleep(Duration::from_millis(300));
+    ledger.check(&shards.s, &keys);
+}

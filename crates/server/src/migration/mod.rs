@@ -65,14 +65,29 @@ pub(super) fn job_log_path(server: &Server) -> std::path::PathBuf {
     server.config.read().data_dir().join("migration-jobs.log")
 }
 
+/// The node record holding the finished jobs' log (replicated like the data).
+pub const JOB_LOG_KEY: &[u8] = b"ferrokv:migration-jobs";
+
 /// Keeps the finished jobs (the last 16) for MIGRATION STATUS across restarts.
 pub(super) fn save_job_log(server: &Server) {
     // Jobs finish concurrently: the last file written must hold the latest log.
     static ONE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
     let _one_writer = ONE_WRITER.lock();
     let path = job_log_path(server);
-    if let Err(e) = crate::files::write_atomic(&path, server.migrations.finished_log().as_bytes()) {
+    let log = server.migrations.finished_log();
+    if let Err(e) = crate::files::write_atomic(&path, log.as_bytes()) {
         warn!("cannot write {}: {e}", path.display());
+    }
+    // In the write stream too: a replica promoted after a job shows how it ended (the
+    // controller reads `migrating_state: success` from the shard's master).
+    if !server.replication.is_replica() {
+        if let Err(e) = server
+            .db
+            .storage()
+            .put_node_record(JOB_LOG_KEY, log.as_bytes())
+        {
+            warn!("cannot put the migration job log in the write stream: {e}");
+        }
     }
 }
 

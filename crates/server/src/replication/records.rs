@@ -94,6 +94,18 @@ pub fn settle_after_promotion(server: &Arc<Server>) {
     let Some(cluster) = server.cluster.as_ref() else {
         return;
     };
+    // The old master's finished jobs: CLUSTER INFO and MIGRATION STATUS show them here.
+    match server
+        .db
+        .storage()
+        .node_record(crate::migration::JOB_LOG_KEY)
+    {
+        Ok(Some(log)) => server
+            .migrations
+            .load_finished(&String::from_utf8_lossy(&log)),
+        Ok(None) => {}
+        Err(e) => warn!("cannot read the replicated migration job log: {e}"),
+    }
     let (importing, in_doubt) = {
         let state = cluster.state.read();
         let importing = state.importing_slots();
