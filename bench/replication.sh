@@ -49,9 +49,7 @@ def push(version, text, *nodes):
         node.execute_command("CLUSTERX", "SETNODES", text, version)
 
 def info(node, field):
-    for line in node.execute_command("INFO", "replication").decode().splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
+    return str(node.info("replication").get(field))
 
 def bench_p99(stop):
     """Runs redis-benchmark in a loop until `stop`; returns the worst p99 seen (ms)."""

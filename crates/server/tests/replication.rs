@@ -9,6 +9,28 @@ use std::time::{Duration, Instant};
 
 use common::{info_field, wait_until, Raw, Reply, TestServer};
 
+/// SIGSTOP, and wait until every thread of the process has stopped (a signal is
+/// delivered asynchronously; a busy machine may let a thread run a while longer).
+fn stop_process(pid: u32) {
+    common::signal(pid, "STOP");
+    wait_until("the process stops", Duration::from_secs(10), || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().all(|t| {
+                    std::fs::read_to_string(t.path().join("stat"))
+                        .ok()
+                        .and_then(|s| {
+                            s.rsplit(')')
+                                .next()
+                                .map(|r| r.trim_start().starts_with('T'))
+                        })
+                        .unwrap_or(true)
+                })
+            })
+            .unwrap_or(true)
+    });
+}
+
 /// A text field of an INFO section.
 fn info_text(c: &mut Raw, section: &str, field: &str) -> String {
     let info = c.cmd(&["INFO", section]).text();
@@ -266,7 +288,7 @@ fn wait_counts_replicas_that_acknowledged() {
         Reply::err("ERR value is not an integer or out of range")
     );
     // A stopped replica acknowledges nothing: WAIT times out with what it got.
-    common::signal(replica.pid(), "STOP");
+    stop_process(replica.pid());
     m.cmd(&["SET", "k", "2"]);
     let started = Instant::now();
     assert_eq!(m.cmd(&["WAIT", "1", "300"]), Reply::Int(0));
@@ -396,7 +418,7 @@ fn a_controller_failover_under_writes_keeps_every_waited_write() {
     }
     assert!(waited.len() > 250, "{} waited", waited.len());
     // Writes only the master has: never acknowledged by a replica.
-    common::signal(replica.pid(), "STOP");
+    stop_process(replica.pid());
     for i in 0..20 {
         m.cmd(&["SET", &format!("lost:{i}"), "1"]);
     }

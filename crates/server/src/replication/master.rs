@@ -47,6 +47,9 @@ pub fn psync(server: &Server, replid: &str, seq: u64) -> Result<Handoff, Command
         ));
     }
     let storage = server.db.storage();
+    // Writes applied but not yet flushed are not in the WAL file yet: a replica level
+    // with them must not be sent to a full sync for it.
+    storage.make_durable()?;
     let latest = storage.latest_sequence();
     let (my_replid, decision) = {
         let state = repl.state.lock();

@@ -100,7 +100,8 @@ impl MasterLink {
             .to_socket_addrs()?
             .next()
             .ok_or(FollowError::Protocol("unresolvable master address"))?;
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        // Short: stopping the follower (a role change) waits for this thread.
+        let stream = TcpStream::connect_timeout(&addr, timeout.min(Duration::from_secs(3)))?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
