@@ -9,7 +9,7 @@ use thiserror::Error;
 
 /// Reply to a malformed `CLUSTERX` call.
 pub const CLUSTERX_USAGE: &str =
-    "CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION";
+    "CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION|FLUSHSLOTS";
 
 /// Reply to a malformed `CLUSTER` call.
 pub const CLUSTER_USAGE: &str = "CLUSTER command, CLUSTER INFO|NODES|SLOTS|KEYSLOT|RESET|REPLICAS|IMPORT|SHARDS|MYID|COUNTKEYSINSLOT|GETKEYSINSLOT";
@@ -104,6 +104,15 @@ pub enum ClusterError {
     ResetWhileImporting,
     #[error("Can't reset cluster while database is not empty")]
     ResetDbNotEmpty,
+    /// CLUSTERX FLUSHSLOTS of slots a running job moves (or is cutting over).
+    #[error("Can't flush slots being migrated: {0} (cancel the migration or wait for it to end)")]
+    FlushWhileMigrating(String),
+    /// CLUSTERX FLUSHSLOTS of slots this node is importing.
+    #[error("Can't flush slots being imported: {0} (cancel the migration on its source or wait for it to end)")]
+    FlushWhileImporting(String),
+    /// CLUSTERX FLUSHSLOTS of slots this node imported and serves, not yet handed over.
+    #[error("Can't flush slots imported but not yet handed over: {0} (hand them over with CLUSTERX SETSLOT)")]
+    FlushImported(String),
 
     // --- routing ---
     #[error("Attempted to access keys that don't hash to the same slot")]
@@ -190,7 +199,7 @@ mod tests {
     fn usage_texts() {
         assert_eq!(
             ClusterError::ClusterxUsage.resp_text(),
-            "ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION"
+            "ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION|FLUSHSLOTS"
         );
         assert_eq!(
             ClusterError::ClusterUsage.resp_text(),

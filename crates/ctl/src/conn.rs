@@ -107,6 +107,28 @@ impl Conn {
             .collect())
     }
 
+    /// The node's size: keys (INFO keyspace) and bytes (INFO rocksdb: live SST files
+    /// plus memtables).
+    pub fn size(&mut self) -> Result<(i64, i64)> {
+        let keys = self
+            .info("keyspace")?
+            .get("db0")
+            .and_then(|db| {
+                db.split(',')
+                    .find_map(|f| f.strip_prefix("keys=").map(str::to_string))
+            })
+            .and_then(|k| k.parse::<i64>().ok())
+            .unwrap_or(0);
+        let rocks = self.info("rocksdb")?;
+        let num = |k: &str| {
+            rocks
+                .get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok((keys, num("live_sst_bytes") + num("memtable_bytes")))
+    }
+
     /// Every job `CLUSTERX MIGRATION STATUS` knows.
     pub fn jobs(&mut self) -> Result<Vec<crate::jobs::JobStatus>> {
         let args = ["CLUSTERX", "MIGRATION", "STATUS"];

@@ -23,24 +23,7 @@ pub fn run(ctx: &Ctx, seed: &str) -> Result<Report> {
             .collect();
         let (keys, bytes) = match cluster.conn(&n.id) {
             Ok(c) => {
-                let keys = c
-                    .info("keyspace")
-                    .ok()
-                    .and_then(|i| i.get("db0").cloned())
-                    .and_then(|db| {
-                        db.split(',')
-                            .find_map(|f| f.strip_prefix("keys=").map(str::to_string))
-                    })
-                    .and_then(|k| k.parse::<i64>().ok())
-                    .unwrap_or(0);
-                let rocks = c.info("rocksdb").unwrap_or_default();
-                let num = |k: &str| {
-                    rocks
-                        .get(k)
-                        .and_then(|v| v.parse::<i64>().ok())
-                        .unwrap_or(0)
-                };
-                let bytes = num("live_sst_bytes") + num("memtable_bytes");
+                let (keys, bytes) = c.size().unwrap_or((0, 0));
                 if let Ok(jobs) = c.jobs() {
                     running.extend(jobs.into_iter().filter(|j| j.running()));
                 }

@@ -6,6 +6,7 @@ mod cluster;
 mod conn;
 mod create;
 mod error;
+mod fix;
 mod info;
 mod jobs;
 mod moves;
@@ -23,7 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::output::Ctx;
 
-/// Create, inspect, check and reshard a Ferrokv (Kvrocks-compatible) cluster.
+/// Create, inspect, check, fix and reshard a Ferrokv (Kvrocks-compatible) cluster.
 #[derive(Parser, Debug)]
 #[command(name = "ferrokv-ctl", version, about)]
 struct Cli {
@@ -44,6 +45,9 @@ pub enum By {
     Slots,
     /// Number of keys (CLUSTER COUNTKEYSINSLOT).
     Keys,
+    /// Bytes, estimated per slot: its keys times its node's bytes per key (RocksDB's
+    /// live SST and memtable sizes over the node's keys).
+    Bytes,
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +73,14 @@ enum Command {
     Check {
         /// Any node of the cluster.
         node: String,
+    },
+    /// Repair what `check` finds: hand over committed jobs, delete data of slots a node does not own.
+    Fix {
+        /// Any node of the cluster.
+        node: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Move slots from one master to another online, then hand them over.
     Reshard {
@@ -149,6 +161,7 @@ fn main() -> ExitCode {
         } => create::run(&ctx.with_yes(yes), &nodes, replicas),
         Command::Info { node } => info::run(&ctx, &node),
         Command::Check { node } => check::run(&ctx, &node),
+        Command::Fix { node, yes } => fix::run(&ctx.with_yes(yes), &node),
         Command::Reshard {
             node,
             from,

@@ -22,12 +22,8 @@ pub struct Move {
     /// Destination node id.
     pub destination: String,
     /// The slots.
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "crate::slots::as_text")]
     pub slots: SlotSet,
-}
-
-fn as_text<S: serde::Serializer>(slots: &SlotSet, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&slots.to_string())
 }
 
 /// How one move ended.

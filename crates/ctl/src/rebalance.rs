@@ -55,16 +55,34 @@ pub fn run(
     }
     let masters: Vec<_> = cluster.topology.masters().cloned().collect();
     let mut shares = Vec::new();
+    let mut per_key_of: BTreeMap<String, f64> = BTreeMap::new();
     for m in &masters {
         let slots: Vec<u16> = m.slots.iter().collect();
         let loads: Vec<i64> = match by {
             By::Slots => vec![1; slots.len()],
-            By::Keys => {
+            By::Keys | By::Bytes => {
                 let cmds: Vec<Vec<String>> = slots
                     .iter()
                     .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
                     .collect();
-                cluster.conn(&m.id)?.pipeline_ints(&cmds)?
+                let conn = cluster.conn(&m.id)?;
+                let keys = conn.pipeline_ints(&cmds)?;
+                if by == By::Bytes {
+                    // No node reports bytes per slot: a slot weighs its keys times its
+                    // node's bytes per key (operations.md, "rebalance --by bytes").
+                    let (node_keys, node_bytes) = conn.size()?;
+                    let per_key = if node_keys > 0 {
+                        node_bytes as f64 / node_keys as f64
+                    } else {
+                        0.0
+                    };
+                    per_key_of.insert(m.id.clone(), per_key);
+                    keys.iter()
+                        .map(|k| (*k as f64 * per_key).round() as i64)
+                        .collect()
+                } else {
+                    keys
+                }
             }
         };
         let slots: Vec<(u16, i64)> = slots.into_iter().zip(loads).collect();
@@ -96,10 +114,15 @@ pub fn run(
     let what = match by {
         By::Slots => "slots",
         By::Keys => "keys",
+        By::Bytes => "bytes",
     };
     for s in &shares {
+        let estimate = match per_key_of.get(&s.id) {
+            Some(per_key) => format!(" (estimated: {per_key:.0} bytes per key)"),
+            None => String::new(),
+        };
         ctx.say(format!(
-            "{:<21} {} {what}={} target={:.0} weight={}",
+            "{:<21} {} {what}={} target={:.0} weight={}{estimate}",
             s.addr,
             short(&s.id),
             s.load,
@@ -107,6 +130,15 @@ pub fn run(
             s.weight
         ));
     }
+    let masters_json: Vec<_> = shares
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "addr": s.addr, "load": s.load, "target": s.target.round() as i64,
+                "weight": s.weight, "bytes_per_key": per_key_of.get(&s.id),
+            })
+        })
+        .collect();
     let plan = if shares.iter().all(within) {
         Vec::new()
     } else {
@@ -114,7 +146,9 @@ pub fn run(
     };
     if plan.is_empty() {
         ctx.say(format!("Balanced within {threshold}%: nothing to move"));
-        return Ok(Report::ok(json!({"plan": [], "moves": []})));
+        return Ok(Report::ok(
+            json!({"by": what, "masters": masters_json, "plan": [], "moves": []}),
+        ));
     }
     for m in &plan {
         ctx.say(format!(
@@ -126,7 +160,9 @@ pub fn run(
         ));
     }
     if dry_run {
-        return Ok(Report::ok(json!({"plan": plan, "dry_run": true})));
+        return Ok(Report::ok(
+            json!({"by": what, "masters": masters_json, "plan": plan, "dry_run": true}),
+        ));
     }
     ctx.confirm("Run this plan?")?;
     let max_jobs = masters
@@ -150,7 +186,7 @@ pub fn run(
     ctx.say(format!("Rebalanced at version {}", cluster.version));
     Ok(Report {
         ok: !crate::output::interrupted(),
-        value: json!({"plan": plan, "moves": outcomes, "version": cluster.version}),
+        value: json!({"by": what, "masters": masters_json, "plan": plan, "moves": outcomes, "version": cluster.version}),
     })
 }
 

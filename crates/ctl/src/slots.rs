@@ -72,6 +72,16 @@ impl SlotSet {
         SlotSet(self.0.difference(&other.0).copied().collect())
     }
 
+    /// Slots in both.
+    pub fn intersection(&self, other: &SlotSet) -> SlotSet {
+        SlotSet(self.0.intersection(&other.0).copied().collect())
+    }
+
+    /// Adds every slot of `other`.
+    pub fn union_with(&mut self, other: &SlotSet) {
+        self.0.extend(other.0.iter().copied());
+    }
+
     /// Merged ranges, in order.
     pub fn ranges(&self) -> Vec<(u16, u16)> {
         let mut out: Vec<(u16, u16)> = Vec::new();
@@ -108,6 +118,14 @@ impl SlotSet {
             ranges.last().copied().map(show).unwrap_or_default()
         )
     }
+}
+
+/// Serializes a slot set as its slot list text (`"0-10 20"`), for `#[serde(serialize_with)]`.
+pub fn as_text<S: serde::Serializer>(
+    slots: &SlotSet,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&slots.to_string())
 }
 
 impl FromIterator<u16> for SlotSet {

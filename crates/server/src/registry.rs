@@ -76,6 +76,18 @@ impl<T> KeyRegistry<T> {
         }
     }
 
+    /// Calls `f` for every handle on the keys `matches` accepts.
+    pub fn each_where(&self, matches: impl Fn(&[u8]) -> bool, f: impl Fn(&T)) {
+        if self.entries.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for (key, entries) in self.keys.lock().iter() {
+            if matches(key) {
+                entries.iter().for_each(|(_, handle)| f(handle));
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.load(Ordering::Relaxed)
     }

@@ -172,6 +172,53 @@ impl Server {
         Ok(())
     }
 
+    /// `CLUSTERX FLUSHSLOTS`: deletes every record of `slots` on this node, whether it
+    /// owns them or not (as Kvrocks does). Refused, with nothing deleted, when any of
+    /// them is moved by a running job or cutting over here, is being imported here, or
+    /// was imported here and not yet handed over (this node serves the only copy).
+    pub fn flush_slots(&self, slots: &SlotSet) -> Result<(), CommandError> {
+        let cluster = self.cluster.as_ref().ok_or(ClusterError::NotEnabled)?;
+        // A replica writes nothing itself (its master's FLUSHSLOTS reaches it).
+        if self.replication.is_replica() {
+            return Err(CommandError::ReadOnlyReplica);
+        }
+        // Held until the data is gone: a job registers under the state's read lock and
+        // an import starts under its write lock, so neither can begin in between.
+        let state = cluster.state.write();
+        let mut migrating: SlotSet = self
+            .migrations
+            .running()
+            .iter()
+            .flat_map(|j| j.slots.iter())
+            .collect();
+        migrating.union_with(&state.fenced_slots());
+        for (_, prepared) in cluster.preparing.lock().iter() {
+            migrating.union_with(prepared);
+        }
+        let busy = slots.intersection(&migrating);
+        if !busy.is_empty() {
+            return Err(ClusterError::FlushWhileMigrating(busy.to_string()).into());
+        }
+        let busy = slots.intersection(&state.importing_slots());
+        if !busy.is_empty() {
+            return Err(ClusterError::FlushWhileImporting(busy.to_string()).into());
+        }
+        let busy = slots.intersection(&state.imported_slots());
+        if !busy.is_empty() {
+            return Err(ClusterError::FlushImported(busy.to_string()).into());
+        }
+        for (first, last) in slots.ranges() {
+            self.db
+                .storage()
+                .delete_slot_range(first, last)
+                .map_err(|e| CommandError::err(format!("deleting slots {first}-{last}: {e}")))?;
+        }
+        drop(state);
+        self.watches
+            .touch_where(|key| slots.contains(ferrokv_keyslot::key_slot(key)));
+        Ok(())
+    }
+
     /// Deletes every record of `slots` (one range delete per run of slots); failures are
     /// logged, the data stays hidden by routing.
     pub fn delete_slots(&self, slots: &SlotSet) {

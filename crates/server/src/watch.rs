@@ -27,6 +27,12 @@ impl Watches {
             .each_on(key, |dirty| dirty.store(true, Ordering::Relaxed));
     }
 
+    /// CLUSTERX FLUSHSLOTS touches every key of the slots it deleted.
+    pub fn touch_where(&self, matches: impl Fn(&[u8]) -> bool) {
+        self.registry
+            .each_where(matches, |dirty| dirty.store(true, Ordering::Relaxed));
+    }
+
     /// FLUSHDB/FLUSHALL touch every key.
     pub fn touch_all(&self) {
         self.registry

@@ -65,7 +65,7 @@ fn before_the_topology_is_set() {
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
     assert_eq!(
         c.cmd(&["CLUSTERX", "BOGUS"]),
-        Reply::err("ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION")
+        Reply::err("ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION|FLUSHSLOTS")
     );
     assert_eq!(
         c.cmd(&["CLUSTER", "BOGUS"]),

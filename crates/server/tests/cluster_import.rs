@@ -150,7 +150,7 @@ fn setnodeid_with_a_bad_id_gets_the_clusterx_usage_error() {
     let server = TestServer::start(&["--cluster-enabled", "yes"]);
     let mut c = server.raw();
     let usage = Reply::err(
-        "ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION",
+        "ERR CLUSTERX command, CLUSTERX VERSION|MYID|SETNODEID|SETNODES|SETSLOT|MIGRATE|MIGRATION|FLUSHSLOTS",
     );
     for bad in ["a", &"c".repeat(39), &"c".repeat(41)] {
         assert_eq!(c.cmd(&["CLUSTERX", "SETNODEID", bad]), usage, "{bad}");

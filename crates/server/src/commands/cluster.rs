@@ -74,6 +74,15 @@ fn clusterx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         }
     } else if is(sub, "MIGRATION") && !rest.is_empty() {
         migration(ctx, &rest)
+    } else if is(sub, "FLUSHSLOTS") && !rest.is_empty() {
+        // Kvrocks' form is one argument holding the list (`"0 2 4 6-9"`); its release
+        // notes also show the ranges as separate arguments: both are read.
+        let mut slots = SlotSet::new();
+        for arg in &rest {
+            slots.union_with(&SlotSet::parse(&text(arg))?);
+        }
+        ctx.server.flush_slots(&slots)?;
+        Ok(Frame::ok())
     } else if is(sub, "SETSLOT") && rest.len() == 4 {
         let parsed = parse_setslot_args(&rest)?;
         change_topology(ctx.server, |state| {
@@ -350,7 +359,7 @@ fn change_topology(
 
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("clusterx", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT)."),
+    cmd("clusterx", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT), slot migration (MIGRATE, MIGRATION) and FLUSHSLOTS."),
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
     cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
     cmd("applybatch", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch on an importing link (slot migration)."),
