@@ -12,6 +12,7 @@ mod operator;
 mod server;
 mod set;
 mod stream;
+mod stream_group;
 mod string;
 mod transaction;
 mod zset;
@@ -39,6 +40,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         list::COMMANDS,
         operator::COMMANDS,
         stream::COMMANDS,
+        stream_group::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,
