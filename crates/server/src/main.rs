@@ -21,6 +21,7 @@ mod measure;
 mod metrics;
 mod migration;
 mod node;
+mod pubsub;
 mod registry;
 mod server;
 mod watch;

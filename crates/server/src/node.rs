@@ -102,6 +102,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         migrations: ferrokv_migration::Migrations::default(),
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
+        pubsub: crate::pubsub::PubSub::default(),
         stats: Stats::default(),
         metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),

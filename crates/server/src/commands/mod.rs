@@ -9,6 +9,7 @@ mod hll;
 mod keyspace;
 mod list;
 mod operator;
+mod pubsub;
 mod server;
 mod set;
 mod stream;
@@ -39,6 +40,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         keyspace::COMMANDS,
         list::COMMANDS,
         operator::COMMANDS,
+        pubsub::COMMANDS,
         stream::COMMANDS,
         stream_group::COMMANDS,
         string::COMMANDS,

@@ -462,6 +462,18 @@ fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ctx.block(keys.to_vec(), timeout, Frame::NullArray, Some(retry))
 }
 
+/// The NOGROUP text of XGROUP and XINFO CONSUMERS.
+pub(super) fn no_group_for_key(key: &[u8], group: &[u8]) -> CommandError {
+    CommandError::Prefixed(
+        "NOGROUP",
+        format!(
+            "No such consumer group '{}' for key name '{}'",
+            super::text(group),
+            super::text(key)
+        ),
+    )
+}
+
 fn no_such_key() -> CommandError {
     ferrokv_types::TypeError::NoSuchKey.into()
 }
@@ -535,7 +547,7 @@ fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .server
             .db
             .xinfo_consumers(key, group)?
-            .map_err(|_| super::stream_group::no_group_for_key(key, group))?;
+            .map_err(|_| no_group_for_key(key, group))?;
         let now = ferrokv_types::now_ms();
         return Ok(Frame::Array(
             consumers

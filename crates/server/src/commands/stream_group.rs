@@ -11,7 +11,8 @@ use ferrokv_types::{
 };
 
 use super::stream::{
-    entry_frame, id_frame, interval_id, parse_id_full, strict_id, xread_args, xread_keys,
+    entry_frame, id_frame, interval_id, no_group_for_key, parse_id_full, strict_id, xread_args,
+    xread_keys,
 };
 use super::{int_arg, is, text};
 use crate::command::{cmd, flags::*, CommandSpec};
@@ -28,15 +29,6 @@ fn no_key_or_group(key: &[u8], group: &[u8]) -> CommandError {
         "No such key '{}' or consumer group '{}'",
         text(key),
         text(group)
-    ))
-}
-
-/// The NOGROUP text of XGROUP and XINFO CONSUMERS.
-pub(super) fn no_group_for_key(key: &[u8], group: &[u8]) -> CommandError {
-    nogroup(format!(
-        "No such consumer group '{}' for key name '{}'",
-        text(group),
-        text(key)
     ))
 }
 
