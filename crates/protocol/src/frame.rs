@@ -33,6 +33,9 @@ pub enum Frame {
     Verbatim(Bytes),
     /// Out-of-band message (pub/sub, invalidation); an array in RESP2.
     Push(Vec<Frame>),
+    /// Several replies in a row for one command, each encoded on its own (SUBSCRIBE
+    /// and UNSUBSCRIBE confirm every channel with a reply of its own, as Redis does).
+    Replies(Vec<Frame>),
 }
 
 impl Frame {
@@ -109,6 +112,11 @@ impl Frame {
             Frame::Verbatim(data) => put_bulk(out, data),
             Frame::Push(items) => {
                 put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, version)
+            }
+            Frame::Replies(frames) => {
+                for frame in frames {
+                    frame.encode(version, out);
+                }
             }
         }
     }
@@ -291,6 +299,16 @@ mod tests {
             Frame::bulk(&b"a\r\n\0b"[..]),
             b"$5\r\na\r\n\0b\r\n",
             b"$5\r\na\r\n\0b\r\n",
+        );
+    }
+
+    #[test]
+    fn replies_are_encoded_one_after_another() {
+        let push = |n| Frame::Push(vec![Frame::bulk_from_str("subscribe"), Frame::Integer(n)]);
+        check(
+            Frame::Replies(vec![push(1), push(2)]),
+            b"*2\r\n$9\r\nsubscribe\r\n:1\r\n*2\r\n$9\r\nsubscribe\r\n:2\r\n",
+            b">2\r\n$9\r\nsubscribe\r\n:1\r\n>2\r\n$9\r\nsubscribe\r\n:2\r\n",
         );
     }
 

@@ -33,6 +33,9 @@ pub struct ClientInfo {
     pub watched: AtomicU64,
     pub blocked: AtomicBool,
     pub monitor: AtomicBool,
+    /// Subscriptions: channels, patterns, shard channels (CLIENT LIST `sub`, `psub`,
+    /// `ssub`).
+    pub subscriptions: [AtomicU64; 3],
     /// Input buffer: unparsed bytes, capacity, and the most it held.
     pub qbuf: AtomicU64,
     pub rbs: AtomicU64,
@@ -69,8 +72,7 @@ impl ClientInfo {
     }
 
     /// One line of CLIENT LIST, with Redis 7.2's fields (`watch` from 7.4). Ferrokv has
-    /// no pub/sub, one database and no replicas, so `db`, `sub`, `psub`, `ssub` and
-    /// `redir` are constant; replies are written before the next read, so no output
+    /// one database and no replicas, so `db` and `redir` are constant; replies are written before the next read, so no output
     /// is ever pending between commands (`obl`, `oll`, `omem` are 0).
     pub fn describe(&self, now_ms: u64) -> String {
         let load = |v: &AtomicU64| v.load(Ordering::Relaxed);
@@ -87,6 +89,10 @@ impl ClientInfo {
         if self.in_multi.load(Ordering::Relaxed) {
             flags.push('x');
         }
+        let [sub, psub, ssub] = self.subscriptions.each_ref().map(load);
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
@@ -94,7 +100,7 @@ impl ClientInfo {
         let multi_mem = load(&self.multi_mem);
         let tot_mem = rbs + load(&self.obuf) + multi_mem;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -103,6 +109,9 @@ impl ClientInfo {
             age,
             idle,
             flags,
+            sub,
+            psub,
+            ssub,
             self.multi_len.load(Ordering::Relaxed),
             load(&self.watched),
             qbuf,
@@ -118,10 +127,18 @@ impl ClientInfo {
         )
     }
 
-    /// CLIENT LIST/KILL's TYPE of this client: all of Ferrokv's clients are `normal`
-    /// (no replicas, no pub/sub; Redis counts MONITOR clients as normal too).
+    /// CLIENT LIST/KILL's TYPE of this client: `pubsub` while it has subscriptions,
+    /// `normal` otherwise (no replicas; Redis counts MONITOR clients as normal too).
     pub fn kind(&self) -> &'static str {
-        "normal"
+        if self
+            .subscriptions
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0)
+        {
+            "pubsub"
+        } else {
+            "normal"
+        }
     }
 }
 
@@ -150,6 +167,7 @@ impl ClientRegistry {
             watched: AtomicU64::new(0),
             blocked: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
+            subscriptions: Default::default(),
             qbuf: AtomicU64::new(0),
             rbs: AtomicU64::new(0),
             rbp: AtomicU64::new(0),
@@ -241,6 +259,8 @@ pub struct Client {
     pub action: Option<Action>,
     /// MONITOR: the feed of executed commands this connection relays.
     pub monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
+    /// Pub/Sub: this connection's subscriptions and the queue of its messages.
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -258,6 +278,7 @@ impl Client {
             importing: None,
             action: None,
             monitor: None,
+            pubsub: Default::default(),
         }
     }
 
@@ -293,6 +314,10 @@ impl Client {
             .store(self.watched.len() as u64, Ordering::Relaxed);
         info.monitor
             .store(self.monitor.is_some(), Ordering::Relaxed);
+        let (sub, psub, ssub) = self.pubsub.counts();
+        for (slot, n) in info.subscriptions.iter().zip([sub, psub, ssub]) {
+            slot.store(n as u64, Ordering::Relaxed);
+        }
         info.blocked.store(
             matches!(self.action, Some(Action::Block(_))),
             Ordering::Relaxed,

@@ -28,6 +28,9 @@ pub mod flags {
     pub const BLOCKING: u32 = 1 << 9;
     /// Keys are not at fixed positions; the spec's `keys` function finds them.
     pub const MOVABLE_KEYS: u32 = 1 << 10;
+    /// Allowed on a RESP2 connection in the subscribed state (the subscribe family,
+    /// PING, QUIT, RESET, as Redis hard-codes them); not a flag COMMAND reports.
+    pub const SUBSCRIBED_CONTEXT: u32 = 1 << 11;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),

@@ -67,6 +67,8 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         return;
     }
     server.watches.unwatch(client.id(), &client.watched);
+    let id = client.id();
+    client.pubsub.clear(&server.pubsub, id);
     if let Some(slots) = client.importing.take() {
         // The source went away before committing: drop what it sent.
         crate::migration::import::link_closed(&server, &slots);
@@ -98,7 +100,11 @@ async fn session(
         loop {
             let parsed = parser.parse(&mut input);
             let next_kind = match &parsed {
-                Ok(Some(args)) if batching && !server.pause.active() => Batchable::of(args),
+                // A subscribed connection's commands are checked one by one, and so are
+                // all commands while CLIENT PAUSE is in force.
+                Ok(Some(args)) if batching && !client.pubsub.active() && !server.pause.active() => {
+                    Batchable::of(args)
+                }
                 _ => None,
             };
             if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {
@@ -138,6 +144,9 @@ async fn session(
             }
             let mut reply = dispatch::execute(server, client, args);
             client.publish_state();
+            // Messages already queued go first: a client publishing to a channel it
+            // listens on gets the message before the PUBLISH reply, as in Redis.
+            write_messages(client, &mut output);
             if matches!(client.action, Some(Action::Block(_))) {
                 let Some(Action::Block(block)) = client.action.take() else {
                     unreachable!("checked just above")
@@ -237,6 +246,28 @@ async fn session(
                     return "write failed";
                 }
             }
+            Some(delivery) = client.pubsub.next() => {
+                if let Some(push) = client.pubsub.push_for(delivery) {
+                    push.encode(client.protocol, &mut output);
+                }
+                write_messages(client, &mut output);
+                client.publish_state();
+                if client.pubsub.overflowed() {
+                    return "pubsub queue overflow";
+                }
+            }
+        }
+    }
+}
+
+/// Encodes the Pub/Sub messages waiting for this connection into `output`.
+fn write_messages(client: &mut Client, output: &mut BytesMut) {
+    while let Some(delivery) = client.pubsub.try_next() {
+        if let Some(push) = client.pubsub.push_for(delivery) {
+            push.encode(client.protocol, output);
+        }
+        if output.len() >= FLUSH_THRESHOLD {
+            break;
         }
     }
 }

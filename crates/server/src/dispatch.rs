@@ -105,8 +105,38 @@ fn check(
             keys.iter().filter_map(|&i| args.get(i)),
         )?;
     }
+    // A subscribed RESP2 connection can only read messages and manage its
+    // subscriptions (RESP3 pushes travel beside replies, so it may do anything).
+    if client.protocol == ferrokv_protocol::ProtocolVersion::Resp2
+        && client.pubsub.active()
+        && !spec.has(flags::SUBSCRIBED_CONTEXT)
+    {
+        return Err(CommandError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            full_name(spec, args)
+        )));
+    }
     crate::replication::gate(server, spec)?;
     Ok(spec)
+}
+
+/// Commands Redis 7 declares as containers of subcommands: errors name them
+/// `command|subcommand`.
+const CONTAINERS: &[&str] = &[
+    "client", "cluster", "command", "config", "memory", "object", "pubsub", "slowlog", "xgroup",
+    "xinfo",
+];
+
+/// Redis' full name of a command: `client|info` for a container's subcommand.
+fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
+    match args.get(1) {
+        Some(sub) if CONTAINERS.contains(&spec.name) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ),
+        _ => spec.name.to_string(),
+    }
 }
 
 /// Commands a pipeline may carry in runs that are served together.

@@ -22,6 +22,7 @@ mod metrics;
 mod migration;
 mod node;
 mod pause;
+mod pubsub;
 mod registry;
 mod replication;
 mod server;

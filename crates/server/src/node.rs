@@ -108,6 +108,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         pause: Default::default(),
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
+        pubsub: crate::pubsub::PubSub::default(),
         stats: Stats::default(),
         metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),

@@ -73,6 +73,8 @@ pub struct Server {
     /// The newest import this node took part in, for CLUSTER INFO.
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
     pub waiters: crate::blocking::KeyWaiters,
+    /// Pub/Sub subscribers of this node.
+    pub pubsub: crate::pubsub::PubSub,
     pub stats: Stats,
     pub metrics: crate::metrics::Metrics,
     pub scan_cursors: Mutex<ScanCursors>,
@@ -116,6 +118,7 @@ impl Server {
         let mut state = cluster.state.write();
         let mut next = state.clone();
         let to_delete = change(&mut next)?;
+        let served_before = served_slots(&state);
         // A change of owner under a running migration would let the copy overwrite newer
         // writes on the new owner and leave the source's data orphaned: refused, the
         // job must end first (migration.md, "Hand-over"). Jobs register under the
@@ -155,8 +158,12 @@ impl Server {
                 "Can't change the owner of slots being migrated: {changed} (cancel the migration or wait for it to end)"
             )));
         }
+        let served_after = served_slots(&next);
         *state = next;
         drop(state);
+        // Shard channels of slots this node no longer serves lose their subscribers.
+        self.pubsub
+            .shard_slots_lost(|slot| served_before.contains(slot) && !served_after.contains(slot));
         // Clients blocked on keys whose slot changed owner must be redirected.
         self.waiters.wake_all();
         if self.config.read().persist_cluster_nodes_enabled {
@@ -232,4 +239,15 @@ impl Server {
             }
         }
     }
+}
+
+/// The slots this node serves in `state`: its own (migrations applied), or its
+/// master's when it is a replica. Shard channels of other slots have no subscribers
+/// here.
+fn served_slots(state: &ClusterState) -> SlotSet {
+    let me = match state.my_master().or(state.myself()) {
+        Some(node) => node.id.clone(),
+        None => return SlotSet::default(),
+    };
+    state.serving_slots(&me)
 }

@@ -569,8 +569,89 @@ fn command(r: &mut Rng) -> Vec<String> {
             "100".into(),
         ],
         97 => vec!["NOSUCHCOMMAND".into()],
+        98 => group_command(r, k),
         _ => vec!["HRANDFIELD".into(), k, "0".into()],
     }
+}
+
+/// A consumer-group command whose reply holds no time (idle and delivery times differ
+/// between two servers by nature).
+fn group_command(r: &mut Rng, k: String) -> Vec<String> {
+    let group = r.pick(&["g1", "g2"]).to_string();
+    let consumer = r.pick(&["c1", "c2"]).to_string();
+    let mut c: Vec<String> = match r.below(11) {
+        0 => vec![
+            "XGROUP".into(),
+            "CREATE".into(),
+            k,
+            group,
+            r.pick(&["0", "$", "1-1"]).into(),
+        ],
+        1 => vec![
+            "XGROUP".into(),
+            "CREATE".into(),
+            k,
+            group,
+            "$".into(),
+            "MKSTREAM".into(),
+        ],
+        2 | 3 => vec![
+            "XREADGROUP".into(),
+            "GROUP".into(),
+            group,
+            consumer,
+            "COUNT".into(),
+            r.pick(&["1", "2", "0"]).into(),
+            "STREAMS".into(),
+            k,
+            r.pick(&[">", ">", "0", "1-1"]).into(),
+        ],
+        4 => vec![
+            "XACK".into(),
+            k,
+            group,
+            r.pick(&["1-1", "2-1", "5-5"]).into(),
+        ],
+        5 => vec!["XPENDING".into(), k, group],
+        6 => vec![
+            "XCLAIM".into(),
+            k,
+            group,
+            consumer,
+            "0".into(),
+            r.pick(&["1-1", "2-0", "2-1", "5-5"]).into(),
+            "JUSTID".into(),
+        ],
+        7 => vec![
+            "XAUTOCLAIM".into(),
+            k,
+            group,
+            consumer,
+            "0".into(),
+            "0".into(),
+            "COUNT".into(),
+            "2".into(),
+            "JUSTID".into(),
+        ],
+        8 => vec!["XINFO".into(), "GROUPS".into(), k],
+        9 => vec![
+            "XGROUP".into(),
+            r.pick(&["DELCONSUMER", "CREATECONSUMER"]).into(),
+            k,
+            group,
+            consumer,
+        ],
+        _ => vec![
+            "XGROUP".into(),
+            r.pick(&["SETID", "DESTROY"]).into(),
+            k,
+            group,
+        ],
+    };
+    if c[1] == "SETID" {
+        c.push(r.pick(&["0", "$", "2-0"]).into());
+    }
+    c
 }
 
 /// One of `choices`, split into arguments ("" = no argument at all).

@@ -910,3 +910,92 @@ fn malformed_batches_on_an_importing_link_are_refused_and_the_node_stays_writabl
     );
     assert_eq!(d.cmd(&["GET", &key]), Reply::bulk("v"));
 }
+
+#[test]
+fn stream_groups_consumers_and_pending_entries_move_with_the_slot() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let stream = key_in_slot(&mut s, 100, "stream");
+    for id in ["1-1", "2-1", "3-1", "4-1"] {
+        s.cmd(&["XADD", &stream, id, "f", id]);
+    }
+    assert_eq!(
+        s.cmd(&["XGROUP", "CREATE", &stream, "g1", "0"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        s.cmd(&["XGROUP", "CREATE", &stream, "g2", "$"]),
+        Reply::ok()
+    );
+    s.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "2",
+        "STREAMS",
+        &stream,
+        ">",
+    ]);
+    s.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", &stream, ">"]);
+    s.cmd(&["XACK", &stream, "g1", "3-1"]);
+    s.cmd(&[
+        "XCLAIM",
+        &stream,
+        "g1",
+        "bob",
+        "0",
+        "1-1",
+        "RETRYCOUNT",
+        "5",
+        "JUSTID",
+    ]);
+    s.cmd(&["XGROUP", "CREATECONSUMER", &stream, "g2", "idle"]);
+    // Every time in the full description is absolute, so it must be the same there.
+    let full = s.cmd(&["XINFO", "STREAM", &stream, "FULL"]);
+    let pending = s.cmd(&["XPENDING", &stream, "g1", "-", "+", "10"]);
+    assert_eq!(pending.items().len(), 3, "{pending:?}");
+
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "100", DST, "sync", "30"]),
+        Reply::ok()
+    );
+    let mut d = pair.dst.raw();
+    assert_eq!(d.cmd(&["XINFO", "STREAM", &stream, "FULL"]), full);
+    let summary = d.cmd(&["XPENDING", &stream, "g1"]);
+    assert_eq!(
+        summary,
+        Reply::Array(vec![
+            Reply::Int(3),
+            Reply::bulk("1-1"),
+            Reply::bulk("4-1"),
+            Reply::Array(vec![
+                Reply::Array(vec![Reply::bulk("alice"), Reply::bulk("1")]),
+                Reply::Array(vec![Reply::bulk("bob"), Reply::bulk("2")]),
+            ]),
+        ])
+    );
+    // The groups work on the destination: g2 reads nothing old, g1's bob acks.
+    assert_eq!(
+        d.cmd_wire(&["XREADGROUP", "GROUP", "g2", "c", "STREAMS", &stream, ">"]),
+        "*-1\r\n"
+    );
+    assert_eq!(d.cmd(&["XACK", &stream, "g1", "1-1", "4-1"]), Reply::Int(2));
+    d.cmd(&["XADD", &stream, "5-1", "f", "5"]);
+    let read = d.cmd(&["XREADGROUP", "GROUP", "g2", "c", "STREAMS", &stream, ">"]);
+    assert_eq!(read.items()[0].items()[1].items().len(), 1, "{read:?}");
+    // Hand-over: the source drops the slot's records, groups included.
+    let topology = format!(
+        "{SRC} 127.0.0.1 {} master - 0-99 101-8191\n{DST} 127.0.0.1 {} master - 100 8192-16383",
+        pair.src.port, pair.dst.port
+    );
+    for node in [&pair.src, &pair.dst] {
+        assert_eq!(
+            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "2"]),
+            Reply::ok()
+        );
+    }
+    assert_eq!(s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "100"]), Reply::Int(0));
+    assert_eq!(d.cmd(&["XINFO", "GROUPS", &stream]).items().len(), 2);
+}

@@ -16,6 +16,7 @@ mod locks;
 pub mod numbers;
 mod set;
 mod stream;
+mod stream_group;
 mod strings;
 mod zset;
 
@@ -30,6 +31,11 @@ pub use keyspace::{ExpireCondition, ScanPage, Ttl};
 pub use list::End;
 pub use set::SetOp;
 pub use stream::{IdSpec, StreamEntry, StreamId, StreamInfo, Trim, TrimStrategy, XAddOptions};
+pub use stream_group::{
+    AutoClaim, AutoClaimQuery, ClaimOptions, ConsumerInfo, GroupCreate, GroupDetail, GroupInfo,
+    GroupRead, GroupResult, GroupStart, MaybeEntry, Missing, PendingEntry, PendingQuery,
+    PendingSummary, ENTRIES_READ_UNKNOWN,
+};
 pub use strings::{SetCondition, SetExpiry, SetOptions, SetOutcome};
 pub use zset::{
     Aggregate, LexBound, LexRange, RangeBy, RangeSpec, ScoreRange, ScoredMembers, ZAddOptions,

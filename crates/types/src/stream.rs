@@ -135,14 +135,18 @@ pub struct StreamInfo {
     pub last: Option<StreamEntry>,
     /// XINFO STREAM FULL: the first entries.
     pub entries: Vec<StreamEntry>,
+    /// The number of consumer groups.
+    pub groups: u64,
+    /// XINFO STREAM FULL: the groups, their PELs and consumers.
+    pub group_details: Vec<crate::stream_group::GroupDetail>,
 }
 
 /// The stream-specific part of the metadata record (`extra`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct StreamState {
-    last_id: StreamId,
-    entries_added: u64,
-    max_deleted_id: StreamId,
+pub(crate) struct StreamState {
+    pub(crate) last_id: StreamId,
+    pub(crate) entries_added: u64,
+    pub(crate) max_deleted_id: StreamId,
 }
 
 impl StreamState {
@@ -184,7 +188,7 @@ fn encode_fields(fields: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-fn decode_fields(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn decode_fields(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while bytes.len() >= 4 {
         let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
@@ -197,7 +201,7 @@ fn decode_fields(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 
 impl Database {
     /// The live stream at `key`: metadata and stream state; WRONGTYPE for other types.
-    fn stream(&self, key: &[u8]) -> Result<Option<(CollectionMeta, StreamState)>> {
+    pub(crate) fn stream(&self, key: &[u8]) -> Result<Option<(CollectionMeta, StreamState)>> {
         match self.collection(key, DataType::Stream)? {
             Some(meta) => {
                 let state = StreamState::decode(&meta.extra)?;
@@ -208,7 +212,7 @@ impl Database {
     }
 
     /// Writes the stream's metadata; an empty stream is kept (unlike other collections).
-    fn put_stream(
+    pub(crate) fn put_stream(
         &self,
         batch: &mut Batch<'_>,
         key: &[u8],
@@ -225,7 +229,7 @@ impl Database {
 
     /// Entries with IDs in `[start, end]`, ascending (or descending), at most `count`.
     /// One bounded range scan: the iterator never leaves the requested IDs.
-    fn stream_entries(
+    pub(crate) fn stream_entries(
         &self,
         key: &[u8],
         version: u64,
@@ -521,7 +525,13 @@ impl Database {
                 false,
             )?,
         };
+        let group_details = match full {
+            None => Vec::new(),
+            Some(count) => self.group_details(key, &meta, state, count)?,
+        };
         Ok(Some(StreamInfo {
+            groups: self.group_count(key, meta.version)?,
+            group_details,
             length: meta.size,
             last_id: state.last_id,
             max_deleted_id: state.max_deleted_id,

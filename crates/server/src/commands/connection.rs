@@ -11,7 +11,17 @@ use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-fn ping(_ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+fn ping(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // A subscribed RESP2 connection gets Redis' subscribed form: `[pong, <arg or "">]`.
+    if ctx.client.protocol == ProtocolVersion::Resp2
+        && ctx.client.pubsub.active()
+        && args.len() <= 2
+    {
+        return Ok(Frame::Array(vec![
+            Frame::bulk_from_str("pong"),
+            Frame::Bulk(args.get(1).cloned().unwrap_or_default()),
+        ]));
+    }
     match args.len() {
         1 => Ok(Frame::simple("PONG")),
         2 => Ok(Frame::Bulk(args[1].clone())),
@@ -146,6 +156,8 @@ fn reset(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.asking = false;
     ctx.client.readonly = false;
     ctx.client.monitor = None;
+    let client = ctx.client.id();
+    ctx.client.pubsub.clear(&ctx.server.pubsub, client);
     *ctx.client.info.name.lock() = None;
     ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
     Ok(Frame::simple("RESET"))
@@ -386,12 +398,12 @@ fn kill_one(ctx: &mut Context<'_>, target: &crate::client::ClientInfo) {
 
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("ping", -1, FAST | STALE, 0, 0, 0, ping, "connection", "Returns PONG or the argument."),
+    cmd("ping", -1, FAST | STALE | SUBSCRIBED_CONTEXT, 0, 0, 0, ping, "connection", "Returns PONG or the argument."),
     cmd("echo", 2, FAST, 0, 0, 0, echo, "connection", "Returns the argument."),
     cmd("hello", -1, FAST | NO_AUTH | STALE, 0, 0, 0, hello, "connection", "Handshake: protocol version, authentication, name."),
     cmd("auth", -2, FAST | NO_AUTH | STALE, 0, 0, 0, auth, "connection", "Authenticates the connection."),
     cmd("select", 2, FAST, 0, 0, 0, select, "connection", "Selects the database (only 0 exists)."),
-    cmd("quit", -1, FAST | NO_AUTH | NO_QUEUE, 0, 0, 0, quit, "connection", "Closes the connection."),
-    cmd("reset", 1, FAST | NO_AUTH | NO_QUEUE, 0, 0, 0, reset, "connection", "Resets the connection state."),
+    cmd("quit", -1, FAST | NO_AUTH | NO_QUEUE | SUBSCRIBED_CONTEXT, 0, 0, 0, quit, "connection", "Closes the connection."),
+    cmd("reset", 1, FAST | NO_AUTH | NO_QUEUE | SUBSCRIBED_CONTEXT, 0, 0, 0, reset, "connection", "Resets the connection state."),
     cmd("client", -2, ADMIN, 0, 0, 0, client, "connection", "Connection management (SETNAME, GETNAME, ID, LIST, INFO, KILL, SETINFO)."),
 ];

@@ -9,10 +9,12 @@ mod hll;
 mod keyspace;
 mod list;
 mod operator;
+mod pubsub;
 mod replication;
 mod server;
 mod set;
 mod stream;
+mod stream_group;
 mod string;
 mod transaction;
 mod zset;
@@ -40,7 +42,9 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         list::COMMANDS,
         operator::COMMANDS,
         replication::COMMANDS,
+        pubsub::COMMANDS,
         stream::COMMANDS,
+        stream_group::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
         zset::COMMANDS,

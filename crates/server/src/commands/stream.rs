@@ -1,4 +1,4 @@
-//! Stream commands (without consumer groups).
+//! Stream commands; the consumer-group commands are in `stream_group.rs`.
 
 use bytes::Bytes;
 use ferrokv_protocol::{Frame, ProtocolVersion};
@@ -10,7 +10,7 @@ use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-fn invalid_id() -> CommandError {
+pub(super) fn invalid_id() -> CommandError {
     CommandError::err("Invalid stream ID specified as stream command argument")
 }
 
@@ -51,7 +51,7 @@ fn parse_u64_like_redis(text: &[u8]) -> Option<u64> {
 
 /// A parsed ID argument: `ms-seq`, `ms` (sequence `missing_seq`), or with `allow_auto`
 /// `ms-*` (sequence `None`). Without `strict`, `-` and `+` are the smallest and largest.
-fn parse_id_full(
+pub(super) fn parse_id_full(
     arg: &[u8],
     missing_seq: u64,
     strict: bool,
@@ -81,14 +81,14 @@ fn parse_id_full(
 }
 
 /// A complete ID where `-` and `+` are not allowed (XDEL, XSETID, XREAD, MINID).
-fn strict_id(arg: &[u8]) -> Result<StreamId, CommandError> {
+pub(super) fn strict_id(arg: &[u8]) -> Result<StreamId, CommandError> {
     let (ms, seq) = parse_id_full(arg, 0, true, false)?;
     Ok(StreamId::new(ms, seq.unwrap_or(0)))
 }
 
 /// An XRANGE bound: `-`, `+`, an ID (a bare `ms` gets `missing_seq`), or an exclusive
 /// `(ID`. Returns the ID and whether it is exclusive.
-fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CommandError> {
+pub(super) fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CommandError> {
     if arg.len() > 1 && arg[0] == b'(' {
         let (ms, seq) = parse_id_full(&arg[1..], missing_seq, true, false)?;
         return Ok((StreamId::new(ms, seq.unwrap_or(missing_seq)), true));
@@ -97,18 +97,18 @@ fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Command
     Ok((StreamId::new(ms, seq.unwrap_or(missing_seq)), false))
 }
 
-fn entry_frame(entry: StreamEntry) -> Frame {
+pub(super) fn entry_frame(entry: StreamEntry) -> Frame {
     Frame::Array(vec![
         Frame::bulk(entry.id.to_string()),
         Frame::Array(entry.fields.into_iter().map(Frame::bulk).collect()),
     ])
 }
 
-fn entries_frame(entries: Vec<StreamEntry>) -> Frame {
+pub(super) fn entries_frame(entries: Vec<StreamEntry>) -> Frame {
     Frame::Array(entries.into_iter().map(entry_frame).collect())
 }
 
-fn id_frame(id: StreamId) -> Frame {
+pub(super) fn id_frame(id: StreamId) -> Frame {
     Frame::bulk(id.to_string())
 }
 
@@ -306,26 +306,48 @@ enum ReadFrom {
     Last,
 }
 
-/// The parsed `[COUNT n] [BLOCK ms] STREAMS key... id...` of XREAD.
-struct XReadArgs {
-    count: Option<usize>,
-    block: Option<Option<std::time::Duration>>,
-    streams_at: usize,
-    streams: usize,
+/// The parsed `[GROUP g c] [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...` of
+/// XREAD and XREADGROUP (Redis parses both with one function, in this order).
+pub(super) struct XReadArgs {
+    pub count: Option<usize>,
+    pub block: Option<Option<std::time::Duration>>,
+    pub streams_at: usize,
+    pub streams: usize,
+    /// XREADGROUP: the group and the consumer.
+    pub group: Option<(Bytes, Bytes)>,
+    pub noack: bool,
 }
 
-fn xread_args(args: &[Bytes]) -> Result<XReadArgs, CommandError> {
+pub(super) fn xread_args(args: &[Bytes], xreadgroup: bool) -> Result<XReadArgs, CommandError> {
     let mut parsed = XReadArgs {
         count: None,
         block: None,
         streams_at: 0,
         streams: 0,
+        group: None,
+        noack: false,
     };
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - 1 - i;
         let opt = &args[i];
-        if is(opt, "BLOCK") && more > 0 {
+        if is(opt, "GROUP") && more >= 2 {
+            if !xreadgroup {
+                return Err(CommandError::err(
+                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(opt, "NOACK") {
+            if !xreadgroup {
+                return Err(CommandError::err(
+                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            parsed.noack = true;
+            i += 1;
+        } else if is(opt, "BLOCK") && more > 0 {
             parsed.block = Some(timeout_millis(&args[i + 1])?);
             i += 2;
         } else if is(opt, "COUNT") && more > 0 {
@@ -340,6 +362,9 @@ fn xread_args(args: &[Bytes]) -> Result<XReadArgs, CommandError> {
             }
             parsed.streams_at = i + 1;
             parsed.streams = more / 2;
+            if xreadgroup && parsed.group.is_none() {
+                return Err(CommandError::err("Missing GROUP option for XREADGROUP"));
+            }
             return Ok(parsed);
         } else {
             return Err(CommandError::Syntax);
@@ -348,13 +373,18 @@ fn xread_args(args: &[Bytes]) -> Result<XReadArgs, CommandError> {
     Err(CommandError::Syntax)
 }
 
-/// XREAD's key positions: the first half of the arguments after STREAMS.
-fn xread_keys(args: &[Bytes]) -> Vec<usize> {
+/// XREAD's and XREADGROUP's key positions: the first half of the arguments after
+/// STREAMS.
+pub(super) fn xread_keys(args: &[Bytes]) -> Vec<usize> {
     let mut i = 1;
     while i < args.len() {
         let arg = &args[i];
         if is(arg, "BLOCK") || is(arg, "COUNT") {
             i += 2;
+        } else if is(arg, "GROUP") {
+            i += 3;
+        } else if is(arg, "NOACK") {
+            i += 1;
         } else if is(arg, "STREAMS") {
             let rest = args.len() - i - 1;
             if rest == 0 || !rest.is_multiple_of(2) {
@@ -369,7 +399,7 @@ fn xread_keys(args: &[Bytes]) -> Vec<usize> {
 }
 
 fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let parsed = xread_args(args)?;
+    let parsed = xread_args(args, false)?;
     let keys = &args[parsed.streams_at..parsed.streams_at + parsed.streams];
     let id_args = &args[parsed.streams_at + parsed.streams..];
     let db = &ctx.server.db;
@@ -382,6 +412,9 @@ fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         from.push(match id.as_ref() {
             b"$" => ReadFrom::After(last),
             b"+" => ReadFrom::Last,
+            b">" => return Err(CommandError::err(
+                "The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+            )),
             other => ReadFrom::After(strict_id(other)?),
         });
         resolved.push(last);
@@ -429,26 +462,53 @@ fn xread(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ctx.block(keys.to_vec(), timeout, Frame::NullArray, Some(retry))
 }
 
+/// The NOGROUP text of XGROUP and XINFO CONSUMERS.
+pub(super) fn no_group_for_key(key: &[u8], group: &[u8]) -> CommandError {
+    CommandError::Prefixed(
+        "NOGROUP",
+        format!(
+            "No such consumer group '{}' for key name '{}'",
+            super::text(group),
+            super::text(key)
+        ),
+    )
+}
+
 fn no_such_key() -> CommandError {
     ferrokv_types::TypeError::NoSuchKey.into()
+}
+
+/// Redis 7.0's XINFO HELP text.
+const XINFO_HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn map_frame(fields: Vec<(&str, Frame)>) -> Frame {
+    Frame::Map(
+        fields
+            .into_iter()
+            .map(|(name, value)| (Frame::bulk_from_str(name), value))
+            .collect(),
+    )
+}
+
+fn optional_count(value: Option<u64>) -> Frame {
+    value.map_or(Frame::Null, |n| Frame::Integer(n as i64))
 }
 
 fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "HELP") {
         return Ok(Frame::Array(
-            [
-                "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GROUPS <key>",
-                "    Show the stream consumer groups.",
-                "STREAM <key> [FULL [COUNT <count>]",
-                "    Show information about the stream.",
-                "HELP",
-                "    Print this help.",
-            ]
-            .iter()
-            .map(|line| Frame::simple(line))
-            .collect(),
+            XINFO_HELP.iter().map(|line| Frame::simple(line)).collect(),
         ));
     }
     let arity_error = |name: &str| CommandError::WrongArity(format!("xinfo|{name}"));
@@ -456,10 +516,51 @@ fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         if args.len() != 3 {
             return Err(arity_error("groups"));
         }
-        if ctx.server.db.stream_last_id(&args[2])?.is_none() {
+        let Some(groups) = ctx.server.db.xinfo_groups(&args[2])? else {
+            return Err(no_such_key());
+        };
+        return Ok(Frame::Array(
+            groups
+                .into_iter()
+                .map(|g| {
+                    map_frame(vec![
+                        ("name", Frame::bulk(g.name)),
+                        ("consumers", Frame::Integer(g.consumers as i64)),
+                        ("pending", Frame::Integer(g.pending as i64)),
+                        ("last-delivered-id", id_frame(g.last_id)),
+                        ("entries-read", optional_count(g.entries_read)),
+                        ("lag", optional_count(g.lag)),
+                    ])
+                })
+                .collect(),
+        ));
+    }
+    if is(sub, "CONSUMERS") {
+        if args.len() != 4 {
+            return Err(arity_error("consumers"));
+        }
+        let (key, group) = (&args[2], &args[3]);
+        if ctx.server.db.stream_last_id(key)?.is_none() {
             return Err(no_such_key());
         }
-        return Ok(Frame::Array(Vec::new()));
+        let consumers = ctx
+            .server
+            .db
+            .xinfo_consumers(key, group)?
+            .map_err(|_| no_group_for_key(key, group))?;
+        let now = ferrokv_types::now_ms();
+        return Ok(Frame::Array(
+            consumers
+                .into_iter()
+                .map(|c| {
+                    map_frame(vec![
+                        ("name", Frame::bulk(c.name)),
+                        ("pending", Frame::Integer(c.pending as i64)),
+                        ("idle", Frame::Integer(now.saturating_sub(c.seen_ms) as i64)),
+                    ])
+                })
+                .collect(),
+        ));
     }
     if !is(sub, "STREAM") {
         return Err(CommandError::UnknownSubcommand {
@@ -501,18 +602,62 @@ fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ];
     if full.is_some() {
         fields.push(("entries", entries_frame(info.entries)));
-        fields.push(("groups", Frame::Array(Vec::new())));
+        let groups = info
+            .group_details
+            .into_iter()
+            .map(|g| {
+                let pel = g
+                    .pending
+                    .into_iter()
+                    .map(|p| {
+                        Frame::Array(vec![
+                            id_frame(p.id),
+                            Frame::bulk(p.consumer),
+                            Frame::Integer(p.delivery_ms as i64),
+                            Frame::Integer(p.deliveries as i64),
+                        ])
+                    })
+                    .collect();
+                let consumers = g
+                    .consumers
+                    .into_iter()
+                    .map(|(c, own)| {
+                        let own = own
+                            .into_iter()
+                            .map(|p| {
+                                Frame::Array(vec![
+                                    id_frame(p.id),
+                                    Frame::Integer(p.delivery_ms as i64),
+                                    Frame::Integer(p.deliveries as i64),
+                                ])
+                            })
+                            .collect();
+                        map_frame(vec![
+                            ("name", Frame::bulk(c.name)),
+                            ("seen-time", Frame::Integer(c.seen_ms as i64)),
+                            ("pel-count", Frame::Integer(c.pending as i64)),
+                            ("pending", Frame::Array(own)),
+                        ])
+                    })
+                    .collect();
+                map_frame(vec![
+                    ("name", Frame::bulk(g.info.name)),
+                    ("last-delivered-id", id_frame(g.info.last_id)),
+                    ("entries-read", optional_count(g.info.entries_read)),
+                    ("lag", optional_count(g.info.lag)),
+                    ("pel-count", Frame::Integer(g.info.pending as i64)),
+                    ("pending", Frame::Array(pel)),
+                    ("consumers", Frame::Array(consumers)),
+                ])
+            })
+            .collect();
+        fields.push(("groups", Frame::Array(groups)));
     } else {
-        fields.push(("groups", Frame::Integer(0)));
+        fields.push(("groups", Frame::Integer(info.groups as i64)));
         fields.push(("first-entry", info.first.map_or(Frame::Null, entry_frame)));
         fields.push(("last-entry", info.last.map_or(Frame::Null, entry_frame)));
     }
-    Ok(Frame::Map(
-        fields
-            .into_iter()
-            .map(|(name, value)| (Frame::bulk_from_str(name), value))
-            .collect(),
-    ))
+    Ok(map_frame(fields))
 }
 
 fn xsetid(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {

@@ -74,6 +74,7 @@ impl ClusterControl for Host {
         // clients blocked on keys of the slots learn where they went.
         cluster.fence.lift();
         self.0.waiters.wake_all();
+        self.0.pubsub.shard_slots_lost(|slot| slots.contains(slot));
         cluster.preparing.lock().retain(|(_, s)| s != slots);
         info!("migration of slots {slots} to {dest} committed");
         Ok(cluster.save_records()?)
