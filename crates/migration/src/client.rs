@@ -42,14 +42,8 @@ impl Link {
 
     /// Sends one command and waits for its reply; an error reply is `LinkError::Remote`.
     pub fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError> {
-        let mut out = Vec::with_capacity(64 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for arg in args {
-            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            out.extend_from_slice(arg);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&out)?;
+        self.writer
+            .write_all(&ferrokv_protocol::encode_command(args))?;
         self.read()
     }
 

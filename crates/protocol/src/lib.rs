@@ -11,4 +11,4 @@ pub use bytes::{Bytes, BytesMut};
 pub use error::ProtocolError;
 pub use frame::{format_double, Frame, ProtocolVersion};
 pub use parse::RequestParser;
-pub use reply::{read_reply, Reply, ReplyError};
+pub use reply::{encode_command, read_reply, Reply, ReplyError};

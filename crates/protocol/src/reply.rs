@@ -20,6 +20,35 @@ pub enum Reply {
     Array(Vec<Reply>),
 }
 
+impl Reply {
+    /// The bulk strings of an array reply, in order (other items left out): how a
+    /// command a node receives on a link it reads with [`read_reply`] looks.
+    pub fn words(&self) -> Vec<&[u8]> {
+        match self {
+            Reply::Array(items) => items
+                .iter()
+                .filter_map(|item| match item {
+                    Reply::Bulk(Some(b)) => Some(b.as_slice()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A command as a client sends it: an array of bulk strings.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 #[derive(Debug, Error)]
 pub enum ReplyError {
     #[error("{0}")]

@@ -203,23 +203,25 @@ fn write_stream(
     }
 }
 
+/// A request read on a replication link, as text words.
+fn text_words(request: &Reply) -> Vec<String> {
+    request
+        .words()
+        .into_iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect()
+}
+
 /// Reads `REPLCONF ACK <seq>` from a replica until it goes away.
 fn read_acks(server: &Server, socket: TcpStream, peer: &Peer) {
     let timeout = server.config.read().repl_timeout.max(1);
     let _ = socket.set_read_timeout(Some(Duration::from_secs(timeout)));
     let mut reader = BufReader::new(&socket);
     while !peer.closed.load(Ordering::Acquire) {
-        let Ok(Reply::Array(items)) = read_reply(&mut reader, 1024) else {
+        let Ok(request) = read_reply(&mut reader, 1024) else {
             break;
         };
-        let words: Vec<String> = items
-            .iter()
-            .filter_map(|r| match r {
-                Reply::Bulk(Some(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            })
-            .collect();
-        if let [replconf, ack, seq] = words.as_slice() {
+        if let [replconf, ack, seq] = text_words(&request).as_slice() {
             if replconf.eq_ignore_ascii_case("replconf") && ack.eq_ignore_ascii_case("ack") {
                 if let Ok(seq) = seq.parse::<u64>() {
                     peer.acked.fetch_max(seq, Ordering::AcqRel);
@@ -323,19 +325,11 @@ fn serve_files(
     let mut chunk = vec![0u8; FILE_CHUNK];
     loop {
         let request = match read_reply(&mut reader, 4096) {
-            Ok(Reply::Array(items)) => items,
-            Ok(_) => return Err("malformed request".into()),
+            Ok(request) => request,
             Err(_) => return Ok(()),
         };
-        let words: Vec<String> = request
-            .iter()
-            .filter_map(|r| match r {
-                Reply::Bulk(Some(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            })
-            .collect();
         out.clear();
-        match words.as_slice() {
+        match text_words(&request).as_slice() {
             [cmd, name, offset] if cmd.eq_ignore_ascii_case("replfile") => {
                 let listed = cp.files.iter().any(|(n, _)| n == name);
                 let offset = offset.parse::<u64>().ok();

@@ -113,14 +113,8 @@ impl MasterLink {
     }
 
     fn send(&mut self, args: &[&[u8]]) -> Result<(), FollowError> {
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for arg in args {
-            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            out.extend_from_slice(arg);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&out)?;
+        self.writer
+            .write_all(&ferrokv_protocol::encode_command(args))?;
         Ok(())
     }
 
@@ -137,16 +131,6 @@ impl MasterLink {
         self.send(args)?;
         self.read(1 << 20)
     }
-}
-
-fn words(items: &[Reply]) -> Vec<&[u8]> {
-    items
-        .iter()
-        .filter_map(|r| match r {
-            Reply::Bulk(Some(b)) => Some(b.as_slice()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn session(
@@ -246,11 +230,7 @@ fn apply_stream(
         repl.link
             .last_io_ms
             .store(ferrokv_types::now_ms(), Ordering::Relaxed);
-        let Reply::Array(items) = reply else {
-            return Err(FollowError::Protocol("stream item is not an array"));
-        };
-        let words = words(&items);
-        match words.as_slice() {
+        match reply.words().as_slice() {
             [kind, seq, data] if kind.eq_ignore_ascii_case(b"BATCH") => {
                 let seq = std::str::from_utf8(seq)
                     .ok()
@@ -303,10 +283,7 @@ fn full_sync(
         Some(id) => link.call(&[b"REPLFULL", id.as_bytes()])?,
         None => link.call(&[b"REPLFULL"])?,
     };
-    let Reply::Array(items) = listing else {
-        return Err(FollowError::Protocol("bad REPLFULL reply"));
-    };
-    let fields = words(&items);
+    let fields = listing.words();
     if fields.len() < 2 || !fields.len().is_multiple_of(2) {
         return Err(FollowError::Protocol("bad REPLFULL reply"));
     }
