@@ -572,9 +572,11 @@ fn a_source_turned_replica_during_a_migration_fails_the_job() {
     let shards = Shards::start();
     let mut s = shards.s.raw();
     let value = "v".repeat(64 * 1024);
+    let counters = low_keys(220).split_off(200);
     for k in low_keys(200) {
         s.cmd(&["SET", &k, &value]);
     }
+    let ledger = Ledger::start(shards.s.port, counters.clone());
     wait_caught_up(&shards.s, &shards.sr);
     // About 13 MB at 1 MB/s: still copying when the failover comes.
     s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "1"]);
@@ -609,6 +611,8 @@ fn a_source_turned_replica_during_a_migration_fails_the_job() {
     }
     assert_eq!(d.cmd(&["DBSIZE"]), Reply::Int(0));
     assert_eq!(sr.cmd(&["SET", &low_keys(1)[0], "new"]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(300));
+    ledger.check(&shards.sr, &counters);
 }
 
 /// A client incrementing counters in slots 0-100 while the cluster changes under it:
