@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Raw, Reply, TestServer};
 
 /// A small xorshift generator: reproducible without extra dependencies.
@@ -681,4 +683,199 @@ fn replies_match_redis_for_random_sequences() {
     println!(
         "differential: seed {seed}, {sequences} sequences, {executed} commands, all replies equal"
     );
+}
+
+/// Redis 7.0 (the reference installed here) prints doubles with `%.17g`, Ferrokv with
+/// Redis 7.2's shortest round trip; they agree wherever `%.17g` needs no more digits
+/// than the shortest form and the value is not an integer between 2^52 and 2^62 (7.2
+/// prints those as integers), which these cases keep to.
+#[test]
+fn error_texts_and_double_replies_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let cases: &[&[&str]] = &[
+        &["RPUSH", "k", "a", "b"],
+        &["LPOP", "k", "1", "1"],
+        &["RPOP", "k", "a", "b"],
+        &["LPOP", "k", "a"],
+        &["LPOP", "k", "-1"],
+        &["LPOP", "k", "1"],
+        &["LMPOP", "a", "mylist", "LEFT"],
+        &["LMPOP", "0", "mylist", "LEFT"],
+        &["LMPOP", "-1", "mylist", "LEFT"],
+        &["LMPOP", "3", "mylist", "LEFT"],
+        &["LMPOP", "1", "mylist", "LEFT", "COUNT", "a"],
+        &["LMPOP", "1", "mylist", "LEFT", "COUNT", "0"],
+        &["LMPOP", "1", "mylist", "UP", "COUNT", "0"],
+        &["LMPOP", "1", "mylist", "LEFT", "BOGUS"],
+        &["BLMPOP", "0", "a", "mylist", "LEFT"],
+        &["BLMPOP", "x", "1", "mylist", "LEFT", "COUNT", "0"],
+        &["SINTERCARD", "a", "nokey"],
+        &["SINTERCARD", "0", "nokey"],
+        &["SINTERCARD", "3", "nokey"],
+        &["SINTERCARD", "1", "nokey", "LIMIT", "a"],
+        &["SINTERCARD", "1", "nokey", "LIMIT", "-1"],
+        &["ZINTERCARD", "1", "nokey", "LIMIT", "a"],
+        &["ZINTERCARD", "1", "nokey", "LIMIT", "-1"],
+        &["ZINTERCARD", "0", "nokey"],
+        &["ZINTERCARD", "-2", "nokey"],
+        &["ZINTERCARD", "a", "nokey"],
+        &["ZINTERCARD", "3", "nokey"],
+        &["ZINTERCARD", "1", "nokey", "LIMIT"],
+        &["ZINTERCARD", "1", "k", "LIMIT", "a"],
+        &["HINCRBYFLOAT", "h", "f", "+inf"],
+        &["HINCRBYFLOAT", "h", "f", "-inf"],
+        &["HINCRBYFLOAT", "h", "f", "1.5"],
+        &["INCRBYFLOAT", "s", "+inf"],
+        &["XINFO", "HELP", "xxx"],
+        &["XINFO", "help", "a", "b"],
+        &["ZADD", "z", "1.7976931348623157e308", "m"],
+        &["ZSCORE", "z", "m"],
+        &["ZADD", "z", "-1.7976931348623157e308", "n"],
+        &["ZADD", "z", "1e20", "big"],
+        &["ZADD", "z", "1e-300", "tiny"],
+        &["ZADD", "z", "123456789.25", "mid"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZINCRBY", "z", "2.5", "mid"],
+        &["ZMSCORE", "z", "m", "n", "big", "nosuch"],
+        &["ZPOPMAX", "z"],
+        &["ZADD", "z", "INCR", "1e100", "m2"],
+    ];
+    common::same_as_redis(&mut actual, &mut expected, cases);
+}
+
+/// WATCH in the cases Redis' multi.tcl covers: FLUSHALL/FLUSHDB fail only the
+/// transactions watching a key that existed, an SMOVE that adds nothing to a watched
+/// destination does not fail them, CONFIG is queued inside MULTI.
+#[test]
+fn watch_and_multi_cases_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let servers = [redis.port, ferrokv.port];
+    let [want, got] = servers.map(|port| {
+        let mut a = Raw::connect(port);
+        let mut b = Raw::connect(port);
+        let mut replies = Vec::new();
+        let mut run = |c: &mut Raw, args: &[&str]| replies.push(c.cmd(args));
+        for flush in ["FLUSHALL", "FLUSHDB"] {
+            // Missing when watched: untouched by the flush.
+            for args in [&["DEL", "x"][..], &["WATCH", "x"], &[flush]] {
+                run(&mut a, args);
+            }
+            for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+                run(&mut a, args);
+            }
+            // Existing when watched: the flush fails the transaction.
+            for args in [&["SET", "x", "30"][..], &["WATCH", "x"], &[flush]] {
+                run(&mut a, args);
+            }
+            for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+                run(&mut a, args);
+            }
+            // Flushed by another client.
+            run(&mut a, &["SET", "y", "1"]);
+            run(&mut a, &["WATCH", "y", "nosuch"]);
+            run(&mut b, &[flush]);
+            for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+                run(&mut a, args);
+            }
+        }
+        // SMOVE: only a destination that gains the member is modified.
+        run(&mut a, &["SADD", "src", "a", "b"]);
+        run(&mut a, &["SADD", "dst", "a"]);
+        run(&mut a, &["WATCH", "dst"]);
+        run(&mut a, &["MULTI"]);
+        run(&mut a, &["SADD", "dst", "c"]);
+        run(&mut b, &["SMOVE", "src", "dst", "a"]);
+        run(&mut a, &["EXEC"]);
+        run(&mut a, &["SCARD", "dst"]);
+        run(&mut a, &["WATCH", "dst"]);
+        run(&mut b, &["SMOVE", "src", "dst", "b"]);
+        run(&mut a, &["MULTI"]);
+        run(&mut a, &["SCARD", "dst"]);
+        run(&mut a, &["EXEC"]);
+        run(&mut a, &["WATCH", "src"]);
+        run(&mut b, &["SMOVE", "src", "src", "nosuch"]);
+        run(&mut b, &["SMOVE", "dst", "dst", "a"]);
+        run(&mut a, &["MULTI"]);
+        run(&mut a, &["PING"]);
+        run(&mut a, &["EXEC"]);
+        // A watched key that expires before EXEC fails it, whether or not the active
+        // expiry (every 100 ms here) has removed it yet.
+        for i in 0..5 {
+            let key = format!("e{i}");
+            run(&mut a, &["SET", &key, "v", "PX", "30"]);
+            run(&mut a, &["WATCH", &key]);
+            std::thread::sleep(Duration::from_millis(45));
+            for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+                run(&mut a, args);
+            }
+        }
+        // Already expired when watched: nothing changes after WATCH.
+        run(&mut a, &["SET", "gone", "v", "PX", "1"]);
+        std::thread::sleep(Duration::from_millis(5));
+        run(&mut a, &["WATCH", "gone"]);
+        for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+            run(&mut a, args);
+        }
+        // CONFIG inside MULTI is queued and runs with EXEC.
+        run(&mut a, &["MULTI"]);
+        run(&mut a, &["CONFIG", "SET", "slowlog-max-len", "200"]);
+        run(&mut a, &["CONFIG", "GET", "slowlog-max-len"]);
+        run(&mut a, &["EXEC"]);
+        replies
+    });
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(got, want, "reply {i}");
+    }
+}
+
+/// Blocked pops: `BLPOP k3 k4 0` is one blocked client, and a key waited on that
+/// briefly holds another type (a transaction replaced it) does not end the wait.
+#[test]
+fn blocked_pops_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let servers = [redis.port, ferrokv.port];
+    let [want, got] = servers.map(|port| {
+        let mut blocked = Raw::connect(port);
+        let mut other = Raw::connect(port);
+        let mut replies = Vec::new();
+        blocked.send(&Raw::encode(&[b"BLPOP", b"k3", b"k4", b"0"]));
+        common::wait_until("one blocked client", Duration::from_secs(5), || {
+            common::info_field(&mut other, "clients", "blocked_clients") == 1
+        });
+        replies.push(other.cmd(&["LPUSH", "k4", "v"]));
+        replies.push(blocked.read());
+        common::wait_until("no blocked client", Duration::from_secs(5), || {
+            common::info_field(&mut other, "clients", "blocked_clients") == 0
+        });
+
+        blocked.send(&Raw::encode(&[b"BLPOP", b"list", b"0"]));
+        common::wait_until("blocked on list", Duration::from_secs(5), || {
+            common::info_field(&mut other, "clients", "blocked_clients") == 1
+        });
+        for args in [
+            &["MULTI"][..],
+            &["LPUSH", "list", "a"],
+            &["DEL", "list"],
+            &["SET", "list", "foo"],
+            &["EXEC"],
+            &["DEL", "list"],
+        ] {
+            replies.push(other.cmd(args));
+        }
+        replies.push(Reply::Int(common::info_field(
+            &mut other,
+            "clients",
+            "blocked_clients",
+        )));
+        replies.push(other.cmd(&["LPUSH", "list", "b"]));
+        replies.push(blocked.read());
+        replies.push(other.cmd(&["EXISTS", "list"]));
+        replies
+    });
+    assert_eq!(got, want);
 }

@@ -28,7 +28,7 @@ pub use hash::FieldValues;
 pub use introspect::DEFAULT_MEMORY_SAMPLES;
 pub use keyspace::{ExpireCondition, ScanPage, Ttl};
 pub use list::End;
-pub use set::SetOp;
+pub use set::{Moved, SetOp};
 pub use stream::{IdSpec, StreamEntry, StreamId, StreamInfo, Trim, TrimStrategy, XAddOptions};
 pub use strings::{SetCondition, SetExpiry, SetOptions, SetOutcome};
 pub use zset::{

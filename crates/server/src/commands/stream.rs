@@ -436,6 +436,10 @@ fn no_such_key() -> CommandError {
 fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "HELP") {
+        // XINFO HELP is a subcommand of arity 2 in Redis.
+        if args.len() != 2 {
+            return Err(CommandError::WrongArity("xinfo|help".to_string()));
+        }
         return Ok(Frame::Array(
             [
                 "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
