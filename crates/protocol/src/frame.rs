@@ -27,6 +27,10 @@ pub enum Frame {
     Set(Vec<Frame>),
     /// Sent as a bulk string of [`format_double`]'s text to RESP2 clients.
     Double(f64),
+    /// A double whose text the command chose (Redis' `addReplyHumanLongDouble`, e.g.
+    /// GEOPOS coordinates as `13.36138933897018433`): `,text` in RESP3, a bulk string
+    /// in RESP2.
+    DoubleText(String),
     /// Sent as the integer 1 or 0 to RESP2 clients.
     Boolean(bool),
     /// Plain text (`txt`) verbatim string; a bulk string in RESP2.
@@ -92,6 +96,8 @@ impl Frame {
                     put_bulk(out, text.as_bytes());
                 }
             }
+            Frame::DoubleText(text) if resp3 => put_line(out, b',', text.as_bytes()),
+            Frame::DoubleText(text) => put_bulk(out, text.as_bytes()),
             Frame::Boolean(b) => out.extend_from_slice(match (resp3, b) {
                 (true, true) => b"#t\r\n",
                 (true, false) => b"#f\r\n",
@@ -407,6 +413,11 @@ mod tests {
             b",-inf\r\n",
         );
         check(Frame::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
+        check(
+            Frame::DoubleText("13.36138933897018433".into()),
+            b"$20\r\n13.36138933897018433\r\n",
+            b",13.36138933897018433\r\n",
+        );
     }
 
     #[test]

@@ -879,3 +879,615 @@ fn blocked_pops_match_redis() {
     });
     assert_eq!(got, want);
 }
+
+/// GEO: scores, positions, hashes, distances, every search form and the error texts,
+/// side by side with redis-server.
+#[test]
+fn geo_replies_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let cases: &[&[&str]] = &[
+        &[
+            "GEOADD",
+            "Sicily",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
+        &[
+            "GEOADD", "Sicily", "NX", "CH", "13.5", "38.1", "Palermo", "12.5", "37.8", "Marsala",
+        ],
+        &[
+            "GEOADD",
+            "Sicily",
+            "XX",
+            "CH",
+            "13.583333",
+            "37.316667",
+            "Agrigento",
+            "12.5",
+            "37.8",
+            "Marsala",
+        ],
+        &[
+            "GEOADD", "Sicily", "CH", "12.5", "37.8", "Marsala", "14.5", "37.5", "Enna",
+        ],
+        &["GEOADD", "Sicily", "200", "100", "m"],
+        &["GEOADD", "Sicily", "10", "85.06", "m"],
+        &["GEOADD", "Sicily", "x", "1", "m"],
+        &["GEOADD", "Sicily", "NX", "XX", "1", "1", "m"],
+        &["GEOADD", "Sicily", "1", "1", "m", "2"],
+        &["GEOADD", "Sicily", "CH", "XX", "CH"],
+        &["GEOADD", "Sicily", "1", "1"],
+        &["ZRANGE", "Sicily", "0", "-1", "WITHSCORES"],
+        &["GEOPOS", "Sicily", "Palermo", "nosuch", "Catania", "Enna"],
+        &["GEOPOS", "nokey", "a", "b"],
+        &[
+            "GEOHASH", "Sicily", "Palermo", "Catania", "nosuch", "Marsala",
+        ],
+        &["GEOHASH", "nokey", "a"],
+        &["GEODIST", "Sicily", "Palermo", "Catania"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "km"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "MI"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "ft"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "parsec"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "km", "x"],
+        &["GEODIST", "Sicily", "Palermo", "nosuch"],
+        &["GEODIST", "nokey", "a", "b"],
+        &["GEODIST", "Sicily", "Palermo", "Palermo"],
+        &["GEORADIUS", "Sicily", "15", "37", "200", "km"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "WITHDIST",
+            "WITHCOORD",
+            "WITHHASH",
+            "ASC",
+        ],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "WITHDIST",
+            "DESC",
+            "COUNT",
+            "2",
+        ],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "COUNT",
+            "1",
+            "ANY",
+        ],
+        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "ANY"],
+        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "COUNT", "0"],
+        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "COUNT", "x"],
+        &["GEORADIUS", "Sicily", "15", "37", "-1", "km"],
+        &["GEORADIUS", "Sicily", "15", "37", "x", "km"],
+        &["GEORADIUS", "Sicily", "15", "37", "1", "parsec"],
+        &["GEORADIUS", "Sicily", "15", "37", "1", "km", "BOGUS"],
+        &["GEORADIUS", "Sicily", "181", "37", "1", "km"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "dst",
+            "WITHDIST",
+        ],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "dst",
+        ],
+        &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+        &["GEORADIUS", "Sicily", "15", "37", "1", "m", "STORE", "dst"],
+        &["EXISTS", "dst"],
+        &["GEORADIUS", "nokey", "15", "37", "1", "m", "STORE", "dst"],
+        &["GEORADIUS", "nokey", "15", "37", "1", "m"],
+        &[
+            "GEORADIUS_RO",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "dst",
+        ],
+        &[
+            "GEORADIUS_RO",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "WITHDIST",
+            "ASC",
+        ],
+        &[
+            "GEORADIUSBYMEMBER",
+            "Sicily",
+            "Palermo",
+            "150",
+            "km",
+            "WITHDIST",
+            "ASC",
+        ],
+        &["GEORADIUSBYMEMBER", "Sicily", "nosuch", "150", "km"],
+        &["GEORADIUSBYMEMBER", "nokey", "nosuch", "x", "km"],
+        &[
+            "GEORADIUSBYMEMBER_RO",
+            "Sicily",
+            "Enna",
+            "100",
+            "km",
+            "WITHCOORD",
+            "ASC",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "400",
+            "400",
+            "km",
+            "ASC",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "100",
+            "km",
+            "DESC",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMMEMBER",
+            "nosuch",
+            "BYRADIUS",
+            "100",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "400",
+            "40",
+            "km",
+            "WITHHASH",
+        ],
+        &["GEOSEARCH", "Sicily", "BYRADIUS", "1", "km"],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "COUNT",
+            "1",
+        ],
+        &["GEOSEARCH", "Sicily", "BYRADIUS", "1", "km", "ASC"],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "ASC",
+            "DESC",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "1",
+            "km",
+            "ANY",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "-1",
+            "2",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "a",
+            "2",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "1",
+            "a",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "1",
+            "km",
+            "BYBOX",
+            "1",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "FROMMEMBER",
+            "Enna",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "500",
+            "km",
+            "STORE",
+            "x",
+        ],
+        &["geosearch", "Sicily", "BYRADIUS", "1", "km", "WITHDIST"],
+        &[
+            "GEOSEARCH",
+            "nokey",
+            "FROMMEMBER",
+            "x",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+            "COUNT",
+            "2",
+            "DESC",
+        ],
+        &["ZRANGE", "dst", "0", "-1"],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "500",
+            "500",
+            "km",
+            "STOREDIST",
+        ],
+        &["ZRANGE", "dst", "0", "-1"],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "nokey",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "500",
+            "500",
+            "km",
+        ],
+        &["EXISTS", "dst"],
+        &["SET", "str", "v"],
+        &["GEOADD", "str", "1", "1", "m"],
+        &["GEOPOS", "str", "m"],
+        &["GEOHASH", "str", "m"],
+        &["GEODIST", "str", "a", "b"],
+        &["GEORADIUS", "str", "15", "37", "1", "km"],
+        &[
+            "GEOSEARCH",
+            "str",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "dst",
+            "str",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOADD",
+            "poles",
+            "179.9",
+            "85",
+            "a",
+            "-179.9",
+            "85",
+            "b",
+            "0",
+            "-85.05112878",
+            "c",
+            "180",
+            "0",
+            "d",
+            "-180",
+            "0",
+            "e",
+        ],
+        &["GEOPOS", "poles", "a", "b", "c", "d", "e"],
+        &["GEOHASH", "poles", "a", "b", "c", "d", "e"],
+        &[
+            "GEORADIUS",
+            "poles",
+            "180",
+            "85",
+            "100",
+            "km",
+            "WITHDIST",
+            "ASC",
+        ],
+        &[
+            "GEORADIUS",
+            "poles",
+            "0",
+            "0",
+            "20000",
+            "km",
+            "WITHDIST",
+            "ASC",
+        ],
+        &[
+            "GEOSEARCH",
+            "poles",
+            "FROMLONLAT",
+            "179",
+            "0",
+            "BYBOX",
+            "1000",
+            "1000",
+            "km",
+            "WITHCOORD",
+            "ASC",
+        ],
+    ];
+    common::same_as_redis(&mut actual, &mut expected, cases);
+    // STOREDIST scores are distances: the same double, which Redis 7.0 prints with
+    // 17 digits and Ferrokv with the shortest round trip.
+    let score = |c: &mut Raw, m: &str| -> Option<u64> {
+        match c.cmd(&["ZSCORE", "dst", m]) {
+            Reply::Nil => None,
+            reply => reply.text().parse::<f64>().ok().map(f64::to_bits),
+        }
+    };
+    common::same_as_redis(
+        &mut actual,
+        &mut expected,
+        &[&[
+            "GEOSEARCHSTORE",
+            "dst",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "500",
+            "km",
+            "STOREDIST",
+        ]],
+    );
+    for member in ["Palermo", "Catania", "Agrigento", "Marsala", "Enna"] {
+        assert_eq!(
+            score(&mut actual, member),
+            score(&mut expected, member),
+            "{member}"
+        );
+    }
+}
+
+/// Random positions and searches: the same scores, and the same members in the same
+/// order (unsorted replies follow Redis' geohash box order), with the same distances.
+#[test]
+fn geo_random_searches_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let mut rng = Rng(0x05ee_d6e0);
+    let coordinate = |r: &mut Rng, span: f64, base: f64| -> String {
+        let unit = (r.next() % 1_000_000) as f64 / 1_000_000.0;
+        format!("{:.6}", base + unit * span)
+    };
+    // A dense region, a wide one and the edges (the antimeridian, high latitudes).
+    let regions: [(f64, f64, f64, f64); 3] = [
+        (12.0, 3.0, 36.0, 3.0),
+        (-180.0, 360.0, -85.0, 170.0),
+        (170.0, 10.0, 70.0, 15.0),
+    ];
+    for (i, (lon0, lon_span, lat0, lat_span)) in regions.iter().enumerate() {
+        let mut add = vec!["GEOADD".to_string(), "pts".to_string()];
+        for j in 0..200 {
+            add.push(coordinate(&mut rng, *lon_span, *lon0));
+            add.push(coordinate(&mut rng, *lat_span, *lat0));
+            add.push(format!("p{i}-{j}"));
+        }
+        let args: Vec<&str> = add.iter().map(String::as_str).collect();
+        common::same_as_redis(&mut actual, &mut expected, &[&args]);
+    }
+    common::same_as_redis(
+        &mut actual,
+        &mut expected,
+        &[&["ZRANGE", "pts", "0", "-1", "WITHSCORES"]],
+    );
+    let units = ["m", "km", "mi", "ft"];
+    let mut non_empty = 0;
+    for _ in 0..300 {
+        let (lon0, lon_span, lat0, lat_span) = regions[rng.below(regions.len())];
+        let lon = coordinate(&mut rng, lon_span, lon0);
+        let lat = coordinate(&mut rng, lat_span, lat0);
+        let unit = rng.pick(&units).to_string();
+        let size = match unit.as_str() {
+            "m" => (rng.below(500_000) + 1) as f64,
+            "ft" => (rng.below(1_500_000) + 1) as f64,
+            _ => (rng.below(800) + 1) as f64,
+        }
+        .to_string();
+        let mut cmd: Vec<String> = match rng.below(3) {
+            0 => vec!["GEORADIUS".into(), "pts".into(), lon, lat, size, unit],
+            1 => vec![
+                "GEOSEARCH".into(),
+                "pts".into(),
+                "FROMLONLAT".into(),
+                lon,
+                lat,
+                "BYBOX".into(),
+                size.clone(),
+                (rng.below(600) + 1).to_string(),
+                unit,
+            ],
+            _ => vec![
+                "GEOSEARCH".into(),
+                "pts".into(),
+                "FROMMEMBER".into(),
+                format!("p{}-{}", rng.below(3), rng.below(200)),
+                "BYRADIUS".into(),
+                size,
+                unit,
+            ],
+        };
+        cmd.extend(options(
+            &mut rng,
+            &[
+                "",
+                "WITHDIST",
+                "WITHCOORD WITHHASH",
+                "ASC WITHDIST",
+                "DESC",
+                "COUNT 5",
+                "COUNT 3 ANY",
+                "COUNT 7 DESC WITHDIST",
+                "WITHDIST WITHCOORD WITHHASH ASC",
+            ],
+        ));
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let want = expected.cmd(&args);
+        assert_eq!(actual.cmd(&args), want, "{args:?}");
+        if !want.items().is_empty() {
+            non_empty += 1;
+        }
+    }
+    assert!(non_empty > 100, "only {non_empty} searches found anything");
+    // RESP3: coordinates are doubles with Redis' long-double text, distances bulk.
+    // (HELLO's own reply differs: server version and client id.)
+    expected.cmd(&["HELLO", "3"]);
+    actual.cmd(&["HELLO", "3"]);
+    common::same_as_redis(
+        &mut actual,
+        &mut expected,
+        &[
+            &["GEOPOS", "pts", "p0-1", "nosuch"],
+            &[
+                "GEOSEARCH",
+                "pts",
+                "FROMMEMBER",
+                "p0-1",
+                "BYRADIUS",
+                "30",
+                "km",
+                "WITHDIST",
+                "WITHCOORD",
+                "ASC",
+            ],
+            &["GEODIST", "pts", "p0-1", "p0-2"],
+        ],
+    );
+}

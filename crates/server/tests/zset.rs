@@ -960,10 +960,7 @@ fn union_inter_diff() {
         c.cmd(&["ZINTERCARD", "0", "z1"]),
         err("ERR at least 1 input key is needed for 'zintercard' command")
     );
-    assert_eq!(
-        c.cmd(&["ZINTERCARD", "3", "z1"]),
-        err(SYNTAX)
-    );
+    assert_eq!(c.cmd(&["ZINTERCARD", "3", "z1"]), err(SYNTAX));
     assert_eq!(
         c.cmd(&["ZINTERCARD", "1", "z1", "LIMIT", "-1"]),
         err("ERR LIMIT can't be negative")

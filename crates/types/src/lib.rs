@@ -6,6 +6,7 @@ mod bitmap;
 mod collection;
 mod db;
 mod error;
+pub mod geo;
 pub mod glob;
 mod hash;
 mod hll;

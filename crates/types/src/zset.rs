@@ -629,6 +629,23 @@ impl Database {
         Ok(size)
     }
 
+    /// Replaces `dst` with what `compute` reads from `src`, both keys locked, so the
+    /// read and the write are one step (GEOSEARCHSTORE, GEORADIUS STORE); an empty
+    /// result deletes `dst`. Returns the new size.
+    pub fn zstore_computed(
+        &self,
+        dst: &[u8],
+        src: &[u8],
+        compute: impl FnOnce(&Self) -> Result<ScoredMembers>,
+    ) -> Result<u64> {
+        let _guard = self.locks.lock(&[src, dst]);
+        let items = compute(self)?;
+        let mut batch = self.storage.batch();
+        let size = self.zreplace(&mut batch, dst, &items);
+        self.storage.write(batch)?;
+        Ok(size)
+    }
+
     /// ZREMRANGEBYRANK/SCORE/LEX: removes the members of a range; returns how many.
     pub fn zremrange(&self, key: &[u8], by: RangeBy) -> Result<u64> {
         let _guard = self.locks.lock_one(key);

@@ -4,6 +4,7 @@
 mod bitmap;
 mod cluster;
 mod connection;
+mod geo;
 mod hash;
 mod hll;
 mod keyspace;
@@ -31,6 +32,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         bitmap::COMMANDS,
         cluster::COMMANDS,
         connection::COMMANDS,
+        geo::COMMANDS,
         hash::COMMANDS,
         hll::COMMANDS,
         server::COMMANDS,

@@ -253,6 +253,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "string" => Some("string"),
         "bitmap" => Some("bitmap"),
         "hyperloglog" => Some("hyperloglog"),
+        "geo" => Some("geo"),
         "stream" => Some("stream"),
         _ => None,
     };

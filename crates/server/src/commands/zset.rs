@@ -79,7 +79,8 @@ fn scored_reply(ctx: &Context<'_>, items: ScoredMembers, withscores: bool) -> Fr
     }
 }
 
-fn zadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+/// ZADD; GEOADD calls it with the scores it computed, as Redis does.
+pub(super) fn zadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let mut options = ZAddOptions::default();
     let mut ch = false;
     let mut i = 2;
