@@ -105,3 +105,51 @@ fn geo_store_keys_are_routed() {
         Reply::Array(vec![Reply::bulk("Palermo")])
     );
 }
+
+#[test]
+fn copy_and_sort_keys_are_routed() {
+    let server = node();
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["RPUSH", "{bar}l", "2", "1"]), Reply::Int(2));
+    assert_eq!(c.cmd(&["COPY", "{bar}l", "other"]), Reply::err(CROSSSLOT));
+    assert_eq!(c.cmd(&["COPY", "{bar}l", "{bar}copy"]), Reply::Int(1));
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "STORE", "other"]),
+        Reply::err(CROSSSLOT)
+    );
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "LIMIT", "0", "1", "STORE", "{bar}dst"]),
+        Reply::Int(1)
+    );
+    assert_eq!(
+        c.cmd(&["SORT_RO", "foo"]),
+        Reply::err("MOVED 12182 127.0.0.1:1")
+    );
+    // BY and GET patterns must form keys of the sorted key's slot.
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "BY", "w_*"]),
+        Reply::err("ERR BY option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots.")
+    );
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "GET", "o_*"]),
+        Reply::err("ERR GET option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots.")
+    );
+    assert_eq!(
+        c.cmd(&["MSET", "{bar}w_1", "9", "{bar}w_2", "3", "{bar}o_1", "one"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "BY", "{bar}w_*", "GET", "#", "GET", "{bar}o_*"]),
+        Reply::Array(vec![
+            Reply::bulk("2"),
+            Reply::Nil,
+            Reply::bulk("1"),
+            Reply::bulk("one")
+        ])
+    );
+    // A constant BY (no sorting) reads no key.
+    assert_eq!(
+        c.cmd(&["SORT", "{bar}l", "BY", "nosort"]),
+        Reply::Array(vec![Reply::bulk("2"), Reply::bulk("1")])
+    );
+}

@@ -1491,3 +1491,163 @@ fn geo_random_searches_match_redis() {
         ],
     );
 }
+
+/// COPY, SORT/SORT_RO and LCS side by side with redis-server.
+#[test]
+fn copy_sort_lcs_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let cases: &[&[&str]] = &[
+        // COPY: every type, REPLACE, DB, expiry kept.
+        &["SET", "s", "hello"],
+        &["PEXPIRE", "s", "100000"],
+        &["COPY", "s", "s2"],
+        &["GET", "s2"],
+        &["TTL", "s2"],
+        &["COPY", "s", "s2"],
+        &["SET", "s", "other"],
+        &["COPY", "s", "s2", "REPLACE"],
+        &["GET", "s2"],
+        &["TTL", "s2"],
+        &["COPY", "s", "s"],
+        &["COPY", "nosuch", "x"],
+        &["COPY", "s", "s3", "DB", "0"],
+        &["COPY", "s", "s4", "DB", "16"],
+        &["COPY", "s", "s4", "DB", "x"],
+        &["COPY", "s", "s4", "BOGUS"],
+        &["COPY", "s", "s4", "DB"],
+        &["RPUSH", "l", "3", "1", "2", "10", "-1"],
+        &["COPY", "l", "l2"],
+        &["LRANGE", "l2", "0", "-1"],
+        &["RPUSH", "l2", "x"],
+        &["LRANGE", "l", "0", "-1"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["COPY", "h", "h2"],
+        &["HGET", "h2", "g"],
+        &["ZADD", "z", "1", "a", "2", "b", "0.5", "c"],
+        &["COPY", "z", "z2"],
+        &["ZRANGE", "z2", "0", "-1", "WITHSCORES"],
+        &["SADD", "set", "5", "3", "9", "1"],
+        &["COPY", "set", "set2"],
+        &["SCARD", "set2"],
+        &["XADD", "x", "1-1", "f", "v"],
+        &["COPY", "x", "x2"],
+        &["XRANGE", "x2", "-", "+"],
+        &["COPY", "l", "h"],
+        &["TYPE", "h"],
+        &["COPY", "l", "h", "REPLACE"],
+        &["TYPE", "h"],
+        // SORT.
+        &["SORT", "l"],
+        &["SORT", "l", "DESC"],
+        &["SORT", "l", "LIMIT", "1", "2"],
+        &["SORT", "l", "LIMIT", "-5", "2"],
+        &["SORT", "l", "LIMIT", "10", "2"],
+        &["SORT", "l", "LIMIT", "0", "-1"],
+        &["SORT", "l", "ALPHA"],
+        &["SORT", "l", "ALPHA", "DESC", "LIMIT", "0", "3"],
+        &["SORT", "set"],
+        &["SORT", "set", "DESC"],
+        &["SORT", "z"],
+        &["SORT", "z", "ALPHA"],
+        &["SORT", "z", "BY", "nosort"],
+        &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "5"],
+        &["SORT", "l", "BY", "nosort"],
+        &["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+        &[
+            "MSET", "w_3", "30", "w_1", "10", "w_2", "-20", "w_10", "5", "o_1", "one", "o_3",
+            "three",
+        ],
+        &["HSET", "hw_1", "f", "b", "hw_2", "f", "a"],
+        &["HSET", "hw_3", "f", "c"],
+        &["SORT", "l", "BY", "w_*"],
+        &["SORT", "l", "BY", "w_*", "DESC", "GET", "#", "GET", "o_*"],
+        &["SORT", "l", "BY", "hw_*->f", "ALPHA"],
+        &["SORT", "l", "BY", "hw_*->f", "ALPHA", "DESC"],
+        &[
+            "SORT", "l", "GET", "o_*", "GET", "hw_*->f", "GET", "#", "GET", "nostar",
+        ],
+        &["SORT", "l", "BY", "w_*", "STORE", "dst"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["SORT", "l", "BY", "w_*", "GET", "o_*", "STORE", "dst"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["SORT", "set", "BY", "nosort", "STORE", "dst"],
+        &["LRANGE", "dst", "0", "-1"],
+        &["SORT", "nosuch", "STORE", "dst"],
+        &["EXISTS", "dst"],
+        &["SORT", "nosuch"],
+        &["RPUSH", "bad", "1", "x", "2"],
+        &["SORT", "bad"],
+        &["SORT", "bad", "STORE", "dst2"],
+        &["SORT", "bad", "ALPHA"],
+        &["SORT", "s"],
+        &["SORT", "l", "BOGUS"],
+        &["SORT", "l", "LIMIT", "1"],
+        &["SORT", "l", "LIMIT", "a", "1"],
+        &["SORT_RO", "l", "DESC"],
+        &["SORT_RO", "l", "STORE", "dst"],
+        &["RPUSH", "e", "", "1.5", "-inf", "1e3"],
+        &["SORT", "e"],
+        // LCS.
+        &["MSET", "k1", "ohmytext", "k2", "mynewtext"],
+        &["LCS", "k1", "k2"],
+        &["LCS", "k1", "k2", "LEN"],
+        &["LCS", "k1", "k2", "IDX"],
+        &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4"],
+        &[
+            "LCS",
+            "k1",
+            "k2",
+            "IDX",
+            "MINMATCHLEN",
+            "-4",
+            "WITHMATCHLEN",
+        ],
+        &["LCS", "k1", "k2", "IDX", "WITHMATCHLEN"],
+        &["LCS", "k1", "k2", "LEN", "IDX"],
+        &["LCS", "k1", "k2", "MINMATCHLEN"],
+        &["LCS", "k1", "k2", "MINMATCHLEN", "x"],
+        &["LCS", "k1", "k2", "BOGUS"],
+        &["LCS", "k1", "nosuch"],
+        &["LCS", "k1", "nosuch", "IDX"],
+        &["LCS", "k1", "l"],
+        &["MSET", "k3", "aaaabbbbccccdddd", "k4", "xaaxbbbxccxddddd"],
+        &["LCS", "k3", "k4", "IDX", "WITHMATCHLEN"],
+        &["LCS", "k4", "k3", "IDX", "WITHMATCHLEN", "MINMATCHLEN", "2"],
+    ];
+    common::same_as_redis(&mut actual, &mut expected, cases);
+    // One database: any other index is one that does not exist (Redis has 16).
+    assert_eq!(
+        actual.cmd(&["COPY", "s", "s4", "DB", "1"]),
+        Reply::err("ERR DB index is out of range")
+    );
+    // RESP3: LCS IDX is a map.
+    expected.cmd(&["HELLO", "3"]);
+    actual.cmd(&["HELLO", "3"]);
+    common::same_as_redis(
+        &mut actual,
+        &mut expected,
+        &[&["LCS", "k1", "k2", "IDX", "WITHMATCHLEN"]],
+    );
+    // Random strings over a small alphabet.
+    let mut rng = Rng(0x1c5);
+    let text = |r: &mut Rng| -> String {
+        (0..r.below(40))
+            .map(|_| char::from(b"abc"[r.below(3)]))
+            .collect()
+    };
+    for _ in 0..100 {
+        let (a, b) = (text(&mut rng), text(&mut rng));
+        common::same_as_redis(
+            &mut actual,
+            &mut expected,
+            &[
+                &["MSET", "ra", &a, "rb", &b],
+                &["LCS", "ra", "rb"],
+                &["LCS", "ra", "rb", "IDX", "WITHMATCHLEN"],
+                &["LCS", "rb", "ra", "IDX", "MINMATCHLEN", "2"],
+            ],
+        );
+    }
+}

@@ -632,17 +632,17 @@ impl Database {
     /// Replaces `dst` with what `compute` reads from `src`, both keys locked, so the
     /// read and the write are one step (GEOSEARCHSTORE, GEORADIUS STORE); an empty
     /// result deletes `dst`. Returns the new size.
-    pub fn zstore_computed(
+    pub fn zstore_computed<E: From<TypeError>>(
         &self,
         dst: &[u8],
         src: &[u8],
-        compute: impl FnOnce(&Self) -> Result<ScoredMembers>,
-    ) -> Result<u64> {
+        compute: impl FnOnce(&Self) -> std::result::Result<ScoredMembers, E>,
+    ) -> std::result::Result<u64, E> {
         let _guard = self.locks.lock(&[src, dst]);
         let items = compute(self)?;
         let mut batch = self.storage.batch();
         let size = self.zreplace(&mut batch, dst, &items);
-        self.storage.write(batch)?;
+        self.storage.write(batch).map_err(TypeError::from)?;
         Ok(size)
     }
 

@@ -345,17 +345,19 @@ fn search(ctx: &mut Context<'_>, args: &[Bytes], kind: Search) -> CmdResult {
     if let Some(dst) = store {
         let size = ctx.server.db.zstore_computed(&dst, src, |db| {
             let found = select(matches(db, src, &shape, limit)?);
-            Ok(found
-                .into_iter()
-                .map(|f| {
-                    let score = if store_dist {
-                        f.distance / conversion
-                    } else {
-                        f.score
-                    };
-                    (f.member, score)
-                })
-                .collect())
+            Ok::<_, ferrokv_types::TypeError>(
+                found
+                    .into_iter()
+                    .map(|f| {
+                        let score = if store_dist {
+                            f.distance / conversion
+                        } else {
+                            f.score
+                        };
+                        (f.member, score)
+                    })
+                    .collect(),
+            )
         })?;
         return Ok(Frame::Integer(size as i64));
     }

@@ -162,6 +162,42 @@ fn randomkey(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(super::bulk_or_null(ctx.server.db.random_key(&*visible)?))
 }
 
+/// `COPY source destination [DB db] [REPLACE]`. Ferrokv has one database: `DB 0` is
+/// accepted, any other index gets Redis' reply for a database that does not exist.
+fn copy(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            let db = ferrokv_types::numbers::parse_i64(&args[i + 1])
+                .filter(|n| i32::try_from(*n).is_ok())
+                .ok_or(CommandError::NotInteger)?;
+            if db != 0 {
+                return Err(CommandError::err("DB index is out of range"));
+            }
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    if args[1] == args[2] {
+        return Err(CommandError::err(
+            "source and destination objects are the same",
+        ));
+    }
+    let copied = ctx.server.db.copy(&args[1], &args[2], replace)?;
+    // Only the destination changes, and only when something was copied.
+    ctx.touches = Some(if copied {
+        vec![args[2].clone()]
+    } else {
+        Vec::new()
+    });
+    Ok(Frame::Integer(i64::from(copied)))
+}
+
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
@@ -180,6 +216,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("expiretime", 2, R | FAST, 1, 1, 1, expiretime, "generic", "Returns a key's expiry as a Unix time in seconds."),
     cmd("pexpiretime", 2, R | FAST, 1, 1, 1, pexpiretime, "generic", "Returns a key's expiry as a Unix time in milliseconds."),
     cmd("persist", 2, W | FAST, 1, 1, 1, persist, "generic", "Removes a key's expiry."),
+    cmd("copy", -3, W, 1, 2, 1, copy, "generic", "Copies a key's value and expiry to another key."),
     cmd("rename", 3, W, 1, 2, 1, rename, "generic", "Renames a key."),
     cmd("renamenx", 3, W | FAST, 1, 2, 1, renamenx, "generic", "Renames a key if the new name is free."),
     cmd("keys", 2, R, 0, 0, 0, keys, "generic", "Returns the keys matching a pattern."),

@@ -12,6 +12,7 @@ mod list;
 mod operator;
 mod server;
 mod set;
+mod sort;
 mod stream;
 mod string;
 mod transaction;
@@ -37,6 +38,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         hll::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         keyspace::COMMANDS,
         list::COMMANDS,
         operator::COMMANDS,
