@@ -5,6 +5,7 @@
 mod bitmap;
 mod collection;
 mod db;
+pub mod dump;
 mod error;
 pub mod geo;
 pub mod glob;

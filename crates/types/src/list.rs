@@ -67,6 +67,22 @@ impl Database {
         self.member(key, version, &position.to_be_bytes())
     }
 
+    /// An empty list's metadata (positions start in the middle).
+    pub(crate) fn new_list_meta(&self) -> CollectionMeta {
+        self.new_list()
+    }
+
+    /// Appends `values` at the tail into `batch` and updates `meta` (written too).
+    pub(crate) fn push_all(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        meta: &mut CollectionMeta,
+        values: &[&[u8]],
+    ) {
+        self.push_into(batch, key, meta, values, End::Right);
+    }
+
     /// Replaces `dst` with a list of what `compute` reads, `src` and `dst` locked so the
     /// read and the write are one step (SORT ... STORE). An empty result deletes `dst`.
     /// Returns the new length.

@@ -293,6 +293,18 @@ impl Database {
     }
 
     /// Writes `member` with `score`, replacing its index entry for `old` if it had one.
+    /// Writes a member that is not in the set yet (RESTORE).
+    pub(crate) fn zput_new(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+        score: f64,
+    ) {
+        self.zput(batch, key, version, member, None, score);
+    }
+
     fn zput(
         &self,
         batch: &mut Batch<'_>,
