@@ -79,13 +79,13 @@ print(f"loaded {size_mb} MB ({value_count} values of 1 KiB) in {time.time() - t0
 
 stop = threading.Event()
 idle = []
-t = threading.Thread(target=lambda: idle.extend(bench_p99(stop)))
+t = threading.Thread(target=lambda: idle.extend(bench_p99(stop)), daemon=True)
 t.start(); time.sleep(3); stop.set(); t.join()
 idle_p99 = max(idle) if idle else float("nan")
 
 stop = threading.Event()
 during = []
-t = threading.Thread(target=lambda: during.extend(bench_p99(stop)))
+t = threading.Thread(target=lambda: during.extend(bench_p99(stop)), daemon=True)
 t.start()
 t0 = time.time()
 push(2, topology + f"\n{R} 127.0.0.1 {rport} slave {M}", m, r)

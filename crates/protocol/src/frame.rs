@@ -27,6 +27,10 @@ pub enum Frame {
     Set(Vec<Frame>),
     /// Sent as a bulk string of [`format_double`]'s text to RESP2 clients.
     Double(f64),
+    /// A double whose text the command chose (Redis' `addReplyHumanLongDouble`, e.g.
+    /// GEOPOS coordinates as `13.36138933897018433`): `,text` in RESP3, a bulk string
+    /// in RESP2.
+    DoubleText(String),
     /// Sent as the integer 1 or 0 to RESP2 clients.
     Boolean(bool),
     /// Plain text (`txt`) verbatim string; a bulk string in RESP2.
@@ -95,6 +99,8 @@ impl Frame {
                     put_bulk(out, text.as_bytes());
                 }
             }
+            Frame::DoubleText(text) if resp3 => put_line(out, b',', text.as_bytes()),
+            Frame::DoubleText(text) => put_bulk(out, text.as_bytes()),
             Frame::Boolean(b) => out.extend_from_slice(match (resp3, b) {
                 (true, true) => b"#t\r\n",
                 (true, false) => b"#f\r\n",
@@ -122,21 +128,70 @@ impl Frame {
     }
 }
 
-/// Redis' text for a double: integral values without a fraction (`3`),
-/// others as the shortest text that parses back to the same value (`0.1`,
-/// not `0.10000000000000001`), and `inf`, `-inf`, `nan`.
+/// Redis' text for a double reply (`d2string` of Redis 7.2, src/util.c): `nan`, `inf`,
+/// `-inf`, `0` and `-0`; an integral value within ±2^62 as an integer (`3`); any other
+/// value as its shortest round-tripping digits (Redis uses Grisu, `fpconv_dtoa`), laid
+/// out like this:
 ///
-/// Rust's `Display` already gives the shortest round-tripping digits and
-/// never switches to exponent notation, which matches what Redis prints for
-/// INCRBYFLOAT; only the non-finite spellings differ.
+/// - plain digits and trailing zeros when the value is integral and its decimal exponent
+///   is less than the digit count + 7 (`12345678901234567000`);
+/// - a plain fraction when the exponent of its last digit is above -7, or its leading
+///   digit's exponent is within ±3 (`0.1`, `0.000001`, `1234.5`);
+/// - scientific notation otherwise, with an explicit sign and no padding of the exponent
+///   (`1.7976931348623157e+308`, `1e-7`, `1e+20`).
 pub fn format_double(v: f64) -> String {
     if v.is_nan() {
-        "nan".to_owned()
-    } else if v.is_infinite() {
-        if v > 0.0 { "inf" } else { "-inf" }.to_owned()
-    } else {
-        v.to_string()
+        return "nan".to_owned();
     }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.to_owned();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    // Redis' `double2ll`: within ±LLONG_MAX/2 an integral value prints as an integer.
+    const HALF_RANGE: f64 = (i64::MAX / 2) as f64;
+    if (-HALF_RANGE..=HALF_RANGE).contains(&v) && v.fract() == 0.0 {
+        return (v as i64).to_string();
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits: `d.ddde[-]x`.
+    let sci = format!("{:e}", v.abs());
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let lead_exp: i32 = exponent.parse().unwrap_or(0);
+    let ndigits = digits.len() as i32;
+    // The value is `digits` × 10^k.
+    let k = lead_exp - ndigits + 1;
+    let exp = lead_exp.abs();
+    let mut out = String::with_capacity(24);
+    if v < 0.0 {
+        out.push('-');
+    }
+    if k >= 0 && exp < ndigits + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || exp < 4) {
+        let offset = ndigits + k;
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-offset) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..offset as usize]);
+            out.push('.');
+            out.push_str(&digits[offset as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if ndigits > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if lead_exp < 0 { '-' } else { '+' });
+        out.push_str(&exp.to_string());
+    }
+    out
 }
 
 fn put_line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
@@ -376,6 +431,11 @@ mod tests {
             b",-inf\r\n",
         );
         check(Frame::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
+        check(
+            Frame::DoubleText("13.36138933897018433".into()),
+            b"$20\r\n13.36138933897018433\r\n",
+            b",13.36138933897018433\r\n",
+        );
     }
 
     #[test]
@@ -434,25 +494,35 @@ mod tests {
 
     #[test]
     fn format_double_text() {
-        let cases: [(f64, &str); 14] = [
+        let cases: [(f64, &str); 23] = [
             (3.0, "3"),
             (-3.0, "-3"),
             (0.0, "0"),
+            (-0.0, "-0"),
             (1.5, "1.5"),
             (0.1, "0.1"),
             (0.1 + 0.2, "0.30000000000000004"),
             (-2.5, "-2.5"),
             (10.5, "10.5"),
-            (1e20, "100000000000000000000"),
-            (1e-7, "0.0000001"),
+            (1e20, "1e+20"),
+            (1e-7, "1e-7"),
+            (1e-6, "0.000001"),
+            (1.5e-7, "1.5e-7"),
+            (0.000123, "0.000123"),
+            (1234.5678, "1234.5678"),
             (9007199254740993.0, "9007199254740992"),
+            (4611686018427387904.0, "4611686018427387904"),
+            (1.2345678901234567e19, "12345678901234567000"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (-f64::MAX, "-1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
-            (f64::NAN, "nan"),
         ];
         for (v, text) in cases {
             assert_eq!(format_double(v), text, "{v:?}");
         }
+        assert_eq!(format_double(f64::NAN), "nan");
     }
 
     #[test]
@@ -470,7 +540,7 @@ mod tests {
             }
             let back: f64 = text.parse().expect("format_double output parses");
             assert_eq!(back.to_bits(), v.to_bits(), "{v:?} -> {text}");
-            assert!(!text.contains('e'), "{text}");
+            assert!(text.len() <= 25, "{text}");
         }
     }
 }

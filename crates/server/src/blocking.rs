@@ -2,6 +2,7 @@
 //! be served yet parks on its keys; every successful write wakes the clients parked on
 //! the keys it touched (see `dispatch::run`), and they run their command again.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,20 +62,27 @@ impl BlockSpec {
     }
 }
 
+/// The clients parked on keys, and how many there are.
 #[derive(Default)]
 pub struct KeyWaiters {
     registry: KeyRegistry<Arc<Notify>>,
+    /// Parked clients (not (client, key) pairs: `BLPOP k1 k2 0` is one blocked client,
+    /// as INFO's `blocked_clients` counts in Redis).
+    clients: AtomicUsize,
 }
 
 impl KeyWaiters {
+    /// Parks `client` on all of `keys`; every `park` is paired with one `unpark`.
     pub fn park(&self, client: u64, keys: &[Bytes], waker: &Arc<Notify>) {
         for key in keys {
             self.registry.add(client, key, waker.clone());
         }
+        self.clients.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn unpark(&self, client: u64, keys: &[Bytes]) {
         self.registry.remove(client, keys);
+        self.clients.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// A write touched `key`: wake everyone parked on it.
@@ -88,8 +96,9 @@ impl KeyWaiters {
         self.registry.each(|waker| waker.notify_one());
     }
 
+    /// Clients waiting for a write to a key (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
-        self.registry.len()
+        self.clients.load(Ordering::Relaxed)
     }
 }
 

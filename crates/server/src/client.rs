@@ -248,6 +248,10 @@ pub struct Client {
     /// Set when a watched key is touched.
     pub watch_dirty: Arc<AtomicBool>,
     pub watched: Vec<Vec<u8>>,
+    /// The earliest expiry (Unix ms) among the watched keys that were alive when
+    /// watched: once it passes, one of them expired since, and EXEC fails as in Redis
+    /// (`isWatchedKeyExpired`) whether or not the active expiry already removed it.
+    pub watch_expiry: Option<u64>,
     /// Cluster: ASKING was sent; cleared by the next command that passes routing.
     pub asking: bool,
     /// Cluster: READONLY was sent.
@@ -272,6 +276,7 @@ impl Client {
             multi: None,
             watch_dirty: Arc::new(AtomicBool::new(false)),
             watched: Vec::new(),
+            watch_expiry: None,
             asking: false,
             readonly: false,
             replica_port: 0,

@@ -95,9 +95,17 @@ impl CommandSpec {
             private: self.has(flags::NO_AUTH),
             admin: self.has(flags::ADMIN),
         };
+        ctx.touches = None;
         let reply = crate::measure::call(ctx, measure, args, self.handler);
+        let touches = ctx.touches.take();
         let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
         if self.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
+            if let Some(keys) = touches {
+                for key in &keys {
+                    ctx.server.touched(key);
+                }
+                return reply;
+            }
             for position in self.key_positions(args) {
                 if let Some(key) = args.get(position) {
                     ctx.server.touched(key);

@@ -292,6 +292,7 @@ async fn wait_unblocked(
         Wake::FenceLift => fence = server.cluster.as_ref().map(|c| c.fence.watch()),
     }
     let args = block.retry_args.clone().unwrap_or_default();
+    let waits_on_keys = matches!(block.wake, Wake::Keys(_));
     let info = client.info.clone();
     let mut shutdown = server.shutdown_signal();
     let deadline = block.deadline.map(tokio::time::Instant::from_std);
@@ -300,6 +301,10 @@ async fn wait_unblocked(
         let reply = dispatch::execute(server, client, args.clone());
         match client.action.take() {
             Some(Action::Block(_)) => {}
+            // A key waited on that holds another type for now (a transaction replaced
+            // it) does not end the wait: Redis serves a blocked client only when the
+            // key is of its type, and leaves it blocked otherwise.
+            None if waits_on_keys && is_wrong_type(&reply) => {}
             other => {
                 client.action = other;
                 break Some(reply);
@@ -394,6 +399,10 @@ async fn wait_replicas(
             _ = shutdown.changed() => return Frame::Integer(repl.acked_count(target) as i64),
         }
     }
+}
+
+fn is_wrong_type(reply: &Frame) -> bool {
+    matches!(reply, Frame::Error(text) if text.starts_with("WRONGTYPE "))
 }
 
 /// Sends replies, after making the writes they acknowledge durable (group commit: one

@@ -10,6 +10,10 @@ pub struct Context<'a> {
     pub client: &'a mut Client,
     /// True while EXEC runs the queued commands: blocking commands must not block.
     pub in_exec: bool,
+    /// Set by a write command that changed only some of its keys (SMOVE adding nothing
+    /// to its destination): only these are touched afterwards (WATCH, blocked clients),
+    /// as Redis signals only the keys it modified. `None`: every key argument.
+    pub touches: Option<Vec<bytes::Bytes>>,
 }
 
 impl Context<'_> {

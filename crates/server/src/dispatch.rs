@@ -69,6 +69,7 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         server,
         client,
         in_exec: false,
+        touches: None,
     };
     if spec.has(flags::NO_QUEUE) {
         // Transaction control (EXEC, DISCARD, ...) takes the gate itself.

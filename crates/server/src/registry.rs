@@ -88,7 +88,11 @@ impl<T> KeyRegistry<T> {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.load(Ordering::Relaxed)
+    /// The keys someone is registered on.
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        if self.entries.load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
+        self.keys.lock().keys().cloned().collect()
     }
 }

@@ -33,9 +33,8 @@ impl Watches {
             .each_where(matches, |dirty| dirty.store(true, Ordering::Relaxed));
     }
 
-    /// FLUSHDB/FLUSHALL touch every key.
-    pub fn touch_all(&self) {
-        self.registry
-            .each(|dirty| dirty.store(true, Ordering::Relaxed));
+    /// Every key some connection watches (FLUSHDB/FLUSHALL touch those that exist).
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        self.registry.keys()
     }
 }

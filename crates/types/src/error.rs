@@ -42,6 +42,10 @@ pub enum TypeError {
     /// Other stream errors (XSETID's checks); the text follows `ERR `.
     #[error("{0}")]
     Stream(&'static str),
+    /// A command that cannot handle this value (DUMP of a stream); the text follows
+    /// `ERR `.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("{0}")]
     Storage(#[from] StorageError),
 }

@@ -169,6 +169,31 @@ impl Database {
         Ok(true)
     }
 
+    /// COPY: copies `src` (value and expiry) to `dst`. False when `src` is missing, or
+    /// `dst` exists and `replace` is not set.
+    pub fn copy(&self, src: &[u8], dst: &[u8], replace: bool) -> Result<bool> {
+        let _guard = self.locks.lock(&[src, dst]);
+        let Some(raw) = self.live_record(src)? else {
+            return Ok(false);
+        };
+        if !replace && self.live_record(dst)?.is_some() {
+            return Ok(false);
+        }
+        let mut batch = self.storage.batch();
+        self.delete_into(&mut batch, dst);
+        match Database::decode(&raw)? {
+            Record::String { .. } => batch.put(Cf::Metadata, metadata_key(dst), &raw),
+            Record::Collection(mut meta) => {
+                let old_version = meta.version;
+                meta.version = self.new_version();
+                self.copy_members(&mut batch, src, old_version, dst, meta.version)?;
+                batch.put(Cf::Metadata, metadata_key(dst), encode_collection(&meta));
+            }
+        }
+        self.storage.write(batch)?;
+        Ok(true)
+    }
+
     /// Copies every member record of one collection incarnation to another key/version.
     fn copy_members(
         &self,

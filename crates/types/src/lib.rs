@@ -5,7 +5,9 @@
 mod bitmap;
 mod collection;
 mod db;
+pub mod dump;
 mod error;
+pub mod geo;
 pub mod glob;
 mod hash;
 mod hll;
@@ -29,7 +31,7 @@ pub use hash::FieldValues;
 pub use introspect::DEFAULT_MEMORY_SAMPLES;
 pub use keyspace::{ExpireCondition, ScanPage, Ttl};
 pub use list::End;
-pub use set::SetOp;
+pub use set::{Moved, SetOp};
 pub use stream::{IdSpec, StreamEntry, StreamId, StreamInfo, Trim, TrimStrategy, XAddOptions};
 pub use stream_group::{
     AutoClaim, AutoClaimQuery, ClaimOptions, ConsumerInfo, GroupCreate, GroupDetail, GroupInfo,

@@ -67,6 +67,44 @@ impl Database {
         self.member(key, version, &position.to_be_bytes())
     }
 
+    /// An empty list's metadata (positions start in the middle).
+    pub(crate) fn new_list_meta(&self) -> CollectionMeta {
+        self.new_list()
+    }
+
+    /// Appends `values` at the tail into `batch` and updates `meta` (written too).
+    pub(crate) fn push_all(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        meta: &mut CollectionMeta,
+        values: &[&[u8]],
+    ) {
+        self.push_into(batch, key, meta, values, End::Right);
+    }
+
+    /// Replaces `dst` with a list of what `compute` reads, `src` and `dst` locked so the
+    /// read and the write are one step (SORT ... STORE). An empty result deletes `dst`.
+    /// Returns the new length.
+    pub fn store_list_computed<E: From<TypeError>>(
+        &self,
+        dst: &[u8],
+        src: &[u8],
+        compute: impl FnOnce(&Self) -> std::result::Result<Vec<Vec<u8>>, E>,
+    ) -> std::result::Result<u64, E> {
+        let _guard = self.locks.lock(&[src, dst]);
+        let values = compute(self)?;
+        let mut batch = self.storage.batch();
+        self.delete_into(&mut batch, dst);
+        let mut meta = self.new_list();
+        if !values.is_empty() {
+            let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+            self.push_into(&mut batch, dst, &mut meta, &refs, End::Right);
+        }
+        self.storage.write(batch).map_err(TypeError::from)?;
+        Ok(meta.size)
+    }
+
     /// LPUSH/RPUSH (and the X forms when `only_if_exists`): returns the new length.
     pub fn push(
         &self,

@@ -9,6 +9,17 @@ use rand::Rng;
 
 use crate::{Database, Page, Result};
 
+/// What SMOVE did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// The member was not in the source (or the source is missing).
+    NotMoved,
+    /// Removed from the source; the destination already had it (or is the source).
+    AlreadyThere,
+    /// Removed from the source and added to the destination.
+    Added,
+}
+
 /// How SINTER/SUNION/SDIFF combine their inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOp {
@@ -123,19 +134,21 @@ impl Database {
         Ok(picked)
     }
 
-    /// SMOVE: moves one element; false if it was not in the source.
-    pub fn smove(&self, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool> {
+    /// SMOVE: moves one element; says whether it moved and whether the destination
+    /// gained it.
+    pub fn smove(&self, src: &[u8], dst: &[u8], member: &[u8]) -> Result<Moved> {
         let _guard = self.locks.lock(&[src, dst]);
         let Some(mut src_meta) = self.collection(src, DataType::Set)? else {
-            return Ok(false);
+            return Ok(Moved::NotMoved);
         };
         let mut dst_meta = self.collection_or_new(dst, DataType::Set)?;
         if self.member(src, src_meta.version, member)?.is_none() {
-            return Ok(false);
+            return Ok(Moved::NotMoved);
         }
         if src == dst {
-            return Ok(true);
+            return Ok(Moved::AlreadyThere);
         }
+        let mut outcome = Moved::AlreadyThere;
         let mut batch = self.storage.batch();
         self.delete_member(&mut batch, src, src_meta.version, member);
         src_meta.size -= 1;
@@ -144,9 +157,10 @@ impl Database {
             self.put_member(&mut batch, dst, dst_meta.version, member, b"");
             dst_meta.size += 1;
             self.put_collection(&mut batch, dst, &dst_meta);
+            outcome = Moved::Added;
         }
         self.storage.write(batch)?;
-        Ok(true)
+        Ok(outcome)
     }
 
     /// Reads a set for a combination (missing = empty; WRONGTYPE for other types).

@@ -293,6 +293,18 @@ impl Database {
     }
 
     /// Writes `member` with `score`, replacing its index entry for `old` if it had one.
+    /// Writes a member that is not in the set yet (RESTORE).
+    pub(crate) fn zput_new(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+        score: f64,
+    ) {
+        self.zput(batch, key, version, member, None, score);
+    }
+
     fn zput(
         &self,
         batch: &mut Batch<'_>,
@@ -626,6 +638,23 @@ impl Database {
         let mut batch = self.storage.batch();
         let size = self.zreplace(&mut batch, dst, &items);
         self.storage.write(batch)?;
+        Ok(size)
+    }
+
+    /// Replaces `dst` with what `compute` reads from `src`, both keys locked, so the
+    /// read and the write are one step (GEOSEARCHSTORE, GEORADIUS STORE); an empty
+    /// result deletes `dst`. Returns the new size.
+    pub fn zstore_computed<E: From<TypeError>>(
+        &self,
+        dst: &[u8],
+        src: &[u8],
+        compute: impl FnOnce(&Self) -> std::result::Result<ScoredMembers, E>,
+    ) -> std::result::Result<u64, E> {
+        let _guard = self.locks.lock(&[src, dst]);
+        let items = compute(self)?;
+        let mut batch = self.storage.batch();
+        let size = self.zreplace(&mut batch, dst, &items);
+        self.storage.write(batch).map_err(TypeError::from)?;
         Ok(size)
     }
 

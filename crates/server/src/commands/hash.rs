@@ -85,8 +85,10 @@ fn hincrby(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let delta = float_arg(&args[3])?;
+    // Redis refuses a non-finite increment itself before looking at the field
+    // (t_hash.c); a finite one that overflows is `NanOrInfinity`, from the addition.
     if !delta.is_finite() {
-        return Err(ferrokv_types::TypeError::NanOrInfinity.into());
+        return Err(CommandError::err("value is NaN or Infinity"));
     }
     Ok(Frame::bulk(
         ctx.server.db.hincrbyfloat(&args[1], &args[2], delta)?,

@@ -162,6 +162,122 @@ fn randomkey(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(super::bulk_or_null(ctx.server.db.random_key(&*visible)?))
 }
 
+/// `COPY source destination [DB db] [REPLACE]`. Ferrokv has one database: `DB 0` is
+/// accepted, any other index gets Redis' reply for a database that does not exist.
+fn copy(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "REPLACE") {
+            replace = true;
+        } else if is(&args[i], "DB") && i + 1 < args.len() {
+            let db = ferrokv_types::numbers::parse_i64(&args[i + 1])
+                .filter(|n| i32::try_from(*n).is_ok())
+                .ok_or(CommandError::NotInteger)?;
+            if db != 0 {
+                return Err(CommandError::err("DB index is out of range"));
+            }
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    if args[1] == args[2] {
+        return Err(CommandError::err(
+            "source and destination objects are the same",
+        ));
+    }
+    let copied = ctx.server.db.copy(&args[1], &args[2], replace)?;
+    // Only the destination changes, and only when something was copied.
+    ctx.touches = Some(if copied {
+        vec![args[2].clone()]
+    } else {
+        Vec::new()
+    });
+    Ok(Frame::Integer(i64::from(copied)))
+}
+
+/// `DUMP key`: the value in Redis' serialization format (`ferrokv_types::dump`), nil
+/// when the key is missing.
+fn dump(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match ctx.server.db.dump_value(&args[1])? {
+        Some((value, _)) => Frame::bulk(ferrokv_types::dump::encode(&value)),
+        None => Frame::Null,
+    })
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]`, checked in
+/// Redis' order: options, BUSYKEY, TTL, payload. Ferrokv keeps no LRU/LFU state, so
+/// IDLETIME and FREQ are validated and have no further effect.
+fn restore(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (false, false);
+    let mut i = 4;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        match &args[i] {
+            a if is(a, "REPLACE") => replace = true,
+            a if is(a, "ABSTTL") => absttl = true,
+            a if is(a, "IDLETIME") && more && !freq => {
+                if int_arg(&args[i + 1])? < 0 {
+                    return Err(CommandError::err("Invalid IDLETIME value, must be >= 0"));
+                }
+                idle = true;
+                i += 1;
+            }
+            a if is(a, "FREQ") && more && !idle => {
+                if !(0..=255).contains(&int_arg(&args[i + 1])?) {
+                    return Err(CommandError::err(
+                        "Invalid FREQ value, must be >= 0 and <= 255",
+                    ));
+                }
+                freq = true;
+                i += 1;
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+        i += 1;
+    }
+    let key = &args[1];
+    let busy = || CommandError::Prefixed("BUSYKEY", "Target key name already exists.".to_string());
+    if !replace && ctx.server.db.exists(&[key.as_ref()])? > 0 {
+        return Err(busy());
+    }
+    let ttl = int_arg(&args[2])?;
+    if ttl < 0 {
+        return Err(CommandError::err("Invalid TTL value, must be >= 0"));
+    }
+    let value = ferrokv_types::dump::decode(&args[3]).map_err(|e| match e {
+        ferrokv_types::dump::PayloadError::VersionOrChecksum => {
+            CommandError::err("DUMP payload version or checksum are wrong")
+        }
+        ferrokv_types::dump::PayloadError::BadFormat => CommandError::err("Bad data format"),
+    })?;
+    let expire_at = match ttl {
+        0 => 0,
+        t if absttl => t,
+        t => t.saturating_add(ferrokv_types::now_ms() as i64),
+    };
+    if expire_at != 0 && expire_at <= ferrokv_types::now_ms() as i64 {
+        // Already expired: nothing is created, and REPLACE still removes the old key.
+        if replace {
+            ctx.server.db.del(&[key.as_ref()])?;
+        } else {
+            ctx.touches = Some(Vec::new());
+        }
+        return Ok(Frame::ok());
+    }
+    if !ctx
+        .server
+        .db
+        .restore_value(key, &value, expire_at as u64, replace)?
+    {
+        return Err(busy());
+    }
+    Ok(Frame::ok())
+}
+
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
@@ -180,6 +296,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("expiretime", 2, R | FAST, 1, 1, 1, expiretime, "generic", "Returns a key's expiry as a Unix time in seconds."),
     cmd("pexpiretime", 2, R | FAST, 1, 1, 1, pexpiretime, "generic", "Returns a key's expiry as a Unix time in milliseconds."),
     cmd("persist", 2, W | FAST, 1, 1, 1, persist, "generic", "Removes a key's expiry."),
+    cmd("dump", 2, R, 1, 1, 1, dump, "generic", "Serializes a key's value in Redis' DUMP format."),
+    cmd("restore", -4, W, 1, 1, 1, restore, "generic", "Creates a key from a DUMP payload."),
+    cmd("copy", -3, W, 1, 2, 1, copy, "generic", "Copies a key's value and expiry to another key."),
     cmd("rename", 3, W, 1, 2, 1, rename, "generic", "Renames a key."),
     cmd("renamenx", 3, W | FAST, 1, 2, 1, renamenx, "generic", "Renames a key if the new name is free."),
     cmd("keys", 2, R, 0, 0, 0, keys, "generic", "Returns the keys matching a pattern."),

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use ferrokv_protocol::Frame;
 use ferrokv_types::End;
 
-use super::{bulk_array, bulk_or_null, int_arg, is, key_of_type};
+use super::{bulk_array, bulk_or_null, int_arg, is, key_of_type, text};
 use crate::blocking::timeout_seconds;
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
@@ -49,12 +49,20 @@ fn rpushx(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, End::Right, true)
 }
 
+/// Redis' `getPositiveLongFromObjectOrReply` with its message: a non-integer gets the
+/// same text as a negative one.
 fn positive_count(arg: &[u8]) -> Result<u64, CommandError> {
-    u64::try_from(int_arg(arg)?)
-        .map_err(|_| CommandError::err("value is out of range, must be positive"))
+    ferrokv_types::numbers::parse_u64(arg)
+        .ok_or_else(|| CommandError::err("value is out of range, must be positive"))
 }
 
 fn pop(ctx: &mut Context<'_>, args: &[Bytes], end: End) -> CmdResult {
+    // Redis checks the argument count before the count's value.
+    if args.len() > 3 {
+        return Err(CommandError::WrongArity(
+            text(&args[0]).to_ascii_lowercase(),
+        ));
+    }
     match args.get(2) {
         None => {
             let popped = ctx.server.db.pop(&args[1], end, 1)?;
@@ -62,9 +70,6 @@ fn pop(ctx: &mut Context<'_>, args: &[Bytes], end: End) -> CmdResult {
         }
         Some(count) => {
             let count = positive_count(count)?;
-            if args.len() > 3 {
-                return Err(CommandError::Syntax);
-            }
             Ok(match ctx.server.db.pop(&args[1], end, count)? {
                 None => Frame::NullArray,
                 Some(values) => bulk_array(values),
@@ -250,15 +255,19 @@ fn brpoplpush(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     blocking_move(ctx, args, End::Right, End::Left, &args[3])
 }
 
+/// A `numkeys` argument as Redis' `getRangeLongFromObjectOrReply(.., 1, LONG_MAX, ..,
+/// "numkeys should be greater than 0")` reads it: anything but a positive integer gets
+/// that text (LMPOP, BLMPOP, SINTERCARD).
+pub(super) fn numkeys_arg(arg: &[u8]) -> Result<usize, CommandError> {
+    ferrokv_types::numbers::parse_i64(arg)
+        .filter(|&n| n > 0)
+        .map(|n| n as usize)
+        .ok_or_else(|| CommandError::err("numkeys should be greater than 0"))
+}
+
 /// `[B]LMPOP [timeout] numkeys key... LEFT|RIGHT [COUNT n]`, from `at` = numkeys.
 fn mpop(ctx: &mut Context<'_>, args: &[Bytes], at: usize, timeout: Option<&[u8]>) -> CmdResult {
-    let blocking = timeout.is_some();
-    let timeout = timeout.map(timeout_seconds).transpose()?.flatten();
-    let numkeys = int_arg(&args[at])?;
-    if numkeys <= 0 {
-        return Err(CommandError::err("numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
+    let numkeys = numkeys_arg(&args[at])?;
     let keys = args
         .get(at + 1..at + 1 + numkeys)
         .ok_or(CommandError::Syntax)?;
@@ -266,14 +275,21 @@ fn mpop(ctx: &mut Context<'_>, args: &[Bytes], at: usize, timeout: Option<&[u8]>
     let (end, count) = match rest {
         [end] => (end_arg(end)?, 1),
         [end, kw, n] if is(kw, "COUNT") => {
-            let n = int_arg(n)?;
-            if n <= 0 {
-                return Err(CommandError::err("count should be greater than 0"));
-            }
-            (end_arg(end)?, n as u64)
+            let end = end_arg(end)?;
+            let n = ferrokv_types::numbers::parse_i64(n)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| CommandError::err("count should be greater than 0"))?;
+            (end, n as u64)
         }
-        _ => return Err(CommandError::Syntax),
+        [end, ..] => {
+            end_arg(end)?;
+            return Err(CommandError::Syntax);
+        }
+        [] => return Err(CommandError::Syntax),
     };
+    // Redis reads the timeout last, when it is about to block.
+    let blocking = timeout.is_some();
+    let timeout = timeout.map(timeout_seconds).transpose()?.flatten();
     for key in keys {
         if let Some(values) = ctx.server.db.pop(key, end, count)? {
             if !values.is_empty() {

@@ -4,6 +4,7 @@
 mod bitmap;
 mod cluster;
 mod connection;
+mod geo;
 mod hash;
 mod hll;
 mod keyspace;
@@ -13,6 +14,7 @@ mod pubsub;
 mod replication;
 mod server;
 mod set;
+mod sort;
 mod stream;
 mod stream_group;
 mod string;
@@ -34,10 +36,12 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         bitmap::COMMANDS,
         cluster::COMMANDS,
         connection::COMMANDS,
+        geo::COMMANDS,
         hash::COMMANDS,
         hll::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         keyspace::COMMANDS,
         list::COMMANDS,
         operator::COMMANDS,

@@ -253,6 +253,7 @@ fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         "string" => Some("string"),
         "bitmap" => Some("bitmap"),
         "hyperloglog" => Some("hyperloglog"),
+        "geo" => Some("geo"),
         "stream" => Some("stream"),
         _ => None,
     };
@@ -376,8 +377,18 @@ fn flushdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     for job in ctx.server.migrations.running() {
         job.request_abort("FLUSHDB/FLUSHALL on the source during the migration");
     }
+    // Redis (touchAllWatchedKeysInDb) fails only the transactions watching a key that
+    // exists: a watched key that was already missing is not changed by the flush.
+    let mut existing = Vec::new();
+    for key in ctx.server.watches.keys() {
+        if ctx.server.db.exists(&[key.as_slice()])? > 0 {
+            existing.push(key);
+        }
+    }
     ctx.server.db.flush_all()?;
-    ctx.server.watches.touch_all();
+    for key in &existing {
+        ctx.server.watches.touch(key);
+    }
     Ok(Frame::ok())
 }
 
@@ -437,7 +448,7 @@ fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("compact", 1, ADMIN, 0, 0, 0, compact, "server", "Compacts the database in the background."),
     cmd("info", -1, LOADING | STALE, 0, 0, 0, info, "server", "Returns information and statistics about the server."),
-    cmd("config", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),
+    cmd("config", -2, ADMIN | STALE, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),
     cmd("command", -1, LOADING | STALE, 0, 0, 0, command, "server", "Describes the commands (COUNT, LIST, INFO, DOCS, GETKEYS)."),
     cmd("dbsize", 1, READONLY | FAST, 0, 0, 0, dbsize, "server", "Returns the number of keys."),
     cmd("flushdb", -1, WRITE, 0, 0, 0, flushdb, "server", "Removes all keys."),

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
+use ferrokv_types::Moved;
 use ferrokv_types::SetOp;
 
 use super::{bulk_array, int_arg, is, scan_args};
@@ -80,9 +81,16 @@ fn spop(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn smove(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Frame::Integer(
-        ctx.server.db.smove(&args[1], &args[2], &args[3])? as i64,
-    ))
+    let moved = ctx.server.db.smove(&args[1], &args[2], &args[3])?;
+    // A destination that already had the member is not modified (Redis signals it
+    // only when the member was added): a transaction watching it goes on.
+    ctx.touches = Some(match moved {
+        _ if args[1] == args[2] => Vec::new(),
+        Moved::Added => vec![args[1].clone(), args[2].clone()],
+        Moved::AlreadyThere => vec![args[1].clone()],
+        Moved::NotMoved => Vec::new(),
+    });
+    Ok(Frame::Integer(i64::from(moved != Moved::NotMoved)))
 }
 
 fn combine(ctx: &mut Context<'_>, args: &[Bytes], op: SetOp) -> CmdResult {
@@ -131,13 +139,17 @@ fn numkeys_positions(args: &[Bytes]) -> Vec<usize> {
     (2..(2 + n).min(args.len())).collect()
 }
 
+/// The LIMIT of SINTERCARD and ZINTERCARD: Redis' `getPositiveLongFromObjectOrReply`
+/// with "LIMIT can't be negative", which a non-integer gets too.
+pub(super) fn limit_arg(arg: &[u8]) -> Result<usize, CommandError> {
+    ferrokv_types::numbers::parse_u64(arg)
+        .map(|n| n as usize)
+        .ok_or_else(|| CommandError::err("LIMIT can't be negative"))
+}
+
 fn sintercard(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = int_arg(&args[1])?;
-    if numkeys <= 0 {
-        return Err(CommandError::err("numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if args.len() < 2 + numkeys {
+    let numkeys = super::list::numkeys_arg(&args[1])?;
+    if args.len() - 2 < numkeys {
         return Err(CommandError::err(
             "Number of keys can't be greater than number of args",
         ));
@@ -146,10 +158,7 @@ fn sintercard(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let rest = &args[2 + numkeys..];
     match rest {
         [] => {}
-        [kw, value] if is(kw, "LIMIT") => {
-            limit = usize::try_from(int_arg(value)?)
-                .map_err(|_| CommandError::err("LIMIT can't be negative"))?;
-        }
+        [kw, value] if is(kw, "LIMIT") => limit = limit_arg(value)?,
         _ => return Err(CommandError::Syntax),
     }
     let members = ctx

@@ -507,6 +507,10 @@ fn optional_count(value: Option<u64>) -> Frame {
 fn xinfo(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "HELP") {
+        // XINFO HELP is a subcommand of arity 2 in Redis.
+        if args.len() != 2 {
+            return Err(CommandError::WrongArity("xinfo|help".to_string()));
+        }
         return Ok(Frame::Array(
             XINFO_HELP.iter().map(|line| Frame::simple(line)).collect(),
         ));

@@ -211,12 +211,139 @@ fn setrange(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]`: the longest common
+/// subsequence of two strings (Redis 7's LCS; missing keys are empty strings), its
+/// length, or the matching ranges, walked from the ends as Redis walks them.
+fn lcs(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let value = |key: &[u8]| -> Result<Vec<u8>, CommandError> {
+        match ctx.server.db.type_of(key)? {
+            None => Ok(Vec::new()),
+            Some(ferrokv_types::DataType::String) => {
+                Ok(ctx.server.db.get(key)?.unwrap_or_default())
+            }
+            Some(_) => Err(CommandError::err(
+                "The specified keys must contain string values",
+            )),
+        }
+    };
+    let (a, b) = (value(&args[1])?, value(&args[2])?);
+    let (mut get_len, mut get_idx, mut with_match_len) = (false, false, false);
+    let mut min_match_len: u64 = 0;
+    let mut i = 3;
+    while i < args.len() {
+        match &args[i] {
+            x if is(x, "IDX") => get_idx = true,
+            x if is(x, "LEN") => get_len = true,
+            x if is(x, "WITHMATCHLEN") => with_match_len = true,
+            x if is(x, "MINMATCHLEN") && i + 1 < args.len() => {
+                min_match_len = int_arg(&args[i + 1])?.max(0) as u64;
+                i += 1;
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+        i += 1;
+    }
+    if get_len && get_idx {
+        return Err(CommandError::err(
+            "If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    // The table is (|a|+1) × (|b|+1) 32-bit cells, bounded as Redis bounds it.
+    let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
+    if cells * 4 > ctx.server.config.read().proto_max_bulk_len as u128 {
+        return Err(CommandError::err(
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let width = b.len() + 1;
+    let mut table = vec![0u32; cells as usize];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            table[i * width + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * width + j - 1] + 1
+            } else {
+                table[(i - 1) * width + j].max(table[i * width + j - 1])
+            };
+        }
+    }
+    let total = table[a.len() * width + b.len()];
+    if get_len {
+        return Ok(Frame::Integer(i64::from(total)));
+    }
+    // Walk back from the ends; a run of matches that are adjacent in both strings is
+    // one range, reported when it ends.
+    let mut sequence = vec![0u8; total as usize];
+    let mut left = total as usize;
+    let mut ranges = Vec::new();
+    let mut current: Option<(usize, usize, usize, usize)> = None; // a_start, a_end, b_start, b_end
+    let (mut i, mut j) = (a.len(), b.len());
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            left -= 1;
+            sequence[left] = a[i - 1];
+            current = match current {
+                None => Some((i - 1, i - 1, j - 1, j - 1)),
+                Some((a_start, a_end, b_start, b_end)) if a_start == i && b_start == j => {
+                    Some((i - 1, a_end, j - 1, b_end))
+                }
+                Some(range) => {
+                    // Not adjacent: the previous range ends; this match starts the next.
+                    ranges.push(range);
+                    Some((i - 1, i - 1, j - 1, j - 1))
+                }
+            };
+            if let Some((a_start, _, b_start, _)) = current {
+                emit = a_start == 0 || b_start == 0;
+            }
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * width + j] > table[i * width + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = current.is_some();
+        }
+        if emit {
+            if let Some(range) = current.take() {
+                ranges.push(range);
+            }
+        }
+    }
+    if !get_idx {
+        return Ok(Frame::bulk(sequence));
+    }
+    let matches = ranges
+        .into_iter()
+        .filter(|(a_start, a_end, _, _)| {
+            min_match_len == 0 || (a_end - a_start + 1) as u64 >= min_match_len
+        })
+        .map(|(a_start, a_end, b_start, b_end)| {
+            let pair = |s: usize, e: usize| {
+                Frame::Array(vec![Frame::Integer(s as i64), Frame::Integer(e as i64)])
+            };
+            let mut item = vec![pair(a_start, a_end), pair(b_start, b_end)];
+            if with_match_len {
+                item.push(Frame::Integer((a_end - a_start + 1) as i64));
+            }
+            Frame::Array(item)
+        })
+        .collect();
+    Ok(Frame::Map(vec![
+        (Frame::bulk("matches"), Frame::Array(matches)),
+        (Frame::bulk("len"), Frame::Integer(i64::from(total))),
+    ]))
+}
+
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("get", 2, R | FAST, 1, 1, 1, get, "string", "Returns the string value of a key."),
+    cmd("lcs", -3, R, 1, 2, 1, lcs, "string", "Finds the longest common subsequence of two strings."),
     cmd("set", -3, W, 1, 1, 1, set, "string", "Sets the string value of a key, with options."),
     cmd("setnx", 3, W | FAST, 1, 1, 1, setnx, "string", "Sets a key only if it does not exist."),
     cmd("setex", 4, W, 1, 1, 1, setex, "string", "Sets a key with an expiry in seconds."),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;
+use ferrokv_types::Ttl;
 
 use crate::blocking::{BlockSpec, OnTimeout};
 use crate::client::{Action, Client, MultiState};
@@ -33,6 +34,7 @@ fn unwatch_all(ctx: &mut Context<'_>) {
     let watched = std::mem::take(&mut ctx.client.watched);
     ctx.server.watches.unwatch(ctx.client.id(), &watched);
     ctx.client.watch_dirty.store(false, Ordering::Relaxed);
+    ctx.client.watch_expiry = None;
 }
 
 /// Ends the connection's transaction from outside a command (EXEC held at a fence past
@@ -42,6 +44,7 @@ pub fn discard_transaction(server: &Server, client: &mut Client) {
     let watched = std::mem::take(&mut client.watched);
     server.watches.unwatch(client.id(), &watched);
     client.watch_dirty.store(false, Ordering::Relaxed);
+    client.watch_expiry = None;
     client.multi = None;
 }
 
@@ -49,7 +52,11 @@ fn exec(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let server = ctx.server.clone();
     // Exclusive: no other command runs while the queued ones do.
     let _gate = server.exec_gate.write();
-    let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed);
+    let expired = ctx
+        .client
+        .watch_expiry
+        .is_some_and(|at| at <= ferrokv_types::now_ms());
+    let dirty = ctx.client.watch_dirty.load(Ordering::Relaxed) || expired;
     let Some(state) = ctx.client.multi.as_ref() else {
         return Err(CommandError::err("EXEC without MULTI"));
     };
@@ -131,6 +138,11 @@ fn watch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 .watches
                 .watch(ctx.client.id(), &ctx.client.watch_dirty, key);
             ctx.client.watched.push(key.to_vec());
+            // Registered first: a write between the two is seen by the registration.
+            if let Ttl::ExpiresAt(at) = ctx.server.db.ttl(key)? {
+                let earliest = ctx.client.watch_expiry.map_or(at, |e| e.min(at));
+                ctx.client.watch_expiry = Some(earliest);
+            }
         }
     }
     Ok(Frame::ok())

@@ -79,7 +79,8 @@ fn scored_reply(ctx: &Context<'_>, items: ScoredMembers, withscores: bool) -> Fr
     }
 }
 
-fn zadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+/// ZADD; GEOADD calls it with the scores it computed, as Redis does.
+pub(super) fn zadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let mut options = ZAddOptions::default();
     let mut ch = false;
     let mut i = 2;
@@ -539,31 +540,30 @@ fn zdiffstore(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn zintercard(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis parses it with ZUNION & co. (`zunionInterDiffGenericCommand`).
     let numkeys = int_arg(&args[1])?;
-    if numkeys <= 0 {
-        return Err(CommandError::err("numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if args.len() < 2 + numkeys {
+    if numkeys < 1 {
         return Err(CommandError::err(
-            "Number of keys can't be greater than number of args",
+            "at least 1 input key is needed for 'zintercard' command",
         ));
     }
-    let mut limit = 0usize;
-    match &args[2 + numkeys..] {
-        [] => {}
-        [kw, value] if is(kw, "LIMIT") => {
-            limit = usize::try_from(int_arg(value)?)
-                .map_err(|_| CommandError::err("LIMIT can't be negative"))?;
-        }
-        _ => return Err(CommandError::Syntax),
+    let numkeys = numkeys as usize;
+    if args.len() - 2 < numkeys {
+        return Err(CommandError::Syntax);
     }
+    // The keys are read (WRONGTYPE) before the options are parsed, as in Redis.
     let members = ctx.server.db.zcombine(
         ZSetOp::Inter,
         &refs(&args[2..2 + numkeys]),
         &[],
         Aggregate::Sum,
     )?;
+    let mut limit = 0usize;
+    match &args[2 + numkeys..] {
+        [] => {}
+        [kw, value] if is(kw, "LIMIT") => limit = super::set::limit_arg(value)?,
+        _ => return Err(CommandError::Syntax),
+    }
     let count = if limit == 0 {
         members.len()
     } else {
