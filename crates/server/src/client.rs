@@ -258,6 +258,8 @@ pub struct Client {
     pub readonly: bool,
     /// REPLCONF listening-port: the port a replica on this connection serves on.
     pub replica_port: u16,
+    /// REPLCONF ip-address: the address it announces.
+    pub replica_ip: Option<String>,
     /// Cluster: this connection is a source node's importing link for these slots.
     pub importing: Option<ferrokv_cluster::SlotSet>,
     pub action: Option<Action>,
@@ -280,6 +282,7 @@ impl Client {
             asking: false,
             readonly: false,
             replica_port: 0,
+            replica_ip: None,
             importing: None,
             action: None,
             monitor: None,

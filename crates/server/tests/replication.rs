@@ -778,3 +778,50 @@ fn a_destination_failover_during_the_copy_fails_the_job_and_the_source_keeps_ser
     std::thread::sleep(Duration::from_millis(300));
     ledger.check(&shards.s, &keys);
 }
+
+#[test]
+fn announced_address_and_client_kill_type_slave() {
+    let master = TestServer::start(&["--requirepass", "pw"]);
+    let replica = TestServer::start(&[
+        "--replica-announce-ip",
+        "slave-ip.local",
+        "--replica-announce-port",
+        "1234",
+        "--masterauth",
+        "pw",
+    ]);
+    slaveof(&replica, &master);
+    let mut m = master.raw();
+    assert_eq!(m.cmd(&["AUTH", "pw"]), Reply::ok());
+    let mut r = replica.raw();
+    wait_until("the replica syncs", Duration::from_secs(20), || {
+        info_text(&mut r, "replication", "master_link_status") == "up"
+    });
+    let slave0 = info_text(&mut m, "replication", "slave0");
+    assert!(
+        slave0.starts_with("ip=slave-ip.local,port=1234,"),
+        "{slave0}"
+    );
+    let role = m.cmd(&["ROLE"]).items();
+    let first = role[2].items()[0].items();
+    assert_eq!(first[0], Reply::bulk("slave-ip.local"));
+    assert_eq!(first[1], Reply::bulk("1234"));
+    // Kvrocks' test of a password change kills the replica's link this way.
+    assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "slave"]), Reply::Int(1));
+    m.cmd(&["SET", "after-kill", "1"]);
+    wait_until("the replica comes back", Duration::from_secs(20), || {
+        info_field(&mut m, "stats", "sync_partial_ok") == 2
+            && info_field(&mut m, "replication", "connected_slaves") == 1
+    });
+    wait_caught_up_auth(&mut m, &mut r);
+    assert_eq!(r.cmd(&["GET", "after-kill"]), Reply::bulk("1"));
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), 1);
+}
+
+/// [`wait_caught_up`] on connections already made (and authenticated).
+fn wait_caught_up_auth(m: &mut Raw, r: &mut Raw) {
+    wait_until("the replica catches up", Duration::from_secs(60), || {
+        let want = info_field(m, "replication", "master_repl_offset");
+        info_field(r, "replication", "slave_repl_offset") == want
+    });
+}

@@ -371,6 +371,19 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     let mut killed = 0;
+    // Replicas' streams run off the client registry: TYPE replica (Redis' `slave`)
+    // ends them, and each replica reconnects.
+    if kind == Some("replica") && id.is_none() && laddr.is_none() && max_age.is_none() {
+        for peer in ctx.server.replication.connected() {
+            if addr
+                .as_ref()
+                .is_none_or(|a| format!("{}:{}", peer.ip, peer.port) == *a)
+            {
+                peer.kill();
+                killed += 1;
+            }
+        }
+    }
     for client in &clients {
         let matches = id.is_none_or(|id| client.id == id)
             && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)

@@ -123,7 +123,9 @@ fn replconf(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             ctx.client.replica_port = text(&pair[1])
                 .parse()
                 .map_err(|_| CommandError::err("port should be number"))?;
-        } else if !["ip-address", "capa", "ack", "getack", "rdb-only"]
+        } else if is(&pair[0], "ip-address") {
+            ctx.client.replica_ip = Some(text(&pair[1]));
+        } else if !["capa", "ack", "getack", "rdb-only"]
             .iter()
             .any(|o| is(&pair[0], o))
         {
@@ -143,8 +145,14 @@ fn psync(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         .parse::<u64>()
         .map_err(|_| CommandError::NotInteger)?;
     let mut handoff = crate::replication::master::psync(ctx.server, &replid, seq)?;
-    if let Handoff::Stream { listening_port, .. } = &mut handoff {
+    if let Handoff::Stream {
+        listening_port,
+        announced_ip,
+        ..
+    } = &mut handoff
+    {
         *listening_port = ctx.client.replica_port;
+        *announced_ip = ctx.client.replica_ip.clone();
     }
     ctx.client.action = Some(Action::Replicate(handoff));
     Ok(Frame::Null)

@@ -75,6 +75,7 @@ pub fn psync(server: &Server, replid: &str, seq: u64) -> Result<Handoff, Command
         from: seq + 1,
         replid: my_replid,
         listening_port: 0,
+        announced_ip: None,
     })
 }
 
@@ -101,7 +102,15 @@ pub fn spawn(server: Arc<Server>, socket: tokio::net::TcpStream, handoff: Handof
                 from,
                 replid,
                 listening_port,
-            } => stream(&server, socket, from, &replid, ip, listening_port),
+                announced_ip,
+            } => stream(
+                &server,
+                socket,
+                from,
+                &replid,
+                announced_ip.unwrap_or(ip),
+                listening_port,
+            ),
             Handoff::FullSync { resume } => {
                 if let Err(e) = serve_files(&server, socket, resume) {
                     info!("replication: full sync to {ip} ended: {e}");
@@ -129,6 +138,7 @@ fn stream(server: &Arc<Server>, socket: TcpStream, from: u64, replid: &str, ip: 
         port,
         acked: std::sync::atomic::AtomicU64::new(from.saturating_sub(1)),
         closed: Default::default(),
+        socket: parking_lot::Mutex::new(socket.try_clone().ok()),
     });
     repl.peers.lock().push(peer.clone());
     info!("replication: streaming to {ip}:{port} from sequence {from}");
@@ -241,6 +251,8 @@ fn checkpoint_for(server: &Server, resume: Option<&str>) -> Result<Checkpoint, S
         let mut current = server.replication.checkpoints.0.lock();
         if let Some(cp) = current.as_ref() {
             if resume == Some(cp.id.as_str()) || cp.made.elapsed() < CHECKPOINT_REUSE {
+                // Kvrocks' words, which operators grep for.
+                info!("replication: Using current existing checkpoint {}", cp.id);
                 return Ok(cp.clone());
             }
         }

@@ -80,7 +80,7 @@ pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_s
             repl.link.set_state(LinkState::Connect);
             // Its own replicas would follow a history that is about to change.
             for peer in repl.peers.lock().drain(..) {
-                peer.closed.store(true, Ordering::Release);
+                peer.kill();
             }
             crate::migration::source::abandon_jobs(server, "the node became a replica");
             *follower = Some(replica::start(server.clone(), master));

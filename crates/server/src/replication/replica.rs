@@ -139,7 +139,7 @@ fn session(
     stop: &AtomicBool,
     slot: &Mutex<Option<TcpStream>>,
 ) -> Result<(), FollowError> {
-    let (timeout, masterauth, port) = {
+    let (timeout, masterauth, port, announce_ip) = {
         let config = server.config.read();
         let port = match config.replica_announce_port {
             0 => config.port,
@@ -149,6 +149,7 @@ fn session(
             Duration::from_secs(config.repl_timeout.max(1)),
             config.masterauth.clone(),
             port,
+            config.replica_announce_ip.clone(),
         )
     };
     let mut link = MasterLink::connect(master, timeout, slot)?;
@@ -156,6 +157,9 @@ fn session(
         link.call(&[b"AUTH", masterauth.as_bytes()])?;
     }
     link.call(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])?;
+    if !announce_ip.is_empty() {
+        link.call(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])?;
+    }
     let storage = server.db.storage();
     loop {
         if stop.load(Ordering::Acquire) {
@@ -188,6 +192,9 @@ fn session(
                     link.call(&[b"AUTH", masterauth.as_bytes()])?;
                 }
                 link.call(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])?;
+                if !announce_ip.is_empty() {
+                    link.call(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])?;
+                }
             }
             Err(e) => return Err(e),
             Ok(_) => return Err(FollowError::Protocol("unexpected PSYNC reply")),
@@ -319,6 +326,7 @@ fn full_sync(
     let total: u64 = files.iter().map(|f| f.1).sum();
     let started = Instant::now();
     let mut fetched = 0u64;
+    let mut skipped = 0;
     repl.link.sync_total_bytes.store(total, Ordering::Relaxed);
     repl.link.sync_read_bytes.store(0, Ordering::Relaxed);
     for (name, size) in &files {
@@ -337,6 +345,9 @@ fn full_sync(
             .truncate(offset == 0)
             .open(&path)?;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
+        if offset == *size {
+            skipped += 1;
+        }
         while offset < *size {
             if stop.load(Ordering::Acquire) {
                 return Err(FollowError::Stopped);
@@ -359,7 +370,7 @@ fn full_sync(
     drop(link);
     slot.lock().take();
     info!(
-        "replication: received checkpoint {checkpoint} ({total} bytes, {fetched} fetched) in {:.1}s",
+        "replication: received checkpoint {checkpoint} ({total} bytes, {fetched} fetched, skip count: {skipped}) in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     // The received database goes to a directory of its own; replication.conf naming

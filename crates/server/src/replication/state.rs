@@ -20,6 +20,18 @@ pub struct Peer {
     /// Everything up to this sequence is applied there and in its WAL.
     pub acked: AtomicU64,
     pub closed: AtomicBool,
+    /// The stream's socket, shut by CLIENT KILL TYPE replica.
+    pub(crate) socket: Mutex<Option<std::net::TcpStream>>,
+}
+
+impl Peer {
+    /// Ends the stream (CLIENT KILL, a role change): the replica reconnects.
+    pub fn kill(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(socket) = self.socket.lock().take() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 /// Where the follower thread is: ROLE's `connect|connecting|sync|connected`.
@@ -248,6 +260,8 @@ pub enum Handoff {
         from: u64,
         replid: String,
         listening_port: u16,
+        /// REPLCONF ip-address (the replica's `replica-announce-ip`), if it sent one.
+        announced_ip: Option<String>,
     },
     /// Serve a checkpoint's files.
     FullSync { resume: Option<String> },
