@@ -277,10 +277,25 @@ impl Cluster {
     /// Pushes a whole topology with version+1 to every node of it and to `extra`
     /// connections (a node being added), `first` ones first.
     pub fn push_setnodes(&mut self, topology: &Topology, extra: &mut [&mut Conn]) -> Result<i64> {
+        self.push_setnodes_ordered(topology, &[], extra)
+    }
+
+    /// Pushes a whole topology with version+1 to every node of it, the nodes `first`
+    /// in that order, then the rest (a failover: the promoted node before the others).
+    pub fn push_setnodes_first(&mut self, topology: &Topology, first: &[&str]) -> Result<i64> {
+        self.push_setnodes_ordered(topology, first, &mut [])
+    }
+
+    fn push_setnodes_ordered(
+        &mut self,
+        topology: &Topology,
+        first: &[&str],
+        extra: &mut [&mut Conn],
+    ) -> Result<i64> {
         let next = self.version + 1;
         let text = topology.setnodes_text();
         let version_text = next.to_string();
-        let order = self.order(&[]);
+        let order = self.order(first);
         let mut done: Vec<String> = Vec::new();
         for id in order
             .iter()

@@ -6,6 +6,7 @@ mod cluster;
 mod conn;
 mod create;
 mod error;
+mod failover;
 mod fix;
 mod info;
 mod jobs;
@@ -139,6 +140,23 @@ enum Command {
         /// The node to remove (id, id prefix or host:port).
         id: String,
     },
+    /// Promote a replica to master of its shard: writes paused on the master until the
+    /// replica has every one, then the topology with the roles swapped, then unpause.
+    Failover {
+        /// Any node of the cluster.
+        node: String,
+        /// The replica to promote (id, id prefix or host:port).
+        replica: String,
+        /// Promote it even if it did not catch up within --wait-ms (its missing writes are lost).
+        #[arg(long)]
+        force: bool,
+        /// How long writes stay paused waiting for the replica to catch up, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        wait_ms: u64,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Live view of every running migration job (with --json, one line per job per second).
     Watch {
         /// Any node of the cluster.
@@ -191,6 +209,19 @@ fn main() -> ExitCode {
             replica_of,
         } => nodes::add(&ctx, &new, &existing, replica_of.as_deref()),
         Command::DelNode { node, id } => nodes::del(&ctx, &node, &id),
+        Command::Failover {
+            node,
+            replica,
+            force,
+            wait_ms,
+            yes,
+        } => failover::run(
+            &ctx.with_yes(yes),
+            &node,
+            &replica,
+            force,
+            std::time::Duration::from_millis(wait_ms),
+        ),
         Command::Watch { node, seconds } => watch::run(&ctx, &node, seconds),
     };
     ctx.finish(result)

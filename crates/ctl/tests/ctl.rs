@@ -1015,3 +1015,262 @@ fn job_fields(v: Option<&redis::Value>) -> HashMap<String, String> {
     }
     out
 }
+
+/// INFO replication of a node, as field → value.
+fn replication_info(node: &Node) -> HashMap<String, String> {
+    let text: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut node.con())
+        .expect("info");
+    text.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Waits until `replica` follows `master` with its link up and every batch applied.
+fn wait_in_sync(master: &Node, replica: &Node, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = replication_info(master);
+        let r = replication_info(replica);
+        let up = r.get("role").map(String::as_str) == Some("slave")
+            && r.get("master_link_status").map(String::as_str) == Some("up")
+            && r.get("master_port") == Some(&master.port.to_string());
+        if up && m.get("master_repl_offset") == r.get("slave_repl_offset") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{why}: {} never caught up with {}: {r:?} / {m:?}",
+            replica.addr(),
+            master.addr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The line of node `id` in `node`'s CLUSTER NODES: (flags without `myself`, master id).
+fn role_in(node: &Node, id: &str) -> (String, String) {
+    let text: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut node.con())
+        .expect("nodes");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("{id} not in {text}"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let flags = f[2].trim_start_matches("myself,").to_string();
+    (flags, f[3].to_string())
+}
+
+#[test]
+fn failover_keeps_every_write_confirmed_by_wait() {
+    // One shard: a master and two replicas.
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start()).collect();
+    let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
+    let report = ctl_json(
+        &[
+            "create",
+            &addrs[0],
+            &addrs[1],
+            &addrs[2],
+            "--replicas",
+            "2",
+            "--yes",
+        ],
+        0,
+    );
+    assert_eq!(report["version"], 1);
+    let (master, promoted, other) = (&nodes[0], &nodes[1], &nodes[2]);
+    wait_in_sync(master, promoted, "before");
+    wait_in_sync(master, other, "before");
+    let promoted_id = promoted.myid();
+
+    // A client writing one key at a time, each confirmed by `WAIT 1`; it follows MOVED.
+    let stop = Arc::new(AtomicBool::new(false));
+    let switched = Arc::new(AtomicBool::new(false));
+    let after = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, switched, after) = (stop.clone(), switched.clone(), after.clone());
+        let start = master.url();
+        std::thread::spawn(move || {
+            let mut url = start;
+            let mut con = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .expect("writer connects");
+            let mut confirmed = Vec::new();
+            let mut errors = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let key = format!("fo:{i}");
+                match redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut con) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        if let Some((addr, _)) = e.redirect_node() {
+                            url = format!("redis://{addr}/");
+                            con = redis::Client::open(url.as_str())
+                                .and_then(|c| c.get_connection())
+                                .expect("writer follows MOVED");
+                        } else {
+                            errors.push(e.to_string());
+                        }
+                        continue;
+                    }
+                }
+                let acked: i64 = redis::cmd("WAIT")
+                    .arg(1)
+                    .arg(2000)
+                    .query(&mut con)
+                    .expect("WAIT");
+                if acked >= 1 {
+                    confirmed.push(i);
+                    if switched.load(Ordering::SeqCst) {
+                        after.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+            (confirmed, errors, url)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while redis::cmd("DBSIZE")
+        .query::<i64>(&mut master.con())
+        .expect("dbsize")
+        < 300
+    {
+        assert!(Instant::now() < deadline, "the writer does not write");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let report = ctl_json(&["failover", &addrs[0], &promoted_id, "--yes"], 0);
+    switched.store(true, Ordering::SeqCst);
+    assert_eq!(report["promoted"], promoted_id.as_str(), "{report}");
+    assert_eq!(report["caught_up"], true, "{report}");
+    assert_eq!(report["version"], 3, "claim, then the topology: {report}");
+    // Writes go on against the new master, confirmed once a replica follows it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while after.load(Ordering::SeqCst) < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "no confirmed writes after the failover"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (confirmed, errors, url) = writer.join().expect("writer");
+    assert!(errors.is_empty(), "errors: {errors:?}");
+    assert_eq!(url, promoted.url(), "the writer ends on the new master");
+    assert!(confirmed.len() > 500, "{} confirmed", confirmed.len());
+
+    // Every confirmed write is on the new master.
+    let mut con = promoted.con();
+    for chunk in confirmed.chunks(1000) {
+        let mut pipe = redis::pipe();
+        for i in chunk {
+            pipe.get(format!("fo:{i}"));
+        }
+        let got: Vec<Option<u64>> = pipe.query(&mut con).expect("get");
+        for (i, v) in chunk.iter().zip(got) {
+            assert_eq!(v, Some(*i), "confirmed write fo:{i} lost");
+        }
+    }
+    // Roles swapped everywhere; the old master and the other replica converge.
+    for n in &nodes {
+        assert_eq!(n.version(), 3);
+        assert!(role_in(n, &promoted_id).0.contains("master"));
+        assert_eq!(
+            role_in(n, &master.myid()),
+            ("slave".into(), promoted_id.clone())
+        );
+        assert_eq!(role_in(n, &other.myid()).1, promoted_id);
+    }
+    assert_eq!(promoted.owned_slots(), 16384);
+    wait_in_sync(promoted, master, "old master");
+    wait_in_sync(promoted, other, "other replica");
+    let size = |n: &Node| {
+        redis::cmd("DBSIZE")
+            .query::<i64>(&mut n.con())
+            .expect("dbsize")
+    };
+    assert_eq!(size(master), size(promoted));
+    assert_eq!(size(other), size(promoted));
+    let text: String = redis::cmd("ROLE")
+        .query::<Vec<redis::Value>>(&mut master.con())
+        .map(|v| format!("{v:?}"))
+        .expect("role");
+    assert!(text.contains("slave"), "{text}");
+    check_clean(promoted);
+}
+
+#[test]
+fn failover_refuses_a_master_and_nodes_on_different_versions() {
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start()).collect();
+    let addrs: Vec<String> = nodes.iter().map(Node::addr).collect();
+    // Two masters; nodes[2] replicates nodes[0].
+    let report = ctl_json(&["create", &addrs[0], &addrs[1], "--yes"], 0);
+    assert_eq!(report["version"], 1);
+    let report = ctl_json(
+        &[
+            "add-node",
+            &addrs[2],
+            &addrs[0],
+            "--replica-of",
+            &nodes[0].myid(),
+        ],
+        0,
+    );
+    let replica_id = report["id"].as_str().expect("id").to_string();
+    wait_in_sync(&nodes[0], &nodes[2], "added replica");
+    let version = nodes[0].version();
+
+    // A master is not a replica.
+    let out = ctl_json(&["failover", &addrs[0], &nodes[1].myid(), "--yes"], 1);
+    let error = out["error"].as_str().unwrap_or("");
+    assert!(error.contains("is a master, not a replica"), "{out}");
+    // An unknown node is bad usage.
+    ctl_json(&["failover", &addrs[0], "127.0.0.1:1", "--yes"], 2);
+
+    // nodes[1] moves on alone: the others are behind, the tool names them and refuses.
+    let v = (version + 1).to_string();
+    let owner = nodes[1].myid();
+    let _: String = redis::cmd("CLUSTERX")
+        .arg("SETSLOT")
+        .arg(16383)
+        .arg("NODE")
+        .arg(&owner)
+        .arg(&v)
+        .query(&mut nodes[1].con())
+        .expect("setslot on one node");
+    let out = ctl_json(&["failover", &addrs[0], &replica_id, "--yes"], 1);
+    let error = out["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains(&format!("{} (", addrs[0])) && error.contains("behind"),
+        "names the node behind: {out}"
+    );
+    assert!(!error.contains(&format!("{} (", addrs[1])), "{out}");
+    // Nothing changed: versions and roles as before, writes not paused.
+    assert_eq!(nodes[0].version(), version);
+    assert_eq!(nodes[2].version(), version);
+    assert_eq!(
+        role_in(&nodes[0], &replica_id),
+        ("slave".into(), nodes[0].myid())
+    );
+    let mut con = nodes[0].con();
+    con.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let _: () = redis::cmd("SET")
+        .arg("{a}k")
+        .arg(1)
+        .query(&mut con)
+        .or_else(|e| {
+            // The key's slot may belong to the other master: MOVED is an answer too.
+            if e.redirect_node().is_some() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .expect("writes are not paused");
+}

@@ -87,7 +87,7 @@ impl CommandSpec {
 
     /// Runs the command (it passed the checks: directly, or from EXEC), then lets
     /// everyone interested know which keys a successful write touched (WATCH, blocked
-    /// clients).
+    /// clients, keyspace notifications).
     pub fn run(&self, ctx: &mut Context<'_>, args: &[Bytes]) -> Frame {
         let measure = crate::measure::Measure {
             name: self.name,
@@ -96,9 +96,13 @@ impl CommandSpec {
             admin: self.has(flags::ADMIN),
         };
         ctx.touches = None;
+        let before = crate::notify::Before::capture(ctx.server, self, args);
         let reply = crate::measure::call(ctx, measure, args, self.handler);
         let touches = ctx.touches.take();
         let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
+        if let Some(before) = before.filter(|_| !blocked) {
+            before.emit(ctx.server, self, args, &reply);
+        }
         if self.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
             if let Some(keys) = touches {
                 for key in &keys {

@@ -9,9 +9,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Str,
     Enum(&'static [&'static str]),
+    /// Redis' `notify-keyspace-events` letters, normalised as its CONFIG GET shows them.
+    KeyspaceEvents,
 }
 
 /// What CONFIG SET of an option must do beyond storing the value (applied by the
@@ -28,6 +33,8 @@ pub enum Effect {
     SyncWrites,
     /// Write nodes.conf now (`yes`) or delete it (`no`).
     PersistClusterNodes,
+    /// Install the keyspace notification classes now.
+    KeyspaceEvents,
 }
 
 /// One configurable option. The table below is the single source of truth: parsing,
@@ -189,6 +196,7 @@ options! {
     rocksdb_compression: String = kvrocks_only("rocksdb.compression", "lz4", Kind::Enum(&["no", "snappy", "lz4", "zstd", "zlib"])),
     rocksdb_target_file_size_base: u64 = kvrocks_only("rocksdb.target_file_size_base", "128", int(1, INT_MAX)),
     rocksdb_max_write_buffer_number: u64 = kvrocks_only("rocksdb.max_write_buffer_number", "4", int(1, 256)),
+    notify_keyspace_events: String = runtime("notify-keyspace-events", "", Kind::KeyspaceEvents) => KeyspaceEvents,
     rocksdb_write_options_sync: bool = runtime("rocksdb.write_options.sync", "no", BOOL) => SyncWrites,
     rocksdb_wal_ttl_seconds: u64 = startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
     rocksdb_wal_size_limit_mb: u64 = startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
@@ -210,6 +218,11 @@ pub enum ConfigError {
         reason: String,
     },
     Immutable(&'static str),
+    /// Refused with a text of its own (Redis' for that option), shown as is.
+    Refused {
+        name: &'static str,
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -225,6 +238,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Immutable(name) => {
                 write!(f, "option '{name}' cannot be changed at run time")
+            }
+            ConfigError::Refused { name, reason } => {
+                write!(f, "invalid value for option '{name}': {reason}")
             }
         }
     }
@@ -257,6 +273,12 @@ fn normalise(spec: &'static OptionSpec, value: &str) -> Result<String, ConfigErr
             }
         }
         Kind::Str => Ok(value.to_string()),
+        Kind::KeyspaceEvents => crate::keyspace_events::parse(value)
+            .map(crate::keyspace_events::format)
+            .ok_or(ConfigError::Refused {
+                name: spec.name,
+                reason: crate::keyspace_events::INVALID,
+            }),
     }
 }
 

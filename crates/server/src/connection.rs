@@ -102,7 +102,13 @@ async fn session(
             let next_kind = match &parsed {
                 // A subscribed connection's commands are checked one by one, and so are
                 // all commands while CLIENT PAUSE is in force.
-                Ok(Some(args)) if batching && !client.pubsub.active() && !server.pause.active() => {
+                // Keyspace notifications are derived per command (CommandSpec::run).
+                Ok(Some(args))
+                    if batching
+                        && !client.pubsub.active()
+                        && !server.pause.active()
+                        && !server.notify.enabled() =>
+                {
                     Batchable::of(args)
                 }
                 _ => None,

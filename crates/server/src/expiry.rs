@@ -33,6 +33,7 @@ pub async fn active_expire(server: Arc<Server>) {
                 for key in &deleted {
                     server.touched(key);
                 }
+                crate::notify::expired(&server, &deleted);
                 server
                     .stats
                     .expired_keys

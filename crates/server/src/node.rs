@@ -109,6 +109,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         newest_import: Mutex::new(None),
         waiters: crate::blocking::KeyWaiters::default(),
         pubsub: crate::pubsub::PubSub::default(),
+        notify: Default::default(),
         stats: Stats::default(),
         metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),
@@ -118,6 +119,9 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         local_addr,
         shutdown_tx,
     });
+    server
+        .notify
+        .set(&server.config.read().notify_keyspace_events);
     info!(
         "ferrokv {} ready: listening on port {}, data in {}",
         env!("CARGO_PKG_VERSION"),

@@ -194,6 +194,12 @@ impl PubSub {
         self.table(kind).lock().get(name).map_or(0, Vec::len)
     }
 
+    /// Whether nobody subscribes to a channel or a pattern (a publication would reach
+    /// no one; keyspace notifications are then not even derived).
+    pub fn is_empty(&self) -> bool {
+        self.channels.lock().is_empty() && self.patterns.lock().is_empty()
+    }
+
     /// PUBSUB NUMPAT: the number of distinct patterns subscribed to.
     pub fn pattern_count(&self) -> usize {
         self.patterns.lock().len()

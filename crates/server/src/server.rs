@@ -75,6 +75,8 @@ pub struct Server {
     pub waiters: crate::blocking::KeyWaiters,
     /// Pub/Sub subscribers of this node.
     pub pubsub: crate::pubsub::PubSub,
+    /// The keyspace notification classes in force (`notify-keyspace-events`).
+    pub notify: crate::notify::Notifier,
     pub stats: Stats,
     pub metrics: crate::metrics::Metrics,
     pub scan_cursors: Mutex<ScanCursors>,

@@ -115,6 +115,9 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
             ConfigError::Invalid { reason, value, .. } => CommandError::err(format!(
                 "CONFIG SET failed (possibly related to argument '{name}') - argument '{value}' {reason}"
             )),
+            ConfigError::Refused { reason, .. } => CommandError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            )),
         })?;
         if spec.kvrocks_only {
             tracing::info!(
@@ -133,6 +136,7 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
         match effect {
             Effect::None => {}
             Effect::LogLevel => crate::logging::set_level(&config.log_level),
+            Effect::KeyspaceEvents => ctx.server.notify.set(&config.notify_keyspace_events),
             Effect::Slowlog => ctx
                 .server
                 .metrics
