@@ -96,12 +96,24 @@ impl CommandSpec {
             admin: self.has(flags::ADMIN),
         };
         ctx.touches = None;
-        let before = crate::notify::Before::capture(ctx.server, self, args);
+        // Key positions only when an event could be published (no cost otherwise).
+        let keys = if ctx.server.notify.enabled() {
+            self.key_positions(args)
+        } else {
+            Vec::new()
+        };
+        let call = crate::notify::Call {
+            name: self.name,
+            write: self.has(flags::WRITE),
+            read: self.has(flags::READONLY),
+            keys: &keys,
+        };
+        let before = crate::notify::Before::capture(ctx.server, &call, args);
         let reply = crate::measure::call(ctx, measure, args, self.handler);
         let touches = ctx.touches.take();
         let blocked = matches!(ctx.client.action, Some(Action::Block(_)));
         if let Some(before) = before.filter(|_| !blocked) {
-            before.emit(ctx.server, self, args, &reply);
+            before.emit(ctx.server, &call, args, &reply);
         }
         if self.has(flags::WRITE) && !blocked && !matches!(reply, Frame::Error(_)) {
             if let Some(keys) = touches {

@@ -2,6 +2,8 @@
 //! (Redis 7's letters, validation and CONFIG GET normalisation, from its notify.c),
 //! apart from the emission (`notify.rs`) so that the option table can validate it.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 /// Event classes, one bit each (Redis' `NOTIFY_*`).
 pub mod class {
     /// `K`: publish on `__keyspace@0__:<key>`.
@@ -116,3 +118,27 @@ mod tests {
         assert_eq!(parse("k"), None);
     }
 }
+
+/// The classes in force, read on every command (an atomic, not the config lock).
+#[derive(Default)]
+pub struct Notifier(AtomicU32);
+
+impl Notifier {
+    /// Installs the classes of a validated `notify-keyspace-events` value.
+    pub fn set(&self, text: &str) {
+        self.0.store(parse(text).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The classes in force.
+    pub fn flags(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Whether any event can be published: a channel kind (K or E) and a class.
+    pub fn enabled(&self) -> bool {
+        let f = self.flags();
+        f & (class::KEYSPACE | class::KEYEVENT) != 0
+            && f & !(class::KEYSPACE | class::KEYEVENT) != 0
+    }
+}
+

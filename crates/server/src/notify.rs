@@ -16,37 +16,12 @@
 //! sends no `xtrim`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ferrokv_protocol::Frame;
 
-use crate::command::{flags, CommandSpec};
-use crate::keyspace_events::{class, parse};
+use crate::keyspace_events::class;
 use crate::server::Server;
-
-/// The classes in force, read on every command (an atomic, not the config lock).
-#[derive(Default)]
-pub struct Notifier(AtomicU32);
-
-impl Notifier {
-    /// Installs the classes of a validated `notify-keyspace-events` value.
-    pub fn set(&self, text: &str) {
-        self.0.store(parse(text).unwrap_or(0), Ordering::Relaxed);
-    }
-
-    /// The classes in force.
-    pub fn flags(&self) -> u32 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    /// Whether any event can be published: a channel kind (K or E) and a class.
-    pub fn enabled(&self) -> bool {
-        let f = self.flags();
-        f & (class::KEYSPACE | class::KEYEVENT) != 0
-            && f & !(class::KEYSPACE | class::KEYEVENT) != 0
-    }
-}
 
 /// One event: its class, Redis' name for it, and the key.
 type Event = (u32, &'static str, Bytes);
@@ -96,36 +71,45 @@ pub struct Before {
     existed: HashMap<Bytes, bool>,
 }
 
+/// What emission needs to know of the command that runs (from its table row; passed in
+/// so that this module does not reach back into the command table).
+pub struct Call<'a> {
+    pub name: &'static str,
+    pub write: bool,
+    pub read: bool,
+    /// Positions of its key arguments.
+    pub keys: &'a [usize],
+}
+
 impl Before {
     /// Records the keys' existence, when an event of this command could reach anyone
     /// (a class enabled, a subscriber at all); `None` otherwise, at no cost.
-    pub fn capture(server: &Server, spec: &CommandSpec, args: &[Bytes]) -> Option<Before> {
+    pub fn capture(server: &Server, call: &Call<'_>, args: &[Bytes]) -> Option<Before> {
         if !server.notify.enabled() || server.pubsub.is_empty() {
             return None;
         }
         let flags = server.notify.flags();
-        let write = spec.has(flags::WRITE);
-        let miss = spec.has(flags::READONLY) && flags & class::KEY_MISS != 0;
-        if !write && !miss {
+        let miss = call.read && flags & class::KEY_MISS != 0;
+        if !call.write && !miss {
             return None;
         }
-        let existed = spec
-            .key_positions(args)
-            .into_iter()
-            .filter_map(|p| args.get(p))
+        let existed = call
+            .keys
+            .iter()
+            .filter_map(|&p| args.get(p))
             .map(|k| (k.clone(), exists(server, k)))
             .collect();
         Some(Before { flags, existed })
     }
 
     /// Publishes what the command did, derived from its reply and the keys now.
-    pub fn emit(self, server: &Server, spec: &CommandSpec, args: &[Bytes], reply: &Frame) {
+    pub fn emit(self, server: &Server, call: &Call<'_>, args: &[Bytes], reply: &Frame) {
         if matches!(reply, Frame::Error(_)) {
             return;
         }
         let mut events = Vec::new();
-        if spec.has(flags::READONLY) {
-            for p in spec.key_positions(args) {
+        if call.read {
+            for &p in call.keys {
                 if let Some(k) = args.get(p) {
                     if !self.existed(k) {
                         events.push((class::KEY_MISS, "keymiss", k.clone()));
@@ -138,7 +122,7 @@ impl Before {
                 before: &self,
                 events: Vec::new(),
             };
-            d.command(spec.name, args, reply);
+            d.command(call.name, args, reply);
             // `new` comes right before the first event of a key the command created
             // (Redis sends it from dbAdd, inside the command).
             let mut announced: Vec<Bytes> = Vec::new();

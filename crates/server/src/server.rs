@@ -76,7 +76,7 @@ pub struct Server {
     /// Pub/Sub subscribers of this node.
     pub pubsub: crate::pubsub::PubSub,
     /// The keyspace notification classes in force (`notify-keyspace-events`).
-    pub notify: crate::notify::Notifier,
+    pub notify: crate::keyspace_events::Notifier,
     pub stats: Stats,
     pub metrics: crate::metrics::Metrics,
     pub scan_cursors: Mutex<ScanCursors>,
