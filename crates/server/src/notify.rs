@@ -2,7 +2,7 @@
 //! change of a key, `__keyspace@0__:<key>` gets the event name and
 //! `__keyevent@0__:<event>` gets the key (Redis' notify.c; Ferrokv has one database, 0).
 //!
-//! Emission is central: [`crate::command::CommandSpec::run`] records which of a
+//! Emission is central: `CommandSpec::run` (command.rs) records which of a
 //! command's keys existed before it ran ([`Before::capture`], only while a class is
 //! enabled and someone is subscribed), and afterwards [`Before::emit`] derives the
 //! events from the command's name, its arguments, its reply and which keys exist now,
