@@ -443,11 +443,6 @@ impl ClusterState {
     }
 
     /// Slots this node owns in the topology.
-    /// The master of this node's shard: itself, or the master it replicates.
-    pub fn shard_master_id(&self) -> Option<String> {
-        let me = self.myself()?;
-        Some(me.master_id.clone().unwrap_or_else(|| me.id.clone()))
-    }
 
     /// Whether `id` is this node or its master.
     pub fn in_my_shard(&self, id: &str) -> bool {
@@ -547,7 +542,6 @@ impl ClusterState {
         let migrated_away = self
             .states
             .slots_where(|s| matches!(s, SlotState::MigratedAway { .. }));
-        let old_shard_master = self.shard_master_id();
 
         self.install(topology, version);
 
@@ -560,25 +554,25 @@ impl ClusterState {
         }
         self.refresh_me();
 
-        // A failover of this shard or of the other end, in a topology that has not
-        // moved the committed slots yet, keeps their records: clearing them would let
-        // the source's shard serve slots the destination's shard serves too
-        // (replication.md, "Migration with replicas").
-        let my_failover = old_shard_master.is_some() && old_shard_master != self.shard_master_id();
+        // A topology that still gives committed slots to the source's shard does not
+        // clear their records: clearing waits for one that hands them over (to the
+        // destination's shard), else the source's shard would serve slots the
+        // destination's serves too, e.g. after a failover (replication.md, "Migration
+        // with replicas").
         let kept: Vec<(u16, SlotState)> = self
             .states
             .iter()
             .filter(|(slot, state)| {
-                let owner_in_my_shard = self
-                    .slot_owner(*slot)
-                    .is_some_and(|owner| self.in_my_shard(&owner.id));
-                let demoted = |id: &str| self.node(id).is_some_and(|n| !n.is_master());
+                let owner = self.slot_owner(*slot).map(|n| n.id.clone());
+                let owner_in_my_shard = owner.as_deref().is_some_and(|id| self.in_my_shard(id));
                 match state {
-                    SlotState::MigratedAway { dest_id } => {
-                        owner_in_my_shard && (my_failover || demoted(dest_id))
-                    }
+                    SlotState::MigratedAway { .. } => owner_in_my_shard,
                     SlotState::Imported { source_id } => {
-                        !owner_in_my_shard && (my_failover || demoted(source_id))
+                        !owner_in_my_shard
+                            && owner.as_deref().is_some_and(|id| {
+                                self.shard_master_of(source_id).map(|n| n.id.as_str()) == Some(id)
+                                    || id == source_id
+                            })
                     }
                     _ => false,
                 }

@@ -141,4 +141,3 @@ impl Notifier {
             && f & !(class::KEYSPACE | class::KEYEVENT) != 0
     }
 }
-

@@ -825,3 +825,91 @@ fn wait_caught_up_auth(m: &mut Raw, r: &mut Raw) {
         info_field(r, "replication", "slave_repl_offset") == want
     });
 }
+
+#[test]
+fn a_transaction_queued_on_a_master_does_not_write_once_it_is_a_replica() {
+    let master = TestServer::start(&[]);
+    let node = TestServer::start(&[]);
+    let mut c = node.raw();
+    assert_eq!(c.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["SET", "x", "from-node"]),
+        Reply::Status("QUEUED".into())
+    );
+    slaveof(&node, &master);
+    wait_caught_up(&master, &node);
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        Reply::err("READONLY You can't write against a read only slave.")
+    );
+    let mut m = master.raw();
+    m.cmd(&["SET", "y", "1"]);
+    wait_caught_up(&master, &node);
+    assert_eq!(c.cmd(&["EXISTS", "x"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["GET", "y"]), Reply::bulk("1"));
+}
+
+#[test]
+fn a_former_replica_restarted_as_a_master_starts_a_history_of_its_own() {
+    let mut c = TestServer::start(&[]);
+    c.keep_port();
+    let master_addr = format!("127.0.0.1 {}", c.port);
+    let mut d = TestServer::start(&["--slaveof", &master_addr]);
+    let mut cm = c.raw();
+    cm.cmd(&["SET", "shared", "1"]);
+    wait_caught_up(&c, &d);
+    // D restarts without the option (killed while a replica): a master now, of a
+    // history of its own.
+    let at = d
+        .args
+        .iter()
+        .position(|a| a == "--slaveof")
+        .expect("option");
+    d.args.drain(at..at + 2);
+    d.restart();
+    let mut dm = d.raw();
+    assert_eq!(info_text(&mut dm, "replication", "role"), "master");
+    assert_ne!(
+        info_text(&mut dm, "replication", "master_replid"),
+        info_text(&mut cm, "replication", "master_replid")
+    );
+    cm.cmd(&["SET", "only-c", "1"]);
+    dm.cmd(&["SET", "only-d", "1"]);
+    let full_before = info_field(&mut cm, "stats", "sync_full");
+    slaveof(&d, &c);
+    wait_caught_up(&c, &d);
+    let mut dm = d.raw();
+    assert_eq!(dm.cmd(&["EXISTS", "only-d"]), Reply::Int(0));
+    assert_eq!(dm.cmd(&["GET", "only-c"]), Reply::bulk("1"));
+    assert_eq!(info_field(&mut cm, "stats", "sync_full"), full_before + 1);
+
+    // Restarted while still a replica, then made a master by the restart's options:
+    // a new history too (the role was persisted before it followed anyone).
+    d.raw().cmd(&["SLAVEOF", "NO", "ONE"]);
+    slaveof(&d, &c);
+    wait_caught_up(&c, &d);
+    d.kill9();
+    // Its replication.conf says replica of C: it follows C again after a restart.
+    d.start_again();
+    wait_caught_up(&c, &d);
+}
+
+#[test]
+fn a_checkpoint_of_an_old_role_is_never_served() {
+    let e = TestServer::start(&[]);
+    let f = TestServer::start(&[]);
+    let g = TestServer::start(&[]);
+    let h = TestServer::start(&[]);
+    e.raw().cmd(&["SET", "discard", "1"]);
+    slaveof(&f, &e);
+    wait_caught_up(&e, &f);
+    g.raw().cmd(&["SET", "from-g", "1"]);
+    slaveof(&e, &g);
+    wait_caught_up(&g, &e);
+    assert_eq!(e.raw().cmd(&["SLAVEOF", "NO", "ONE"]), Reply::ok());
+    slaveof(&h, &e);
+    wait_caught_up(&e, &h);
+    let mut hr = h.raw();
+    assert_eq!(hr.cmd(&["EXISTS", "discard"]), Reply::Int(0));
+    assert_eq!(hr.cmd(&["GET", "from-g"]), Reply::bulk("1"));
+}

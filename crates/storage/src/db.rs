@@ -95,7 +95,7 @@ pub struct Storage {
     /// The WAL is flushed by `make_durable` (group commit), not by every write.
     pub(crate) writes: AtomicU64,
     pub(crate) durable: AtomicU64,
-    flush_lock: Mutex<()>,
+    pub(crate) flush_lock: Mutex<()>,
     /// Change capture (slot migration); `observing` lets writes skip the lock when empty.
     observers: RwLock<Vec<Arc<dyn WriteObserver>>>,
     observing: AtomicBool,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{Options, WriteBatch, DB};
@@ -117,10 +117,14 @@ impl Storage {
 
     /// Replaces the database in use with the one in `dir` (a checkpoint received in a
     /// full sync), while the node runs: new operations use the new one at once; the
-    /// old one closes when its last reader is done (waited for up to `grace`), and its
-    /// files are deleted. Returns the old database's directory.
-    pub fn swap_in(&self, dir: &Path, grace: Duration) -> Result<PathBuf, StorageError> {
+    /// old one closes when its last reader is done, and then its files are deleted (the
+    /// whole directory if `remove_dir`, else RocksDB's files only). Returns the old
+    /// database's directory.
+    pub fn swap_in(&self, dir: &Path, remove_dir: bool) -> Result<PathBuf, StorageError> {
         let new = open_db(dir, &self.options)?;
+        // No flush in flight while the counters restart for the new database: a flush
+        // of the old one must not mark the new one's writes durable.
+        let _no_flush = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.db.swap(new);
         let old_path = std::mem::replace(
             &mut *self.path.write().unwrap_or_else(|e| e.into_inner()),
@@ -128,14 +132,25 @@ impl Storage {
         );
         self.writes.store(0, Ordering::Release);
         self.durable.store(0, Ordering::Release);
-        let deadline = Instant::now() + grace;
-        while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if Arc::strong_count(&old) == 1 {
+        let path = old_path.clone();
+        let retire = move || {
+            while Arc::strong_count(&old) > 1 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             drop(old);
-            destroy(&old_path)?;
-        }
+            if remove_dir {
+                let _ = std::fs::remove_dir_all(&path);
+            } else {
+                let _ = destroy(&path);
+            }
+        };
+        std::thread::Builder::new()
+            .name("retire-db".into())
+            .spawn(retire)
+            .map_err(|e| StorageError::Dir {
+                path: old_path.display().to_string(),
+                source: e,
+            })?;
         Ok(old_path)
     }
 }
@@ -252,7 +267,7 @@ mod tests {
         let held = replica
             .get(Cf::Metadata, &metadata_key_in_slot(1, b"other"))
             .unwrap();
-        let old = replica.swap_in(&copy, Duration::from_millis(10)).unwrap();
+        let old = replica.swap_in(&copy, false).unwrap();
         // A reader of the old database still reads it.
         assert_eq!(held.as_deref(), Some(&[4u8][..]));
         drop(held);

@@ -124,7 +124,17 @@ fn replconf(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 .parse()
                 .map_err(|_| CommandError::err("port should be number"))?;
         } else if is(&pair[0], "ip-address") {
-            ctx.client.replica_ip = Some(text(&pair[1]));
+            // An address or host name: shown in INFO and ROLE, so nothing else.
+            let ip = text(&pair[1]);
+            let valid = !ip.is_empty()
+                && ip.len() <= 255
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:_".contains(&b));
+            if !valid {
+                return Err(CommandError::err("invalid ip-address"));
+            }
+            ctx.client.replica_ip = Some(ip);
         } else if !["capa", "ack", "getack", "rdb-only"]
             .iter()
             .any(|o| is(&pair[0], o))

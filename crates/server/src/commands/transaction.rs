@@ -76,6 +76,16 @@ fn exec(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             None => unknown = Some(CommandError::unknown_command(&queued.args)),
         }
     }
+    // The node may have become a replica since the commands were queued: a write must
+    // not run then (it would make this node diverge from its new master; Redis refuses
+    // EXEC the same way).
+    if let Some(error) = commands
+        .iter()
+        .find_map(|(spec, _)| crate::replication::gate(&server, spec).err())
+    {
+        end_transaction(ctx);
+        return Err(error);
+    }
     if let Some(error) = unknown {
         end_transaction(ctx);
         return Err(error);

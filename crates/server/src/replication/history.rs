@@ -25,6 +25,9 @@ pub struct ReplState {
     /// Standalone mode: the master set by SLAVEOF/REPLICAOF (the role survives
     /// restarts). Cluster mode takes the role from the topology instead.
     pub master: Option<(String, u16)>,
+    /// The node was (last told it is) a replica: its history is its master's, so it
+    /// must start a new one before it takes a write as a master.
+    pub following: bool,
 }
 
 /// Why a partial sync is refused (the master full-syncs the replica instead).
@@ -45,6 +48,7 @@ impl ReplState {
             prev: None,
             db_dir: None,
             master: None,
+            following: false,
         }
     }
 
@@ -88,6 +92,9 @@ impl ReplState {
         if let Some((host, port)) = &self.master {
             text.push_str(&format!("master {host} {port}\n"));
         }
+        if self.following {
+            text.push_str("role replica\n");
+        }
         text
     }
 
@@ -98,6 +105,7 @@ impl ReplState {
             prev: None,
             db_dir: None,
             master: None,
+            following: false,
         };
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -108,6 +116,8 @@ impl ReplState {
                     state.prev = Some((id.to_string(), at.parse().map_err(|_| bad())?))
                 }
                 ["db", dir] if is_db_dir(dir) => state.db_dir = Some(dir.to_string()),
+                ["role", "replica"] => state.following = true,
+                ["role", "master"] => state.following = false,
                 ["master", host, port] => {
                     state.master = Some((host.to_string(), port.parse().map_err(|_| bad())?))
                 }
@@ -217,7 +227,9 @@ mod tests {
         state.promote(7);
         state.db_dir = Some("db-1700000000000".into());
         state.master = Some(("10.0.0.1".into(), 6379));
+        state.following = true;
         assert_eq!(ReplState::parse(&state.render()), Ok(state.clone()));
+        state.following = false;
         state.prev = None;
         state.db_dir = None;
         state.master = None;

@@ -136,7 +136,8 @@ fn stream(server: &Arc<Server>, socket: TcpStream, from: u64, replid: &str, ip: 
     let peer = Arc::new(Peer {
         ip: ip.clone(),
         port,
-        acked: std::sync::atomic::AtomicU64::new(from.saturating_sub(1)),
+        // Nothing counts for WAIT until the replica says what is in its WAL.
+        acked: std::sync::atomic::AtomicU64::new(0),
         closed: Default::default(),
         socket: parking_lot::Mutex::new(socket.try_clone().ok()),
     });
@@ -233,9 +234,14 @@ fn read_acks(server: &Server, socket: TcpStream, peer: &Peer) {
         };
         if let [replconf, ack, seq] = text_words(&request).as_slice() {
             if replconf.eq_ignore_ascii_case("replconf") && ack.eq_ignore_ascii_case("ack") {
-                if let Ok(seq) = seq.parse::<u64>() {
-                    peer.acked.fetch_max(seq, Ordering::AcqRel);
-                    server.replication.acks.send_modify(|n| *n += 1);
+                match seq.parse::<u64>() {
+                    // A replica ahead of its master applied something the master never
+                    // wrote: it diverged, and counts for nothing.
+                    Ok(seq) if seq <= server.db.storage().latest_sequence() => {
+                        peer.acked.fetch_max(seq, Ordering::AcqRel);
+                        server.replication.acks.send_modify(|n| *n += 1);
+                    }
+                    _ => break,
                 }
             }
         }
@@ -249,7 +255,8 @@ fn read_acks(server: &Server, socket: TcpStream, peer: &Peer) {
 fn checkpoint_for(server: &Server, resume: Option<&str>) -> Result<Checkpoint, String> {
     {
         let mut current = server.replication.checkpoints.0.lock();
-        if let Some(cp) = current.as_ref() {
+        let replid = server.replication.replid();
+        if let Some(cp) = current.as_ref().filter(|cp| cp.replid == replid) {
             if resume == Some(cp.id.as_str()) || cp.made.elapsed() < CHECKPOINT_REUSE {
                 // Kvrocks' words, which operators grep for.
                 info!("replication: Using current existing checkpoint {}", cp.id);
@@ -265,7 +272,6 @@ fn checkpoint_for(server: &Server, resume: Option<&str>) -> Result<Checkpoint, S
         std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
         let id = format!("{}", ferrokv_types::now_ms());
         let dir = root.join(&id);
-        let replid = server.replication.replid();
         server
             .db
             .storage()

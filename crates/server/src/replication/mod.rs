@@ -27,53 +27,67 @@ use crate::server::Server;
 use state::LinkState;
 
 /// Makes the node a replica of `master` (`None`: a master). Same master as now: nothing
-/// changes. Becoming a master after being a replica starts a new history; becoming a
-/// replica stops serving reads until the new master accepts this node's history.
+/// changes. Becoming a master after being a replica (also across a restart: the role
+/// is persisted first) starts a new history; becoming a replica stops serving reads
+/// until the new master accepts this node's history.
 pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_standalone: bool) {
     let repl = &server.replication;
-    let mut follower = repl.follower.lock();
-    if follower.as_ref().map(|f| &f.master) == master.as_ref() {
+    // One role change at a time; the follower's lock is held only briefly, so INFO and
+    // ROLE answer while an old follower is being stopped.
+    let _one_change = repl.role_change.lock();
+    let following = repl.state.lock().following;
+    let current = repl.master();
+    if current == master && (master.is_some() || !following) {
         return;
     }
-    if let Some(old) = follower.take() {
+    let old = repl.follower.lock().take();
+    if let Some(old) = old {
         info!(
             "replication: stop following {}:{}",
             old.master.0, old.master.1
         );
         old.stop();
-        if master.is_none() {
+    }
+    // A checkpoint made under the old role would hand out another history's data.
+    repl.checkpoints.clear();
+    {
+        let mut state = repl.state.lock();
+        let mut changed = false;
+        if persist_standalone && state.master != master {
+            state.master = master.clone();
+            changed = true;
+        }
+        if master.is_none() && state.following {
             let latest = server.db.storage().latest_sequence();
-            let mut state = repl.state.lock();
             state.promote(latest);
+            state.following = false;
+            changed = true;
             info!(
                 "replication: promoted to master at sequence {latest}, history {}",
                 state.replid
             );
-            if let Err(e) = repl.save(&state) {
-                warn!("cannot write replication.conf: {e}");
-            }
-            drop(state);
-            repl.replica.store(false, Ordering::Release);
-            records::settle_after_promotion(server);
+        } else if master.is_some() && !state.following {
+            // Persisted before the follower starts: a restart as a master then starts
+            // a new history instead of keeping the one it takes from its master.
+            state.following = true;
+            changed = true;
         }
-    }
-    if persist_standalone {
-        let mut state = repl.state.lock();
-        if state.master != master {
-            state.master = master.clone();
+        if changed {
             if let Err(e) = repl.save(&state) {
                 warn!("cannot write replication.conf: {e}");
             }
         }
     }
-    repl.replica.store(master.is_some(), Ordering::Release);
     match master {
         None => {
+            repl.replica.store(false, Ordering::Release);
             repl.link.serving.store(true, Ordering::Release);
             repl.link.set_state(LinkState::Connect);
+            records::settle_after_promotion(server);
         }
         Some(master) => {
             info!("replication: following {}:{}", master.0, master.1);
+            repl.replica.store(true, Ordering::Release);
             // Nothing this node took as a master is served once it knows it is a
             // replica: its history must be checked first.
             repl.link.serving.store(false, Ordering::Release);
@@ -83,10 +97,9 @@ pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_s
                 peer.kill();
             }
             crate::migration::source::abandon_jobs(server, "the node became a replica");
-            *follower = Some(replica::start(server.clone(), master));
+            *repl.follower.lock() = Some(replica::start(server.clone(), master));
         }
     }
-    drop(follower);
     server.waiters.wake_all();
 }
 

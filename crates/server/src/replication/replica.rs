@@ -161,10 +161,16 @@ fn session(
         link.call(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])?;
     }
     let storage = server.db.storage();
+    // Every command that passed the replica check while this node was still a master
+    // has finished once the exclusive gate is had: its write is in the sequence sent
+    // below (and makes the master refuse to continue, as it should).
+    drop(server.exec_gate.write());
     loop {
         if stop.load(Ordering::Acquire) {
             return Err(FollowError::Stopped);
         }
+        // What is applied is in the WAL before the master counts it for WAIT.
+        storage.make_durable()?;
         let replid = server.replication.replid();
         let seq = storage.latest_sequence();
         match link.call(&[b"PSYNC", replid.as_bytes(), seq.to_string().as_bytes()]) {
@@ -389,11 +395,14 @@ fn full_sync(
         repl.save(&next)?;
         *state = next;
     }
-    let old = server
+    let old_path = server.db.storage().path();
+    // The replaced database's files go once its last reader is done: whole if it was
+    // a `db-*` directory, only RocksDB's files if it was the data directory.
+    server
         .db
         .storage()
-        .swap_in(&target, Duration::from_secs(10))?;
-    remove_old_db(&dir, &old);
+        .swap_in(&target, old_path.parent() == Some(dir.as_path()))?;
+    repl.checkpoints.clear();
     super::records::reload(server);
     repl.link.full_syncs.fetch_add(1, Ordering::Relaxed);
     repl.link.serving.store(true, Ordering::Release);
@@ -412,16 +421,4 @@ impl MasterLink {
 fn clear_dir(dir: &Path) -> std::io::Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)
-}
-
-/// Deletes a database directory a swap replaced: a `db-*` directory whole; the data
-/// directory itself only of its RocksDB files (nodes.conf and the rest stay).
-fn remove_old_db(dir: &Path, old: &Path) {
-    if old == dir {
-        if let Err(e) = ferrokv_storage::wal::destroy(old) {
-            warn!("replication: cannot delete the replaced database: {e}");
-        }
-    } else if old.parent() == Some(dir) {
-        let _ = std::fs::remove_dir_all(old);
-    }
 }

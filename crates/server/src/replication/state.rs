@@ -117,6 +117,8 @@ pub struct Replication {
     pub(crate) replica: AtomicBool,
     pub(crate) state: Mutex<ReplState>,
     pub(crate) follower: Mutex<Option<Follower>>,
+    /// Held for a whole role change (`set_master`).
+    pub(crate) role_change: Mutex<()>,
     pub link: Arc<Link>,
     pub peers: Mutex<Vec<Arc<Peer>>>,
     /// Bumped on every ack from a replica (WAIT waits on it).
@@ -149,6 +151,7 @@ impl Replication {
             replica: AtomicBool::new(false),
             state: Mutex::new(state),
             follower: Mutex::new(None),
+            role_change: Mutex::new(()),
             link: Arc::new(Link::default()),
             peers: Mutex::new(Vec::new()),
             acks: watch::channel(0).0,
@@ -270,6 +273,14 @@ pub enum Handoff {
 /// The newest checkpoint made for full syncs (`master::checkpoint_for`).
 #[derive(Default)]
 pub struct Checkpoints(pub(crate) Mutex<Option<Checkpoint>>);
+
+impl Checkpoints {
+    /// Forgets the checkpoint (a role change or a swap: its data is of another
+    /// history now); its files go with the next one made.
+    pub fn clear(&self) {
+        self.0.lock().take();
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct Checkpoint {
