@@ -442,8 +442,6 @@ impl ClusterState {
         self.me.is_some() && self.owners.get(usize::from(slot)).copied().flatten() == self.me
     }
 
-    /// Slots this node owns in the topology.
-
     /// Whether `id` is this node or its master.
     pub fn in_my_shard(&self, id: &str) -> bool {
         self.myself()
@@ -460,6 +458,7 @@ impl ClusterState {
         }
     }
 
+    /// Slots this node owns in the topology.
     pub fn my_slots(&self) -> SlotSet {
         self.myself().map(|n| n.slots.clone()).unwrap_or_default()
     }
