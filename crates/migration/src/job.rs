@@ -345,6 +345,16 @@ impl Migrations {
             .collect()
     }
 
+    /// Every slot a running job moves.
+    pub fn running_slots(&self) -> SlotSet {
+        self.jobs
+            .lock()
+            .iter()
+            .filter(|j| j.is_running())
+            .flat_map(|j| j.slots.iter())
+            .collect()
+    }
+
     pub fn newest(&self) -> Option<Arc<Job>> {
         self.jobs.lock().back().cloned()
     }

@@ -131,12 +131,7 @@ impl Server {
         let replica = self.replication.is_replica() || next.i_am_slave();
         let mut moving = SlotSet::new();
         if !replica {
-            moving = self
-                .migrations
-                .running()
-                .iter()
-                .flat_map(|j| j.slots.iter())
-                .collect();
+            moving = self.migrations.running_slots();
             moving.union_with(&state.importing_slots());
             moving.union_with(&state.fenced_slots());
         }
@@ -194,12 +189,7 @@ impl Server {
         // Held until the data is gone: a job registers under the state's read lock and
         // an import starts under its write lock, so neither can begin in between.
         let state = cluster.state.write();
-        let mut migrating: SlotSet = self
-            .migrations
-            .running()
-            .iter()
-            .flat_map(|j| j.slots.iter())
-            .collect();
+        let mut migrating = self.migrations.running_slots();
         migrating.union_with(&state.fenced_slots());
         for (_, prepared) in cluster.preparing.lock().iter() {
             migrating.union_with(prepared);

@@ -42,11 +42,15 @@ fn info_text(c: &mut Raw, section: &str, field: &str) -> String {
 
 /// The master's newest sequence and the replica's applied one are equal.
 fn wait_caught_up(master: &TestServer, replica: &TestServer) {
-    let (mut m, mut r) = (master.raw(), replica.raw());
+    wait_caught_up_on(&mut master.raw(), &mut replica.raw());
+}
+
+/// [`wait_caught_up`] on connections already made (and authenticated).
+fn wait_caught_up_on(m: &mut Raw, r: &mut Raw) {
     wait_until("the replica catches up", Duration::from_secs(60), || {
-        let want = info_field(&mut m, "replication", "master_repl_offset");
-        info_text(&mut r, "replication", "master_link_status") == "up"
-            && info_field(&mut r, "replication", "slave_repl_offset") == want
+        let want = info_field(m, "replication", "master_repl_offset");
+        info_text(r, "replication", "master_link_status") == "up"
+            && info_field(r, "replication", "slave_repl_offset") == want
     });
 }
 
@@ -812,17 +816,9 @@ fn announced_address_and_client_kill_type_slave() {
         info_field(&mut m, "stats", "sync_partial_ok") == 2
             && info_field(&mut m, "replication", "connected_slaves") == 1
     });
-    wait_caught_up_auth(&mut m, &mut r);
+    wait_caught_up_on(&mut m, &mut r);
     assert_eq!(r.cmd(&["GET", "after-kill"]), Reply::bulk("1"));
     assert_eq!(info_field(&mut m, "stats", "sync_full"), 1);
-}
-
-/// [`wait_caught_up`] on connections already made (and authenticated).
-fn wait_caught_up_auth(m: &mut Raw, r: &mut Raw) {
-    wait_until("the replica catches up", Duration::from_secs(60), || {
-        let want = info_field(m, "replication", "master_repl_offset");
-        info_field(r, "replication", "slave_repl_offset") == want
-    });
 }
 
 #[test]

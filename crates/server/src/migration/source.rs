@@ -146,7 +146,7 @@ pub fn start(
         return Err(CommandError::err("Slot range is invalid"));
     }
     let running = server.migrations.running();
-    let busy: SlotSet = running.iter().flat_map(|j| j.slots.iter()).collect();
+    let busy = server.migrations.running_slots();
     let migrated = state.migrated_away_slots();
     if slots
         .iter()

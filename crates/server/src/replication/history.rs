@@ -146,7 +146,7 @@ impl ReplState {
     }
 }
 
-const FILE: &str = "replication.conf";
+pub(crate) const FILE: &str = "replication.conf";
 
 /// A database directory name a full sync creates (`db-<digits>`), the only kind
 /// `replication.conf` may point at.

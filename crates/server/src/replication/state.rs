@@ -143,9 +143,12 @@ impl Replication {
             None => dir.to_path_buf(),
         };
         clean_leftovers(dir, &state);
-        state
-            .save(dir)
-            .map_err(|e| format!("cannot write {}/replication.conf: {e}", dir.display()))?;
+        // A first start keeps the history id it just made; later starts read it back.
+        if !dir.join(super::history::FILE).exists() {
+            state
+                .save(dir)
+                .map_err(|e| format!("cannot write {}/replication.conf: {e}", dir.display()))?;
+        }
         let replication = Replication {
             dir: dir.to_path_buf(),
             replica: AtomicBool::new(false),
