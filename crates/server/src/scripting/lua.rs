@@ -342,6 +342,7 @@ fn api_functions(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
+    hooks.set("cjson", super::cjson::library(lua)?)?;
     hooks.set(
         "error_table",
         lua.create_function(|lua, value: Value| {
@@ -373,7 +374,8 @@ fn raised_text(e: &mlua::Error) -> String {
     }
 }
 
-fn raise(text: String) -> mlua::Error {
+/// A Lua error whose text (prefix included) becomes the script's error reply.
+pub(super) fn raise(text: String) -> mlua::Error {
     mlua::Error::external(Raised(text))
 }
 
@@ -509,7 +511,7 @@ fn strip_zeros(s: &str) -> &str {
 }
 
 /// Lua's own number text (`%.14g`), as `tostring` gives it.
-fn format_lua_number(n: f64) -> String {
+pub(super) fn format_lua_number(n: f64) -> String {
     let s = format!("{:.13e}", n);
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);

@@ -6,6 +6,7 @@
 //! Running a script needs the node and the calling connection; that lives with the
 //! commands (`commands/scripting.rs`). Nothing here reaches the server.
 
+mod cjson;
 pub mod dump;
 pub mod lua;
 

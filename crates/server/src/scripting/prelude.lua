@@ -283,6 +283,7 @@ local run_globals = {
     table = proxy(copy(table)),
     math = proxy(copy(math)),
     redis = proxy(redis),
+    cjson = proxy(hooks.cjson),
     _G = env,
 }
 
