@@ -1006,19 +1006,9 @@ fn function(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() != 2 {
         return Err(wrong_arity());
     }
-    let status = &server.scripting.status;
-    let running = if status.running() && !status.is_eval.load(Ordering::Acquire) {
-        Frame::Map(vec![
-            (Frame::bulk("name"), Frame::bulk("")),
-            (Frame::bulk("command"), Frame::Array(Vec::new())),
-            (
-                Frame::bulk("duration_ms"),
-                Frame::Integer(status.started().elapsed().as_millis() as i64),
-            ),
-        ])
-    } else {
-        Frame::Null
-    };
+    // A function that runs holds the exec gate: STATS gets BUSY (or waits) meanwhile,
+    // so it never sees one running.
+    let running = Frame::Null;
     let count: usize = functions
         .libraries
         .values()

@@ -7,7 +7,7 @@
 
 use mlua::{LightUserData, Lua, Table, Value};
 
-use super::lua::{format_lua_number, raise};
+use super::{format_lua_number, raise};
 
 /// lua-cjson's default nesting limit.
 const MAX_DEPTH: usize = 1000;

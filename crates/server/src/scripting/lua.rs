@@ -15,7 +15,7 @@ use mlua::{
     ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
 };
 
-use super::{RunStatus, ScriptError};
+use super::{format_lua_number, raise, strip_zeros, Raised, RunStatus, ScriptError};
 
 /// Which API the interpreter offers: EVAL scripts (KEYS/ARGV globals), or FUNCTION
 /// libraries (`redis.register_function` while loading, keys and args as arguments).
@@ -374,27 +374,9 @@ fn raised_text(e: &mlua::Error) -> String {
     }
 }
 
-/// A Lua error whose text (prefix included) becomes the script's error reply.
-pub(super) fn raise(text: String) -> mlua::Error {
-    mlua::Error::external(Raised(text))
-}
-
 fn kill_error(text: &str) -> mlua::Error {
     raise(format!("ERR {text}"))
 }
-
-/// An error a `redis.*` function or the kill hook raises: its text (prefix included)
-/// is what the script's error reply carries.
-#[derive(Debug)]
-struct Raised(String);
-
-impl std::fmt::Display for Raised {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Raised {}
 
 /// The error reply of a failed run (Redis' `luaCallFunction`): the located error
 /// table as `<err> script: <name>, on <source>:<line>.`.
@@ -499,28 +481,6 @@ pub fn format_g17(v: f64) -> String {
     } else {
         let decimals = (P - 1 - exp).max(0) as usize;
         strip_zeros(&format!("{v:.decimals$}")).to_string()
-    }
-}
-
-fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
-
-/// Lua's own number text (`%.14g`), as `tostring` gives it.
-pub(super) fn format_lua_number(n: f64) -> String {
-    let s = format!("{:.13e}", n);
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..14).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", strip_zeros(mantissa), exp.abs())
-    } else {
-        let decimals = (13 - exp).max(0) as usize;
-        strip_zeros(&format!("{n:.decimals$}")).to_string()
     }
 }
 

@@ -291,3 +291,44 @@ pub fn library_metadata(code: &[u8]) -> Result<(String, String, usize), String> 
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
+
+/// A Lua error whose text (prefix included) becomes the script's error reply.
+pub(crate) fn raise(text: String) -> mlua::Error {
+    mlua::Error::external(Raised(text))
+}
+
+/// An error a `redis.*` function or the kill hook raises: its text (prefix included)
+/// is what the script's error reply carries.
+#[derive(Debug)]
+pub(crate) struct Raised(pub String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+/// Lua's own number text (`%.14g`), as `tostring` gives it.
+pub(crate) fn format_lua_number(n: f64) -> String {
+    let s = format!("{:.13e}", n);
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..14).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", strip_zeros(mantissa), exp.abs())
+    } else {
+        let decimals = (13 - exp).max(0) as usize;
+        strip_zeros(&format!("{n:.decimals$}")).to_string()
+    }
+}
+
+/// A number's text without trailing fraction zeros (`1.50` → `1.5`, `2.0` → `2`).
+pub(crate) fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
