@@ -33,6 +33,8 @@ pub enum Frame {
     DoubleText(String),
     /// Sent as the integer 1 or 0 to RESP2 clients.
     Boolean(bool),
+    /// A big number (its decimal text); a bulk string in RESP2.
+    BigNumber(String),
     /// Plain text (`txt`) verbatim string; a bulk string in RESP2.
     Verbatim(Bytes),
     /// Out-of-band message (pub/sub, invalidation); an array in RESP2.
@@ -107,6 +109,8 @@ impl Frame {
                 (false, true) => b":1\r\n",
                 (false, false) => b":0\r\n",
             }),
+            Frame::BigNumber(text) if resp3 => put_line(out, b'(', text.as_bytes()),
+            Frame::BigNumber(text) => put_bulk(out, text.as_bytes()),
             Frame::Verbatim(data) if resp3 => {
                 const FORMAT: &[u8] = b"txt:";
                 put_len(out, b'=', data.len().saturating_add(FORMAT.len()));

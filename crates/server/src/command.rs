@@ -31,6 +31,12 @@ pub mod flags {
     /// Allowed on a RESP2 connection in the subscribed state (the subscribe family,
     /// PING, QUIT, RESET, as Redis hard-codes them); not a flag COMMAND reports.
     pub const SUBSCRIBED_CONTEXT: u32 = 1 << 11;
+    /// May write through the commands it runs (EVAL, FCALL): routed like a write in
+    /// cluster mode, yet not refused on a replica (the script's own writes are).
+    pub const MAY_WRITE: u32 = 1 << 12;
+    /// Takes the exec gate itself, exclusively (scripts): dispatch lets go of it
+    /// before the handler runs, and the handler routes again under its own.
+    pub const OWN_GATE: u32 = 1 << 13;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -43,6 +49,7 @@ pub mod flags {
         (STALE, "stale"),
         (BLOCKING, "blocking"),
         (MOVABLE_KEYS, "movablekeys"),
+        (MAY_WRITE, "may_replicate"),
     ];
 }
 

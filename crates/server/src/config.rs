@@ -180,6 +180,7 @@ options! {
     migrate_speed: u64 = runtime("migrate-speed", "0", int(0, INT_MAX)),
     migrate_pipeline_size: u64 = kvrocks_only("migrate-pipeline-size", "16", int(1, INT_MAX)),
     migrate_type: String = kvrocks_only("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
+    busy_script_time: u64 = runtime("busy-script-time", "5000", int(0, INT_MAX)),
     slaveof: String = startup("slaveof", "", STR),
     replicaof: String = startup("replicaof", "", STR),
     masterauth: String = runtime("masterauth", "", STR),

@@ -25,7 +25,13 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
     // Shared from routing to the end of execution: a fence or a capture registration
     // (which take it exclusively) can never fall between the routing decision and the
     // write it allowed.
-    let gate = server.exec_gate.read();
+    let gate = match crate::commands::shared_gate(server, &args) {
+        Ok(gate) => gate,
+        Err(e) => {
+            crate::measure::rejected(server, &args, &e);
+            return e.into();
+        }
+    };
     let spec = match check(server, client, &args) {
         Ok(spec) => spec,
         Err(e) if e.is_fenced() => {
@@ -71,8 +77,9 @@ pub fn execute(server: &Arc<Server>, client: &mut Client, args: Vec<Bytes>) -> F
         in_exec: false,
         touches: None,
     };
-    if spec.has(flags::NO_QUEUE) {
-        // Transaction control (EXEC, DISCARD, ...) takes the gate itself.
+    if spec.has(flags::NO_QUEUE) || spec.has(flags::OWN_GATE) {
+        // Transaction control (EXEC, DISCARD, ...) and scripts take the gate
+        // themselves.
         drop(gate);
     }
     let reply = spec.run(&mut ctx, &args);
@@ -101,7 +108,7 @@ fn check(
         let keys = spec.key_positions(args);
         cluster.route(
             client,
-            spec.has(flags::WRITE),
+            spec.has(flags::WRITE) || spec.has(flags::MAY_WRITE),
             server.replication.serving_reads(),
             keys.iter().filter_map(|&i| args.get(i)),
         )?;
@@ -189,7 +196,10 @@ pub fn execute_run(
     }
     // `Batchable::of` matched name and arity; without cluster routing there is nothing
     // else to check.
-    let _gate = server.exec_gate.read();
+    let _gate = match crate::commands::shared_gate(server, &requests[0]) {
+        Ok(gate) => gate,
+        Err(e) => return vec![Frame::from(e); requests.len()],
+    };
     let name = if kind == Batchable::Get { "get" } else { "set" };
     *client.info.last_command.lock() = name;
     let started = std::time::Instant::now();

@@ -55,6 +55,23 @@ pub enum CommandError {
     /// Cluster errors: redirections, the cut-over's `TRYAGAIN`, topology errors.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// `NOSCRIPT`: EVALSHA of a script the cache does not hold (Redis' text).
+    #[error("No matching script. Please use EVAL.")]
+    NoScript,
+    /// `BUSY`: a script has run past `busy-script-time`; which KILL ends it depends
+    /// on whether it is an EVAL script (`eval`) or a function (Redis' texts).
+    #[error("Redis is busy running a script. You can only call {} KILL or SHUTDOWN NOSAVE.", if *eval { "SCRIPT" } else { "FUNCTION" })]
+    Busy { eval: bool },
+    /// `NOTBUSY`: SCRIPT KILL / FUNCTION KILL with no script running.
+    #[error("No scripts in execution right now.")]
+    NotBusy,
+    /// `UNKILLABLE`: the running script already wrote.
+    #[error("Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")]
+    Unkillable,
+    /// A whole error reply made elsewhere (a library's load error, built with its
+    /// prefix): sent as it is.
+    #[error("{}", .0.split_once(' ').map_or(.0.as_str(), |(_, m)| m))]
+    Reply(String),
     /// An error with a prefix of its own and its message.
     #[error("{1}")]
     Prefixed(&'static str, String),
@@ -82,6 +99,10 @@ impl CommandError {
             CommandError::Type(e) => e.prefix(),
             CommandError::Cluster(e) => e.prefix(),
             CommandError::Prefixed(prefix, _) => prefix,
+            CommandError::NoScript => "NOSCRIPT",
+            CommandError::Busy { .. } => "BUSY",
+            CommandError::NotBusy => "NOTBUSY",
+            CommandError::Unkillable => "UNKILLABLE",
             _ => "ERR",
         }
     }
@@ -122,6 +143,9 @@ impl From<StorageError> for CommandError {
 
 impl From<CommandError> for Frame {
     fn from(error: CommandError) -> Frame {
+        if let CommandError::Reply(text) = error {
+            return Frame::Error(text);
+        }
         Frame::Error(format!("{} {error}", error.prefix()))
     }
 }

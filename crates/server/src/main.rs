@@ -27,6 +27,7 @@ mod pause;
 mod pubsub;
 mod registry;
 mod replication;
+mod scripting;
 mod server;
 mod watch;
 mod workers;

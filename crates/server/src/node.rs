@@ -97,6 +97,8 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         config.slowlog_log_slower_than,
         config.slowlog_max_len,
     );
+    let scripting = crate::scripting::Scripting::new(crate::info::REDIS_VERSION)
+        .map_err(|e| format!("cannot start the Lua interpreter: {e}"))?;
     let server = Arc::new(Server {
         db,
         cluster,
@@ -114,6 +116,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         metrics,
         scan_cursors: Mutex::new(ScanCursors::default()),
         exec_gate: RwLock::new(()),
+        scripting,
         started: Instant::now(),
         run_id: random_hex(40),
         local_addr,
@@ -146,6 +149,10 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         .set_durable_hook(server.replication.wal_hook());
     crate::replication::records::install_sink(&server);
     crate::migration::recovery::recover(&server);
+    // FUNCTION libraries persist as a node record: load them back.
+    if let Err(e) = crate::commands::sync_functions(&server) {
+        error!("cannot load the FUNCTION libraries: {e}");
+    }
     if let Some(cluster) = server.cluster.as_ref() {
         if cluster.state.read().i_am_slave() {
             crate::replication::records::reload(&server);

@@ -83,6 +83,8 @@ pub struct Server {
     /// Normal commands hold it shared; EXEC and FLUSH hold it exclusively, so nobody
     /// observes a transaction half-applied.
     pub exec_gate: RwLock<()>,
+    /// The EVAL script cache, the FUNCTION libraries and the running script.
+    pub scripting: crate::scripting::Scripting,
     pub started: Instant,
     pub run_id: String,
     pub local_addr: SocketAddr,

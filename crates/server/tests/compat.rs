@@ -269,7 +269,7 @@ fn unsupported_commands_get_redis_unknown_command_error() {
     // Commands Ferrokv does not have (docs/commands.md lists them) answer exactly as
     // Redis answers a command it does not know.
     for args in [
-        &["EVAL", "return 1", "0"][..],
+        &["LOLWUT", "VERSION", "5"][..],
         &["BGSAVE"],
         &["LATENCY", "DOCTOR"],
     ] {

@@ -12,6 +12,7 @@ mod list;
 mod operator;
 mod pubsub;
 mod replication;
+mod scripting;
 mod server;
 mod set;
 mod sort;
@@ -21,6 +22,7 @@ mod string;
 mod transaction;
 mod zset;
 
+pub use scripting::{shared_gate, sync_functions};
 pub use transaction::discard_transaction;
 
 use bytes::Bytes;
@@ -46,6 +48,7 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
         list::COMMANDS,
         operator::COMMANDS,
         replication::COMMANDS,
+        scripting::COMMANDS,
         pubsub::COMMANDS,
         stream::COMMANDS,
         stream_group::COMMANDS,

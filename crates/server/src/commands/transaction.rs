@@ -98,7 +98,7 @@ fn exec(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             let keys = spec.key_positions(queued);
             let routed = cluster.route(
                 ctx.client,
-                spec.has(WRITE),
+                spec.has(WRITE) || spec.has(MAY_WRITE),
                 server.replication.serving_reads(),
                 keys.iter().filter_map(|&i| queued.get(i)),
             );
