@@ -548,6 +548,15 @@ fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Result<Value> {
                 Value::String(lua.create_string(ferrokv_protocol::format_double(*v))?)
             }
         }
+        Frame::DoubleText(text) => {
+            if resp3 {
+                let t = lua.create_table()?;
+                t.raw_set("double", text.parse::<f64>().unwrap_or(f64::NAN))?;
+                Value::Table(t)
+            } else {
+                Value::String(lua.create_string(text)?)
+            }
+        }
         Frame::Boolean(b) => {
             if resp3 {
                 Value::Boolean(*b)
