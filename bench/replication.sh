@@ -17,8 +17,8 @@ SIZE_MB=${SIZE_MB:-1024}
 M_PORT=${M_PORT:-17401}
 R_PORT=${R_PORT:-17402}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrokv-target}"
-cargo build --quiet --bin ferrokv-server
-BIN="$CARGO_TARGET_DIR/debug/ferrokv-server"
+# The deployable build (`./dev release`), unless BIN names another binary.
+BIN=${BIN:-$(./dev release)/ferrokv-server}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
