@@ -893,6 +893,13 @@ fn watch_and_multi_cases_match_redis() {
                 run(&mut a, args);
             }
         }
+        // Long enough for the active expiry (every 100 ms) to have removed it.
+        run(&mut a, &["SET", "swept", "v", "PX", "30"]);
+        run(&mut a, &["WATCH", "swept"]);
+        std::thread::sleep(Duration::from_millis(400));
+        for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+            run(&mut a, args);
+        }
         // Already expired when watched: nothing changes after WATCH.
         run(&mut a, &["SET", "gone", "v", "PX", "1"]);
         std::thread::sleep(Duration::from_millis(5));
