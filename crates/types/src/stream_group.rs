@@ -1302,6 +1302,10 @@ impl Database {
     /// The whole stream at `key` as DUMP serializes it: entries, counters, groups with
     /// their PELs and consumers. `None` when there is no stream.
     pub(crate) fn stream_value(&self, key: &[u8]) -> Result<Option<StreamValue>> {
+        // Every group write holds the key's lock: holding it here keeps the PEL, the
+        // consumers and the entries of one moment (a pending entry whose consumer was
+        // deleted meanwhile would make a payload no Redis can load).
+        let _guard = self.locks.lock_one(key);
         let Some((meta, state)) = self.stream(key)? else {
             return Ok(None);
         };
