@@ -8,6 +8,10 @@
 //!    answered (never TRYAGAIN at once);
 //! 5. progress and ETA count bytes: a big hash does not show 100% and `eta_ms 0` at the
 //!    start of its copy.
+//!
+//! And for issue 13, with the same fence: EVAL and FCALL are held like a plain write
+//! and then routed, and a shard-channel subscriber is served through the fence and let
+//! go at the commit.
 
 mod common;
 
@@ -735,6 +739,142 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
         Reply::Nil,
         "the refused transaction wrote nothing"
     );
+}
+
+/// Issue 13: a script on a slot at its cut-over is held at the fence like a plain
+/// write and then routed (MOVED; it did not run on the source), and a RESP3 subscriber
+/// of the slot's shard channel keeps getting its messages through the fence, then the
+/// `sunsubscribe` push when the commit gives the slot away.
+#[test]
+fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit() {
+    let src = TestServer::start(&["--cluster-enabled", "yes"]);
+    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
+    let relay = CommitDelay::start(dst.port, "100-199", Duration::from_millis(1500));
+    let topology = format!(
+        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
+        src.port, relay.port
+    );
+    assert_eq!(dst.raw().cmd(&["CLUSTERX", "SETNODEID", DST]), Reply::ok());
+    for node in [&src, &dst] {
+        assert_eq!(
+            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
+            Reply::ok()
+        );
+    }
+    let mut s = src.raw();
+    let fill: Vec<(String, String)> = keys_in("f", 100, 199, 1000)
+        .into_iter()
+        .map(|k| (k, "v".to_string()))
+        .collect();
+    write_all(&src, &fill);
+    assert_eq!(
+        s.cmd(&["CONFIG", "SET", "migrate-fence-max-ms", "10000"]),
+        Reply::ok()
+    );
+    let lib = "#!lua name=l\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
+    for node in [&src, &dst] {
+        assert_eq!(node.raw().cmd(&["FUNCTION", "LOAD", lib]), Reply::bulk("l"));
+    }
+    let [eval_key, fcall_key, channel] =
+        ["eval", "fcall", "ch"].map(|p| keys_in(p, 100, 199, 1).remove(0));
+    let mut sub = src.raw();
+    assert!(matches!(sub.cmd(&["HELLO", "3"]), Reply::Map(_)));
+    sub.send(&Raw::encode(&[b"SSUBSCRIBE", channel.as_bytes()]));
+    assert_eq!(
+        sub.read_wire(),
+        format!(
+            ">3\r\n$10\r\nssubscribe\r\n${}\r\n{channel}\r\n:1\r\n",
+            channel.len()
+        )
+    );
+    let (mut eval, mut fcall) = (src.raw(), src.raw());
+
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "100-199", DST]), Reply::ok());
+    wait_until(
+        "the source never sent its commit",
+        Duration::from_secs(30),
+        || relay.caught.load(Ordering::Relaxed),
+    );
+    // Fenced: both scripts at once, and a shard message (not a write: served here).
+    let sent = Instant::now();
+    eval.send(&Raw::encode(&[
+        b"EVAL",
+        b"return redis.call('incr', KEYS[1])",
+        b"1",
+        eval_key.as_bytes(),
+    ]));
+    fcall.send(&Raw::encode(&[
+        b"FCALL",
+        b"bump",
+        b"1",
+        fcall_key.as_bytes(),
+    ]));
+    assert_eq!(s.cmd(&["SPUBLISH", &channel, "inside"]), Reply::Int(1));
+    let published_ms = sent.elapsed().as_millis();
+    let smessage = format!(
+        ">3\r\n$8\r\nsmessage\r\n${}\r\n{channel}\r\n$6\r\ninside\r\n",
+        channel.len()
+    );
+    assert_eq!(sub.read_wire(), smessage);
+    let eval_reply = eval.read();
+    let eval_ms = sent.elapsed().as_millis();
+    let fcall_reply = fcall.read();
+    let fcall_ms = sent.elapsed().as_millis();
+    let end = wait_job_end(&mut s);
+    println!(
+        "inside the fence: SPUBLISH answered after {published_ms} ms; EVAL {} after {eval_ms} ms; FCALL {} after {fcall_ms} ms; job {} with fence_ms {}",
+        show(&eval_reply),
+        show(&fcall_reply),
+        state_of(&end),
+        job_field(&end, "fence_ms").map(|f| show(&f)).unwrap_or_default(),
+    );
+    assert_eq!(state_of(&end), "success", "{}", show(&end));
+    assert!(
+        published_ms < 500,
+        "SPUBLISH waited {published_ms} ms: the fence holds writes only"
+    );
+    for (what, reply, ms, key) in [
+        ("EVAL", &eval_reply, eval_ms, &eval_key),
+        ("FCALL", &fcall_reply, fcall_ms, &fcall_key),
+    ] {
+        let moved = format!(
+            "MOVED {} 127.0.0.1:{}",
+            key_slot(key.as_bytes()),
+            relay.port
+        );
+        assert_eq!(*reply, Reply::err(&moved), "{what}");
+        assert!(
+            ms >= 500,
+            "{what} answered after {ms} ms: not held by the fence"
+        );
+    }
+    // The commit let the subscriber go (a RESP3 push, beside no reply).
+    assert_eq!(
+        sub.read_wire(),
+        format!(
+            ">3\r\n$12\r\nsunsubscribe\r\n${}\r\n{channel}\r\n:0\r\n",
+            channel.len()
+        )
+    );
+    assert_eq!(
+        s.cmd(&["SPUBLISH", &channel, "after"]),
+        Reply::err(&format!(
+            "MOVED {} 127.0.0.1:{}",
+            key_slot(channel.as_bytes()),
+            relay.port
+        ))
+    );
+    // The held scripts did not run on the source: on the destination, where MOVED
+    // sends them, they run once.
+    let mut d = dst.raw();
+    for key in [&eval_key, &fcall_key] {
+        assert_eq!(d.cmd(&["GET", key]), Reply::Nil, "{key}");
+    }
+    assert_eq!(
+        d.cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", &eval_key]),
+        Reply::Int(1)
+    );
+    assert_eq!(d.cmd(&["FCALL", "bump", "1", &fcall_key]), Reply::Int(1));
 }
 
 // ---------------------------------------------------------------------------------

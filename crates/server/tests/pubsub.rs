@@ -170,6 +170,32 @@ fn pubsub_matches_redis_step_by_step() {
     }
 }
 
+/// QUIT is one of the commands a subscribed RESP2 connection may send: `+OK`, then the
+/// server closes the connection, on both servers.
+#[test]
+fn quit_ends_a_subscribed_connection() {
+    let redis = common::RedisServer::start();
+    let ours = TestServer::start(&[]);
+    for port in [redis.port, ours.port] {
+        let mut sub = Raw::connect(port);
+        assert_eq!(
+            sub.cmd(&["SUBSCRIBE", "c"]),
+            Reply::Array(vec![
+                Reply::bulk("subscribe"),
+                Reply::bulk("c"),
+                Reply::Int(1)
+            ])
+        );
+        assert_eq!(sub.cmd(&["QUIT"]), Reply::ok(), "port {port}");
+        assert!(sub.is_closed(), "port {port}: still open after QUIT");
+        let mut other = Raw::connect(port);
+        common::wait_until("the subscription ends", Duration::from_secs(5), || {
+            other.cmd(&["PUBSUB", "NUMSUB", "c"])
+                == Reply::Array(vec![Reply::bulk("c"), Reply::Int(0)])
+        });
+    }
+}
+
 #[test]
 fn messages_arrive_in_publish_order() {
     let redis = common::RedisServer::start();

@@ -556,6 +556,20 @@ fn functions_survive_a_restart_and_reach_a_replica() {
                 == Reply::Array(vec![Reply::bulk("from-script"), Reply::bulk("3")])
         },
     );
+    // Effects, not the script: a value only that run could produce (the clock to the
+    // microsecond, Lua's random numbers) arrives as the master wrote it.
+    let stamp = m.cmd(&[
+        "EVAL",
+        "local t = redis.call('time') local v = t[1] .. '.' .. t[2] .. ':' .. tostring(math.random()) redis.call('set', KEYS[1], v) return v",
+        "1",
+        "stamp",
+    ]);
+    assert!(matches!(stamp, Reply::Bulk(_)), "{stamp:?}");
+    wait_until(
+        "the replica has the script's value, not a value of its own",
+        Duration::from_secs(30),
+        || r.cmd(&["GET", "stamp"]) == stamp,
+    );
     // The library came with the stream; read-only functions run there, writing ones
     // are refused, and a new library on the master shows up.
     assert_eq!(r.cmd(&["FCALL_RO", "peek", "1", "n"]), Reply::bulk("3"));

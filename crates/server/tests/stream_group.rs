@@ -1,7 +1,8 @@
 //! Stream consumer groups against real servers: the same command sequences sent to
 //! redis-server 7 and Ferrokv side by side (replies compared exactly, times blanked),
 //! blocking XREADGROUP, idle times, the groups' life with their stream, restarts, and a
-//! slot migration carrying groups, consumers and pending entries.
+//! replica receiving groups, consumers and pending entries (the slot migration that
+//! carries them is in migration.rs).
 
 mod common;
 use std::time::Duration;
@@ -510,4 +511,84 @@ fn groups_live_and_die_with_their_stream_and_survive_restarts() {
     let groups = c.cmd(&["XINFO", "GROUPS", "s"]).items();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].items()[1], Reply::bulk("g2"));
+}
+
+/// Groups, consumers and pending entries reach a replica with the stream (they are
+/// records under its key), and later group changes follow.
+#[test]
+fn groups_consumers_and_pending_entries_reach_a_replica() {
+    let master = TestServer::start(&[]);
+    let replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    for id in ["1-1", "2-1", "3-1", "4-1"] {
+        m.cmd(&["XADD", "s", id, "f", id]);
+    }
+    assert_eq!(m.cmd(&["XGROUP", "CREATE", "s", "g1", "0"]), Reply::ok());
+    assert_eq!(
+        m.cmd(&["XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "4"]),
+        Reply::ok()
+    );
+    m.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    m.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "s", ">"]);
+    m.cmd(&[
+        "XCLAIM",
+        "s",
+        "g1",
+        "bob",
+        "0",
+        "1-1",
+        "RETRYCOUNT",
+        "4",
+        "JUSTID",
+    ]);
+    m.cmd(&["XGROUP", "CREATECONSUMER", "s", "g2", "idle"]);
+    let port = master.port.to_string();
+    assert_eq!(
+        replica.raw().cmd(&["SLAVEOF", "127.0.0.1", &port]),
+        Reply::ok()
+    );
+    let mut r = replica.raw();
+    // XINFO STREAM FULL holds only absolute times: the copy must be identical.
+    let full = m.cmd(&["XINFO", "STREAM", "s", "FULL"]);
+    common::wait_until(
+        "the replica has the groups",
+        Duration::from_secs(30),
+        || r.cmd(&["XINFO", "STREAM", "s", "FULL"]) == full,
+    );
+    // Changes after the sync follow: an ack, a destroyed group, a deleted consumer.
+    assert_eq!(m.cmd(&["XACK", "s", "g1", "1-1", "3-1"]), Reply::Int(2));
+    assert_eq!(m.cmd(&["XGROUP", "DESTROY", "s", "g2"]), Reply::Int(1));
+    assert_eq!(
+        m.cmd(&["XGROUP", "DELCONSUMER", "s", "g1", "alice"]),
+        Reply::Int(1)
+    );
+    let full = m.cmd(&["XINFO", "STREAM", "s", "FULL"]);
+    common::wait_until(
+        "the replica follows the group changes",
+        Duration::from_secs(30),
+        || r.cmd(&["XINFO", "STREAM", "s", "FULL"]) == full,
+    );
+    // bob keeps 4-1; alice's 2-1 went with her.
+    assert_eq!(
+        r.cmd(&["XPENDING", "s", "g1"]),
+        Reply::Array(vec![
+            Reply::Int(1),
+            Reply::bulk("4-1"),
+            Reply::bulk("4-1"),
+            Reply::Array(vec![Reply::Array(vec![
+                Reply::bulk("bob"),
+                Reply::bulk("1")
+            ])]),
+        ])
+    );
 }

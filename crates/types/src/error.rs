@@ -42,8 +42,8 @@ pub enum TypeError {
     /// Other stream errors (XSETID's checks); the text follows `ERR `.
     #[error("{0}")]
     Stream(&'static str),
-    /// A command that cannot handle this value (DUMP of a stream); the text follows
-    /// `ERR `.
+    /// A command that cannot handle this value (DUMP of a type without a Redis
+    /// serialization, none today); the text follows `ERR `.
     #[error("{0}")]
     Unsupported(&'static str),
     #[error("{0}")]

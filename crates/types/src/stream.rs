@@ -179,7 +179,7 @@ impl StreamState {
 }
 
 /// Encodes an entry's fields and values: `[len:4 BE][bytes]` each.
-fn encode_fields(fields: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn encode_fields(fields: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
     for field in fields {
         out.extend_from_slice(&(field.len() as u32).to_be_bytes());

@@ -21,6 +21,7 @@
 use ferrokv_storage::metadata::CollectionMeta;
 use ferrokv_storage::{now_ms, Batch, Cf, StorageError};
 
+use crate::dump::{StreamGroupValue, StreamValue};
 use crate::stream::{decode_fields, StreamState};
 use crate::{Database, Result, StreamEntry, StreamId, TypeError};
 
@@ -1270,6 +1271,122 @@ impl Database {
             });
         }
         Ok(out)
+    }
+}
+
+/// Redis' `streamEstimateDistanceFromFirstEverEntry` for a stream given by its counters:
+/// the entries-read value of a group whose last delivered ID is `id`
+/// (`ENTRIES_READ_UNKNOWN` when it cannot be known). Redis 7.0 uses it for groups
+/// loaded from payloads older than 7.0, which carry no counter.
+pub(crate) fn estimate_entries_read(
+    length: u64,
+    last_id: StreamId,
+    max_deleted_id: StreamId,
+    entries_added: u64,
+    first_id: StreamId,
+    id: StreamId,
+) -> i64 {
+    StreamFacts {
+        length,
+        state: StreamState {
+            last_id,
+            entries_added,
+            max_deleted_id,
+        },
+        first_id,
+    }
+    .estimate_distance(id)
+}
+
+impl Database {
+    /// The whole stream at `key` as DUMP serializes it: entries, counters, groups with
+    /// their PELs and consumers. `None` when there is no stream.
+    pub(crate) fn stream_value(&self, key: &[u8]) -> Result<Option<StreamValue>> {
+        // Every group write holds the key's lock: holding it here keeps the PEL, the
+        // consumers and the entries of one moment (a pending entry whose consumer was
+        // deleted meanwhile would make a payload no Redis can load).
+        let _guard = self.locks.lock_one(key);
+        let Some((meta, state)) = self.stream(key)? else {
+            return Ok(None);
+        };
+        let version = meta.version;
+        let entries =
+            self.stream_entries(key, version, StreamId::MIN, StreamId::MAX, None, false)?;
+        let mut groups = Vec::new();
+        for (name, group) in self.group_names(key, version)? {
+            let pending = self.pending_range(
+                key,
+                version,
+                &name,
+                None,
+                (StreamId::MIN, StreamId::MAX),
+                u64::MAX,
+            )?;
+            let consumers = self.consumers(key, version, &name)?;
+            groups.push(StreamGroupValue {
+                name,
+                last_id: group.last_id,
+                entries_read: group.entries_read,
+                pending,
+                consumers,
+            });
+        }
+        Ok(Some(StreamValue {
+            entries,
+            last_id: state.last_id,
+            max_deleted_id: state.max_deleted_id,
+            entries_added: state.entries_added,
+            groups,
+        }))
+    }
+
+    /// Adds a restored stream to `batch` under the new collection `meta` (fresh
+    /// version): its entries, counters, groups, consumers and pending entries. Kept
+    /// even when empty, as streams are.
+    pub(crate) fn put_stream_value(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        meta: &mut CollectionMeta,
+        value: &StreamValue,
+    ) {
+        let version = meta.version;
+        for entry in &value.entries {
+            let fields: Vec<&[u8]> = entry.fields.iter().map(Vec::as_slice).collect();
+            self.put_member(
+                batch,
+                key,
+                version,
+                &entry.id.to_bytes(),
+                &crate::stream::encode_fields(&fields),
+            );
+        }
+        meta.size = value.entries.len() as u64;
+        for group in &value.groups {
+            let stored = Group {
+                last_id: group.last_id,
+                entries_read: group.entries_read,
+            };
+            self.put_group(batch, key, version, &group.name, &stored);
+            for (consumer, seen_ms) in &group.consumers {
+                self.put_record(
+                    batch,
+                    key,
+                    version,
+                    &consumer_member(&group.name, consumer),
+                    &seen_ms.to_be_bytes(),
+                );
+            }
+            for nack in &group.pending {
+                self.put_nack(batch, key, version, &group.name, nack, None);
+            }
+        }
+        let state = StreamState {
+            last_id: value.last_id,
+            entries_added: value.entries_added,
+            max_deleted_id: value.max_deleted_id,
+        };
+        self.put_stream(batch, key, meta, &state);
     }
 }
 
