@@ -47,7 +47,16 @@ impl Link {
         self.read()
     }
 
-    fn read(&mut self) -> Result<Reply, LinkError> {
+    /// Sends one command without waiting for its reply (read later with `read`, in
+    /// order: pipelining).
+    pub fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        self.writer
+            .write_all(&ferrokv_protocol::encode_command(args))?;
+        Ok(())
+    }
+
+    /// Reads the reply to the oldest command sent and not yet answered.
+    pub fn read(&mut self) -> Result<Reply, LinkError> {
         read_reply(&mut self.reader, MAX_REPLY).map_err(|e| match e {
             ReplyError::Io(e) => LinkError::Io(e),
             ReplyError::Remote(text) => LinkError::Remote(text),

@@ -262,6 +262,9 @@ pub struct Client {
     pub replica_ip: Option<String>,
     /// Cluster: this connection is a source node's importing link for these slots.
     pub importing: Option<ferrokv_cluster::SlotSet>,
+    /// Cluster: the SST files this importing link's snapshot records are being built
+    /// into (`APPLYSST`); ingested before any tail batch or the commit.
+    pub sst_import: Option<ferrokv_storage::SstImport>,
     pub action: Option<Action>,
     /// MONITOR: the feed of executed commands this connection relays.
     pub monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
@@ -284,6 +287,7 @@ impl Client {
             replica_port: 0,
             replica_ip: None,
             importing: None,
+            sst_import: None,
             action: None,
             monitor: None,
             pubsub: Default::default(),

@@ -408,6 +408,17 @@ impl Storage {
         data: &[u8],
         allowed: &dyn Fn(&[u8]) -> bool,
     ) -> Result<(), StorageError> {
+        let copy = self.checked_copy(data, allowed)?;
+        self.write(copy)
+    }
+
+    /// The checks of [`Storage::write_raw`]: the batch rebuilt record by record, if
+    /// every record is one `allowed` accepts and the batch is well-formed.
+    pub(crate) fn checked_copy(
+        &self,
+        data: &[u8],
+        allowed: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Batch<'_>, StorageError> {
         let declared = data
             .get(8..12)
             .and_then(|b| b.try_into().ok())
@@ -427,7 +438,7 @@ impl Storage {
         if copied.records != declared as usize || copy.data().get(12..) != data.get(12..) {
             return Err(StorageError::Corrupt("malformed write batch"));
         }
-        self.write(copy)
+        Ok(copy)
     }
 
     /// Makes every acknowledged write durable and flushes memtables: the clean-shutdown path.

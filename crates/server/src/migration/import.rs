@@ -51,14 +51,28 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
                     return Err(CommandError::err("Can't import slot which belongs to me"));
                 }
             }
-            // A clean slate: leftovers of an earlier attempt must not mix in.
-            server.delete_slots(&slots);
+            // A clean slate: leftovers of an earlier attempt must not mix in. Empty
+            // slots get no tombstone, so that ingested files overlap nothing and land
+            // in the bottommost level (`apply_sst`).
+            let storage = server.db.storage();
+            let leftovers: SlotSet = slots
+                .ranges()
+                .into_iter()
+                .filter(|(first, last)| {
+                    !storage.slot_range_is_empty(*first, *last).unwrap_or(false)
+                })
+                .flat_map(|(first, last)| first..=last)
+                .collect();
+            server.delete_slots(&leftovers);
+            client.sst_import = None;
             cluster.state.write().set_importing(&slots, &source);
             super::save_records(cluster);
             client.importing = Some(slots.clone());
             *server.newest_import.lock() = Some((slots, "start"));
         }
         1 => {
+            // Every snapshot file is in before the commit (the tail may be empty).
+            finish_sst(server, client)?;
             {
                 let topology = cluster.state.read();
                 let ours = |s: u16| {
@@ -102,6 +116,9 @@ pub fn import(server: &Server, client: &mut Client, args: &[Bytes]) -> Result<Fr
             *server.newest_import.lock() = Some((slots, "success"));
         }
         _ => {
+            // Files not yet ingested are deleted; ingested ones go with the range
+            // delete of the abort.
+            client.sst_import = None;
             abort_import(server, &slots);
             client.importing = None;
         }
@@ -148,8 +165,18 @@ pub fn import_state(server: &Server, slots: &SlotSet) -> &'static str {
     }
 }
 
-/// `APPLYBATCH <raw write batch>`: the importing link ships data.
-pub fn apply_batch(server: &Server, client: &Client, data: &[u8]) -> Result<Frame, CommandError> {
+/// `APPLYBATCH <raw write batch>`: the importing link ships data. Snapshot records
+/// still waiting in SST files are ingested first: a tail write must come after the
+/// snapshot record it replaces (an ingested file gets a newer sequence number than
+/// everything written before it).
+pub fn apply_batch(
+    server: &Server,
+    client: &mut Client,
+    data: &[u8],
+) -> Result<Frame, CommandError> {
+    if client.sst_import.is_some() {
+        finish_sst(server, client)?;
+    }
     let Some(slots) = client.importing.as_ref() else {
         return Err(CommandError::err(
             "APPLYBATCH is only accepted on an importing link",
@@ -164,4 +191,81 @@ pub fn apply_batch(server: &Server, client: &Client, data: &[u8]) -> Result<Fram
         .write_raw(data, &allowed)
         .map_err(|e| CommandError::err(e.to_string()))?;
     Ok(Frame::ok())
+}
+
+/// Where importing links stage their SST files (cleared at start-up).
+pub fn sst_staging_dir(server: &Server) -> std::path::PathBuf {
+    server.config.read().data_dir().join("import-sst")
+}
+
+/// `APPLYSST <raw write batch>`: records of the source's snapshot, in ascending key
+/// order per column family (puts only). They are built into SST files of
+/// `migrate-sst-file-mb` and ingested (no WAL, no memtable), unless a replica follows
+/// this node, which reads the WAL only: then, or with `migrate-sst-file-mb 0`, they
+/// are written as a batch, exactly as `APPLYBATCH` would.
+pub fn apply_sst(server: &Server, client: &mut Client, data: &[u8]) -> Result<Frame, CommandError> {
+    let Some(slots) = client.importing.as_ref() else {
+        return Err(CommandError::err(
+            "APPLYSST is only accepted on an importing link",
+        ));
+    };
+    let allowed =
+        |key: &[u8]| ferrokv_storage::encoding::slot_of(key).is_some_and(|s| slots.contains(s));
+    let storage = server.db.storage();
+    let file_mb = server.config.read().migrate_sst_file_mb;
+    if client.sst_import.is_none() {
+        if file_mb == 0 || !server.replication.may_ingest() {
+            storage
+                .write_raw(data, &allowed)
+                .map_err(|e| CommandError::err(e.to_string()))?;
+            return Ok(Frame::ok());
+        }
+        let prefix = format!("{}-{}", std::process::id(), client.id());
+        client.sst_import = Some(
+            storage
+                .sst_import(&sst_staging_dir(server), &prefix, file_mb << 20)
+                .map_err(|e| CommandError::err(e.to_string()))?,
+        );
+    }
+    let Some(import) = client.sst_import.as_mut() else {
+        return Ok(Frame::ok());
+    };
+    let result = server
+        .replication
+        .ingest_unreplicated(storage, || {
+            let before = import.ingested_files;
+            import.add(storage, data, &allowed)?;
+            Ok(import.ingested_files > before)
+        })
+        .unwrap_or_else(|| Err(replica_attached()));
+    if let Err(e) = result {
+        client.sst_import = None;
+        return Err(CommandError::err(e.to_string()));
+    }
+    Ok(Frame::ok())
+}
+
+fn replica_attached() -> ferrokv_storage::StorageError {
+    ferrokv_storage::StorageError::Refused(
+        "a replica attached during an SST import; retry the migration (it then ships batches)",
+    )
+}
+
+/// Ingests the snapshot records of the link still waiting in SST files.
+fn finish_sst(server: &Server, client: &mut Client) -> Result<(), CommandError> {
+    let Some(mut import) = client.sst_import.take() else {
+        return Ok(());
+    };
+    let storage = server.db.storage();
+    if !import.pending() {
+        return Ok(());
+    }
+    server
+        .replication
+        .ingest_unreplicated(storage, || {
+            import.finish()?;
+            Ok(true)
+        })
+        .unwrap_or_else(|| Err(replica_attached()))
+        .map_err(|e| CommandError::err(e.to_string()))
 }
