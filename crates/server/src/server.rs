@@ -26,6 +26,8 @@ pub struct Stats {
     pub commands_processed: AtomicU64,
     pub expired_keys: AtomicU64,
     pub compactions: AtomicU64,
+    /// SST files importing links ingested (a migration's snapshot).
+    pub imported_sst_files: AtomicU64,
 }
 
 /// SCAN cursors: clients get small numbers (the Rust `redis` crate parses cursors as

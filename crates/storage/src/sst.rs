@@ -24,10 +24,14 @@ struct Open {
     _options: Box<Options>,
     path: PathBuf,
     records: u64,
+    /// Bytes of keys and values added (what the chunk size bounds: compression makes
+    /// the file's own size say little about how much it holds).
+    bytes: u64,
 }
 
 /// SST files being built from sorted records, one open file per column family; a file
-/// is ingested when it reaches `chunk_bytes`, and the rest by [`SstImport::finish`].
+/// is ingested once `chunk_bytes` of keys and values went in, and the rest by
+/// [`SstImport::finish`].
 /// Dropped unfinished, its open files are deleted (never ingested).
 ///
 /// Records of each family must arrive in strictly ascending key order (a migration's
@@ -53,7 +57,8 @@ unsafe impl Send for SstImport {}
 impl Storage {
     /// Starts an SST import staging its files in `dir` (created if missing; it must be
     /// on the database's file system, files are moved into it), named from `prefix`,
-    /// each ingested once it holds about `chunk_bytes` bytes.
+    /// each ingested once it holds about `chunk_bytes` bytes of keys and values (at
+    /// least 1 MiB).
     pub fn sst_import(
         &self,
         dir: &Path,
@@ -125,7 +130,7 @@ impl SstImport {
         for cf in Cf::ALL {
             let full = self.open[cf.index()]
                 .as_ref()
-                .is_some_and(|o| o.writer.file_size() >= self.chunk_bytes);
+                .is_some_and(|o| o.bytes >= self.chunk_bytes);
             if full {
                 self.ingest(cf)?;
             }
@@ -166,11 +171,13 @@ impl SstImport {
                 _options: options,
                 path,
                 records: 0,
+                bytes: 0,
             });
         }
         let open = slot.as_mut().expect("opened above");
         open.writer.put(key, value)?;
         open.records += 1;
+        open.bytes += (key.len() + value.len()) as u64;
         Ok(())
     }
 

@@ -234,7 +234,9 @@ pub fn apply_sst(server: &Server, client: &mut Client, data: &[u8]) -> Result<Fr
         .replication
         .ingest_unreplicated(storage, || {
             let before = import.ingested_files;
-            import.add(storage, data, &allowed)?;
+            let added = import.add(storage, data, &allowed);
+            count_ingested(server, import.ingested_files - before);
+            added?;
             Ok(import.ingested_files > before)
         })
         .unwrap_or_else(|| Err(replica_attached()));
@@ -243,6 +245,13 @@ pub fn apply_sst(server: &Server, client: &mut Client, data: &[u8]) -> Result<Fr
         return Err(CommandError::err(e.to_string()));
     }
     Ok(Frame::ok())
+}
+
+fn count_ingested(server: &Server, files: u64) {
+    server
+        .stats
+        .imported_sst_files
+        .fetch_add(files, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn replica_attached() -> ferrokv_storage::StorageError {
@@ -263,7 +272,10 @@ fn finish_sst(server: &Server, client: &mut Client) -> Result<(), CommandError> 
     server
         .replication
         .ingest_unreplicated(storage, || {
-            import.finish()?;
+            let before = import.ingested_files;
+            let finished = import.finish();
+            count_ingested(server, import.ingested_files - before);
+            finished?;
             Ok(true)
         })
         .unwrap_or_else(|| Err(replica_attached()))
