@@ -89,7 +89,7 @@ per = 1000
 with open(path, "wb") as out:
     for start in range(0, fields, per):
         n = min(per, fields - start)
-        parts = [b"HSET", b"bighash"]
+        parts = [b"HSET", b"hash0"]
         for i in range(start, start + n):
             parts += [b"f%d" % i, value]
         out.write(b"*%d\r\n" % len(parts))
@@ -110,37 +110,41 @@ migrate_sync() { # <from port> <slots> <to id>: prints seconds
 if [ "$MODE" = hash ]; then
   gen_hash
   redis-cli -p "$A_PORT" --pipe < "$WORK/hash.resp" >/dev/null
-  SLOT=$(redis-cli -p "$A_PORT" CLUSTER KEYSLOT bighash)
-  echo "A holds a hash of $(redis-cli -p "$A_PORT" HLEN bighash) fields of $FIELD_VALUE bytes (slot $SLOT)"
+  SLOT=$(redis-cli -p "$A_PORT" CLUSTER KEYSLOT hash0)
+  echo "A holds a hash of $(redis-cli -p "$A_PORT" HLEN hash0) fields of $FIELD_VALUE bytes (slot $SLOT)"
   python3 - "$A_PID" "$B_PID" "$A_PORT" "$B_PORT" "$WORK/stop" > "$WORK/sampled" <<'PY' &
-import os, socket, sys, threading, time
+import multiprocessing, os, socket, sys, time
 pids, ports, stop = sys.argv[1:3], sys.argv[3:5], sys.argv[5]
 def rss(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-base = [rss(p) for p in pids]
-peak = list(base)
-slowest = [0.0, 0.0]
-def pinger(i):
-    s = socket.create_connection(("127.0.0.1", int(ports[i])))
+def pinger(port, out):
+    # A process of its own per node: no other Python thread delays its timing.
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    slowest = 0.0
     while not os.path.exists(stop):
         t = time.perf_counter()
         s.sendall(b"PING\r\n")
         buf = b""
         while not buf.endswith(b"\r\n"):
             buf += s.recv(64)
-        slowest[i] = max(slowest[i], time.perf_counter() - t)
+        slowest = max(slowest, time.perf_counter() - t)
         time.sleep(0.01)
-threads = [threading.Thread(target=pinger, args=(i,)) for i in range(2)]
-for t in threads: t.start()
+    out.value = slowest
+base = [rss(p) for p in pids]
+peak = list(base)
+slowest = [multiprocessing.Value("d", 0.0) for _ in ports]
+procs = [multiprocessing.Process(target=pinger, args=(port, v)) for port, v in zip(ports, slowest)]
+for p in procs: p.start()
 while not os.path.exists(stop):
     for i, p in enumerate(pids):
         peak[i] = max(peak[i], rss(p))
     time.sleep(0.02)
-for t in threads: t.join()
+for p in procs: p.join()
 for name, b, p, s in zip("AB", base, peak, slowest):
-    print(f"  node {name}: VmRSS {b / 2**20:.0f} MiB before, peak {p / 2**20:.0f} MiB, growth {(p - b) / 2**20:.0f} MiB; slowest PING {s * 1000:.1f} ms")
+    print(f"  node {name}: VmRSS {b / 2**20:.0f} MiB before, peak {p / 2**20:.0f} MiB, growth {(p - b) / 2**20:.0f} MiB; slowest PING {s.value * 1000:.1f} ms")
 PY
   SAMPLER=$!
   sleep 0.5
@@ -149,7 +153,7 @@ PY
   wait "$SAMPLER"
   MB=$(echo "$FIELDS * ($FIELD_VALUE + 8) / 1000000" | bc -l)
   printf "moved the hash (%s fields, ~%.0f MB of user data) in %.2f s: %.0f MB/s\n" "$FIELDS" "$MB" "$SECS" "$(echo "$MB / $SECS" | bc -l)"
-  echo "B: HLEN $(redis-cli -p "$B_PORT" -c HLEN bighash)"
+  echo "B: HLEN $(redis-cli -p "$B_PORT" -c HLEN hash0)"
   cat "$WORK/sampled"
   exit 0
 fi

@@ -20,6 +20,9 @@ pub enum LinkError {
 /// The largest reply the link reads: the destination answers with short statuses.
 const MAX_REPLY: usize = 1024 * 1024;
 
+/// Arguments at least this long are written to the socket directly.
+const DIRECT_ARG: usize = 16 * 1024;
+
 pub struct Link {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -50,8 +53,21 @@ impl Link {
     /// Sends one command without waiting for its reply (read later with `read`, in
     /// order: pipelining).
     pub fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
-        self.writer
-            .write_all(&ferrokv_protocol::encode_command(args))?;
+        // Large arguments (a batch of records) go to the socket as they are, not copied
+        // into one buffer with the framing first: the copy cost as much as the read.
+        let mut framing = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            framing.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            if arg.len() < DIRECT_ARG {
+                framing.extend_from_slice(arg);
+            } else {
+                self.writer.write_all(&framing)?;
+                framing.clear();
+                self.writer.write_all(arg)?;
+            }
+            framing.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&framing)?;
         Ok(())
     }
 

@@ -212,6 +212,27 @@ impl Sender<'_> {
         }
     }
 
+    /// Tells a destination that took `APPLYSST` that the snapshot is complete (an
+    /// empty `APPLYSST`): it ingests what waits in its files then, off its client
+    /// threads, rather than when the first tail batch or the commit comes.
+    fn end_snapshot(&mut self) -> Result<(), Failure> {
+        if !(self.sst && self.sst_accepted) {
+            return Ok(());
+        }
+        self.link.send(&[b"APPLYSST", b""])?;
+        self.in_flight += 1;
+        self.wait_window()
+    }
+
+    /// Reads replies until at most `WINDOW` commands are unanswered.
+    fn wait_window(&mut self) -> Result<(), Failure> {
+        while self.in_flight > WINDOW {
+            self.in_flight -= 1;
+            self.link.receive()?;
+        }
+        Ok(())
+    }
+
     fn send_as(&mut self, command: &[u8], batch: &Batch<'_>) -> Result<(), Failure> {
         if batch.is_empty() {
             return Ok(());
@@ -227,10 +248,7 @@ impl Sender<'_> {
         } else {
             self.link.send(&[command, data])?;
             self.in_flight += 1;
-            while self.in_flight > WINDOW {
-                self.in_flight -= 1;
-                self.link.receive()?;
-            }
+            self.wait_window()?;
         }
         // The records' bytes, as `bytes_total` counts them: a throttled copy ships many
         // small batches, and their headers must not run the progress ahead.
@@ -357,7 +375,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
-            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 if cf == Cf::Metadata {
                     keys_total += 1;
@@ -377,7 +395,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
             let mut batch = storage.batch();
-            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
                 let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
@@ -406,6 +424,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
         }
     }
     drop(snapshot);
+    sender.end_snapshot()?;
     job.keys_total.store(keys as i64, Ordering::Relaxed);
 
     // 2. Ship the captured tail until little is pending, 3. fence, 4. the last tail.

@@ -74,6 +74,10 @@ pub struct Server {
     pub pause: crate::pause::Pause,
     /// The newest import this node took part in, for CLUSTER INFO.
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
+    /// Held while an importing link ingests SST files and while an import is dropped:
+    /// files are ingested only into slots still being imported, so an abort's range
+    /// delete always comes after (and covers) them.
+    pub import_gate: Mutex<()>,
     pub waiters: crate::blocking::KeyWaiters,
     /// Pub/Sub subscribers of this node.
     pub pubsub: crate::pubsub::PubSub,

@@ -343,7 +343,34 @@ impl Storage {
         upper: Option<&[u8]>,
         snapshot: Option<&Snapshot<'_>>,
     ) -> RangeIter<'_> {
+        self.iter_with(ReadOptions::default(), cf, lower, upper, snapshot)
+    }
+
+    /// [`Storage::range_iter`] for one pass over much data (a migration's snapshot):
+    /// the blocks it reads do not enter the block cache (they would push out what
+    /// clients read, and grow the process by the cache's size), and files are read
+    /// ahead in large pieces.
+    pub fn scan_iter(
+        &self,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        snapshot: Option<&Snapshot<'_>>,
+    ) -> RangeIter<'_> {
         let mut opts = ReadOptions::default();
+        opts.fill_cache(false);
+        opts.set_readahead_size(2 << 20);
+        self.iter_with(opts, cf, lower, upper, snapshot)
+    }
+
+    fn iter_with(
+        &self,
+        mut opts: ReadOptions,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        snapshot: Option<&Snapshot<'_>>,
+    ) -> RangeIter<'_> {
         opts.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
             opts.set_iterate_upper_bound(upper.to_vec());

@@ -30,8 +30,8 @@ struct Open {
 }
 
 /// SST files being built from sorted records, one open file per column family; a file
-/// is ingested once `chunk_bytes` of keys and values went in, and the rest by
-/// [`SstImport::finish`].
+/// is ingested once `chunk_bytes` of keys and values went in ([`SstImport::ingest_full`]),
+/// and the rest by [`SstImport::finish`].
 /// Dropped unfinished, its open files are deleted (never ingested).
 ///
 /// Records of each family must arrive in strictly ascending key order (a migration's
@@ -102,6 +102,9 @@ fn writer_options() -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_bloom_filter(10.0, false);
     let mut options = Options::default();
+    // Written back as it goes: finishing a file then syncs its last megabyte, not the
+    // whole file (the importing link's worker thread waits for that).
+    options.set_bytes_per_sync(1 << 20);
     options.set_block_based_table_factory(&table);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     options
@@ -111,7 +114,7 @@ impl SstImport {
     /// Adds the records of a raw write batch ([`crate::Batch::data`] of another node),
     /// checked as [`Storage::write_raw`] checks them: every stored key must be one
     /// `allowed` accepts, and only puts are accepted (a snapshot has nothing else).
-    /// Ingests the files that reach the chunk size.
+    /// Ingests nothing: see [`SstImport::full`].
     pub fn add(
         &mut self,
         storage: &Storage,
@@ -124,9 +127,22 @@ impl SstImport {
             error: None,
         };
         checked.records.iterate_cf(&mut sink);
-        if let Some(e) = sink.error {
-            return Err(e);
+        match sink.error {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
+    }
+
+    /// Whether a file holds the chunk size: time for [`SstImport::ingest_full`].
+    pub fn full(&self) -> bool {
+        self.open
+            .iter()
+            .flatten()
+            .any(|o| o.bytes >= self.chunk_bytes)
+    }
+
+    /// Finishes and ingests the files that hold the chunk size.
+    pub fn ingest_full(&mut self) -> Result<(), StorageError> {
         for cf in Cf::ALL {
             let full = self.open[cf.index()]
                 .as_ref()
