@@ -17,6 +17,7 @@
 #   BIN=target/release/ferrokv-server bench/migration.sh
 #   MODE=hash FIELDS=10000000 bench/migration.sh
 #   SST_MB=0 bench/migration.sh     # migrate-sst-file-mb 0: the snapshot as batches
+#   NICE=0 bench/migration.sh       # migrate-nice 0: the copy at the clients' priority
 #   PERF=/tmp/mig.data bench/migration.sh   # perf record -g of both nodes during step 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,7 @@ A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1
 B=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2
 for port in "$A_PORT" "$B_PORT"; do
   "$BIN" --port "$port" --dir "$WORK/$port" --cluster-enabled yes --log-level warning \
-    --migrate-sst-file-mb "${SST_MB:-64}" &
+    --migrate-sst-file-mb "${SST_MB:-64}" --migrate-nice "${NICE:-10}" &
   PIDS+=($!)
 done
 A_PID=${PIDS[0]}

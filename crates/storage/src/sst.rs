@@ -263,3 +263,103 @@ impl WriteBatchIteratorCf for Sink<'_> {
             .get_or_insert(StorageError::Corrupt("a merge in sorted records"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::metadata_key_in_slot;
+    use crate::test_support::open;
+
+    /// A raw batch of puts of `keys` (value: 100 bytes of the key's index).
+    fn batch(source: &Storage, cf: Cf, keys: &[Vec<u8>]) -> Vec<u8> {
+        let mut batch = source.batch();
+        for (i, key) in keys.iter().enumerate() {
+            batch.put(cf, key, [i as u8; 100]);
+        }
+        batch.data().to_vec()
+    }
+
+    fn key(slot: u16, i: u32) -> Vec<u8> {
+        metadata_key_in_slot(slot, format!("k{i:08}").as_bytes())
+    }
+
+    fn staged(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    #[test]
+    fn sorted_records_are_ingested_in_chunks_and_read_back() {
+        let (_dir, storage) = open();
+        let (_src_dir, source) = open();
+        let stage = tempfile::tempdir().unwrap();
+        let mut import = storage.sst_import(stage.path(), "t", 1 << 20).unwrap();
+        // 30,500 records of ~115 bytes: ~3.4 MB, three full files and a last one.
+        for chunk in 0..31u32 {
+            let keys: Vec<_> = (chunk * 1000..((chunk + 1) * 1000).min(30_500))
+                .map(|i| key(7, i))
+                .collect();
+            import
+                .add(&storage, &batch(&source, Cf::Metadata, &keys), &|_| true)
+                .unwrap();
+            if import.full() {
+                import.ingest_full().unwrap();
+            }
+        }
+        assert!(import.ingested_files >= 3, "{}", import.ingested_files);
+        assert!(
+            import.pending(),
+            "{} files, {} records",
+            import.ingested_files,
+            import.ingested_records
+        );
+        import.finish().unwrap();
+        assert!(!import.pending());
+        assert_eq!(import.ingested_records, 30_500);
+        assert_eq!(staged(stage.path()), 0, "moved into the database");
+        let value = storage.get(Cf::Metadata, &key(7, 29_999)).unwrap().unwrap();
+        assert_eq!(value.as_ref(), &[(999 % 256) as u8; 100][..]);
+        let value = storage.get(Cf::Metadata, &key(7, 30_499)).unwrap().unwrap();
+        assert_eq!(value.as_ref(), &[(499 % 256) as u8; 100][..]);
+        // A range delete covers ingested records.
+        storage.delete_slot_range(7, 7).unwrap();
+        assert!(storage.get(Cf::Metadata, &key(7, 0)).unwrap().is_none());
+        assert!(storage.slot_range_is_empty(7, 7).unwrap());
+    }
+
+    #[test]
+    fn records_out_of_order_deletes_and_foreign_keys_are_refused() {
+        let (_dir, storage) = open();
+        let (_src_dir, source) = open();
+        let stage = tempfile::tempdir().unwrap();
+        let mut import = storage.sst_import(stage.path(), "t", 1 << 20).unwrap();
+        let sorted = batch(&source, Cf::Members, &[key(3, 1), key(3, 2)]);
+        import.add(&storage, &sorted, &|_| true).unwrap();
+        let backwards = batch(&source, Cf::Members, &[key(3, 1)]);
+        assert!(import.add(&storage, &backwards, &|_| true).is_err());
+
+        let mut import = storage.sst_import(stage.path(), "u", 1 << 20).unwrap();
+        let mut with_delete = source.batch();
+        with_delete.delete(Cf::Members, key(3, 5));
+        assert!(import.add(&storage, with_delete.data(), &|_| true).is_err());
+        let other_slot = batch(&source, Cf::Members, &[key(4, 1)]);
+        let only_slot_3 = |k: &[u8]| crate::encoding::slot_of(k) == Some(3);
+        assert!(import.add(&storage, &other_slot, &only_slot_3).is_err());
+    }
+
+    #[test]
+    fn an_import_dropped_unfinished_leaves_no_file_and_no_record() {
+        let (_dir, storage) = open();
+        let (_src_dir, source) = open();
+        let stage = tempfile::tempdir().unwrap();
+        let mut import = storage.sst_import(stage.path(), "t", 1 << 20).unwrap();
+        import
+            .add(&storage, &batch(&source, Cf::Scores, &[key(9, 1)]), &|_| {
+                true
+            })
+            .unwrap();
+        assert_eq!(staged(stage.path()), 1);
+        drop(import);
+        assert_eq!(staged(stage.path()), 0);
+        assert!(storage.get(Cf::Scores, &key(9, 1)).unwrap().is_none());
+    }
+}

@@ -261,7 +261,9 @@ fn offload(
     slots: SlotSet,
 ) {
     let server = server.clone();
+    let nice = server.config.read().migrate_nice;
     client.action = Some(Action::Offload(Offload::new(move || {
+        crate::workers::lower_priority(nice);
         let reply = ingest_step(&server, &mut import, data.as_deref(), &slots);
         let keep = reply.is_ok() && data.is_some();
         Offloaded {
