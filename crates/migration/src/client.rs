@@ -20,6 +20,9 @@ pub enum LinkError {
 /// The largest reply the link reads: the destination answers with short statuses.
 const MAX_REPLY: usize = 1024 * 1024;
 
+/// Arguments at least this long are written to the socket directly.
+const DIRECT_ARG: usize = 16 * 1024;
+
 pub struct Link {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -47,7 +50,29 @@ impl Link {
         self.read()
     }
 
-    fn read(&mut self) -> Result<Reply, LinkError> {
+    /// Sends one command without waiting for its reply (read later with `read`, in
+    /// order: pipelining).
+    pub fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        // Large arguments (a batch of records) go to the socket as they are, not copied
+        // into one buffer with the framing first: the copy cost as much as the read.
+        let mut framing = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            framing.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            if arg.len() < DIRECT_ARG {
+                framing.extend_from_slice(arg);
+            } else {
+                self.writer.write_all(&framing)?;
+                framing.clear();
+                self.writer.write_all(arg)?;
+            }
+            framing.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&framing)?;
+        Ok(())
+    }
+
+    /// Reads the reply to the oldest command sent and not yet answered.
+    pub fn read(&mut self) -> Result<Reply, LinkError> {
         read_reply(&mut self.reader, MAX_REPLY).map_err(|e| match e {
             ReplyError::Io(e) => LinkError::Io(e),
             ReplyError::Remote(text) => LinkError::Remote(text),

@@ -22,6 +22,9 @@ pub struct Options {
     pub fence_max_ms: u64,
     /// Kvrocks' `migrate-speed`: keys per second of the copy (0 = no limit).
     pub keys_per_sec: u64,
+    /// Ship the snapshot with `APPLYSST` (the destination builds and ingests SST
+    /// files) rather than `APPLYBATCH`.
+    pub snapshot_as_sst: bool,
     pub io_timeout_ms: u64,
     /// Password for the destination (the cluster's `requirepass`).
     pub password: Option<String>,

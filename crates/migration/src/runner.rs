@@ -25,11 +25,30 @@ pub trait Destination: Send {
     /// Sends one command and waits for its reply; an error reply is
     /// [`LinkError::Remote`].
     fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError>;
+    /// Sends one command; its reply is read by a later [`Destination::receive`]
+    /// (replies come in command order).
+    fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError>;
+    /// The reply to the oldest command sent with [`Destination::send`] and not yet
+    /// received; an error reply is [`LinkError::Remote`].
+    fn receive(&mut self) -> Result<Reply, LinkError>;
 }
+
+/// Data commands a job may have sent and not yet seen answered: the destination
+/// parses one while the next is read from the snapshot and sent (the two nodes work at
+/// once), and at most this many batches wait in buffers.
+const WINDOW: usize = 4;
 
 impl Destination for Link {
     fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError> {
         Link::call(self, args)
+    }
+
+    fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        Link::send(self, args)
+    }
+
+    fn receive(&mut self) -> Result<Reply, LinkError> {
+        Link::read(self)
     }
 }
 
@@ -142,6 +161,12 @@ struct Sender<'a> {
     link: Box<dyn Destination>,
     job: &'a Job,
     control: &'a dyn ClusterControl,
+    /// Snapshot records go as `APPLYSST`.
+    sst: bool,
+    /// The destination answered an `APPLYSST`.
+    sst_accepted: bool,
+    /// Commands sent whose replies were not read yet.
+    in_flight: usize,
 }
 
 impl Sender<'_> {
@@ -152,14 +177,79 @@ impl Sender<'_> {
         Ok(())
     }
 
+    /// Reads the replies of every command sent: all applied, or the first error.
+    fn drain(&mut self) -> Result<(), Failure> {
+        while self.in_flight > 0 {
+            self.in_flight -= 1;
+            self.link.receive()?;
+        }
+        Ok(())
+    }
+
+    /// One command and its reply, after every pipelined one was answered.
+    fn call(&mut self, args: &[&[u8]]) -> Result<Reply, Failure> {
+        self.drain()?;
+        Ok(self.link.call(args)?)
+    }
+
     /// Ships one raw batch, honouring the rate limit.
     fn send(&mut self, batch: &Batch<'_>) -> Result<(), Failure> {
+        self.send_as(b"APPLYBATCH", batch)
+    }
+
+    /// Ships snapshot records (sorted per column family): `APPLYSST` unless disabled,
+    /// or the destination does not know it (an older version), then `APPLYBATCH`.
+    fn send_snapshot(&mut self, batch: &Batch<'_>) -> Result<(), Failure> {
+        if !self.sst {
+            return self.send(batch);
+        }
+        match self.send_as(b"APPLYSST", batch) {
+            Err(Failure::Error(e)) if e.contains("unknown command") => {
+                self.sst = false;
+                self.send(batch)
+            }
+            other => other,
+        }
+    }
+
+    /// Tells a destination that took `APPLYSST` that the snapshot is complete (an
+    /// empty `APPLYSST`): it ingests what waits in its files then, off its client
+    /// threads, rather than when the first tail batch or the commit comes.
+    fn end_snapshot(&mut self) -> Result<(), Failure> {
+        if !(self.sst && self.sst_accepted) {
+            return Ok(());
+        }
+        self.link.send(&[b"APPLYSST", b""])?;
+        self.in_flight += 1;
+        self.wait_window()
+    }
+
+    /// Reads replies until at most `WINDOW` commands are unanswered.
+    fn wait_window(&mut self) -> Result<(), Failure> {
+        while self.in_flight > WINDOW {
+            self.in_flight -= 1;
+            self.link.receive()?;
+        }
+        Ok(())
+    }
+
+    fn send_as(&mut self, command: &[u8], batch: &Batch<'_>) -> Result<(), Failure> {
         if batch.is_empty() {
             return Ok(());
         }
         self.check()?;
         let data = batch.data();
-        self.link.call(&[b"APPLYBATCH", data])?;
+        if command == b"APPLYSST" && !self.sst_accepted {
+            // The first goes alone: an older destination refuses it, and what follows
+            // must then go as APPLYBATCH.
+            self.drain()?;
+            self.link.call(&[command, data])?;
+            self.sst_accepted = true;
+        } else {
+            self.link.send(&[command, data])?;
+            self.in_flight += 1;
+            self.wait_window()?;
+        }
         // The records' bytes, as `bytes_total` counts them: a throttled copy ships many
         // small batches, and their headers must not run the progress ahead.
         let bytes = data.len().saturating_sub(BATCH_HEADER) as u64;
@@ -248,11 +338,16 @@ const BATCH_HEADER: usize = 12;
 fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
     let options = control.options();
     let link = open_link(control, &job.dest_host, job.dest_port, &options)?;
-    let mut sender = Sender { link, job, control };
+    let mut sender = Sender {
+        link,
+        job,
+        control,
+        sst: options.snapshot_as_sst,
+        sst_accepted: false,
+        in_flight: 0,
+    };
     let slots_text = job.slots.to_string();
-    sender
-        .link
-        .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
+    sender.call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"0"])?;
     let storage = control.storage();
 
     // 1. Start capturing writes to the slots and take the snapshot, with no write in
@@ -280,7 +375,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
-            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 if cf == Cf::Metadata {
                     keys_total += 1;
@@ -300,7 +395,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
             let mut batch = storage.batch();
-            let mut iter = storage.range_iter(cf, &start, Some(&end), Some(&snapshot));
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
                 let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
@@ -309,14 +404,14 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
                     if !keys_throttle.try_acquire(1, options.keys_per_sec) {
                         // Throttled: what is ready goes now, so the copy streams.
-                        sender.send(&batch)?;
+                        sender.send_snapshot(&batch)?;
                         batch.clear();
                         full = false;
                         keys_throttle.acquire(1, options.keys_per_sec);
                     }
                 }
                 if full {
-                    sender.send(&batch)?;
+                    sender.send_snapshot(&batch)?;
                     batch.clear();
                     // Options are read again once per batch: CONFIG SET applies to
                     // running jobs.
@@ -325,10 +420,11 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
                 iter.next();
             }
             iter.status()?;
-            sender.send(&batch)?;
+            sender.send_snapshot(&batch)?;
         }
     }
     drop(snapshot);
+    sender.end_snapshot()?;
     job.keys_total.store(keys as i64, Ordering::Relaxed);
 
     // 2. Ship the captured tail until little is pending, 3. fence, 4. the last tail.
@@ -339,6 +435,8 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             break;
         }
     }
+    // Every batch so far applied before the cut-over starts.
+    sender.drain()?;
     job.set_phase(JobPhase::Fence);
     // Persisted before the fence, so the fence itself costs no fsync here.
     control.prepare(&job.slots, &job.dest)?;
@@ -350,6 +448,8 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     // 5. Commit on the destination, then here.
     job.set_phase(JobPhase::Commit);
     sender.check()?;
+    // The last tail's replies first: a refused batch fails the job before the commit.
+    sender.drain()?;
     let committed = sender
         .link
         .call(&[b"CLUSTER", b"IMPORT", slots_text.as_bytes(), b"1"]);
@@ -436,6 +536,8 @@ mod tests {
         CommitLost {
             committed: bool,
         },
+        /// The destination does not know APPLYSST (an older version).
+        NoSst,
     }
 
     #[derive(Default)]
@@ -449,9 +551,21 @@ mod tests {
     struct Fake {
         shared: Arc<Destinations>,
         fail: FailAt,
+        /// Replies to pipelined commands, not yet received.
+        pending: VecDeque<Result<Reply, LinkError>>,
     }
 
     impl Destination for Fake {
+        fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+            let reply = self.call(args);
+            self.pending.push_back(reply);
+            Ok(())
+        }
+
+        fn receive(&mut self) -> Result<Reply, LinkError> {
+            self.pending.pop_front().unwrap_or(Err(LinkError::Protocol))
+        }
+
         fn call(&mut self, args: &[&[u8]]) -> Result<Reply, LinkError> {
             let text = |a: &[u8]| String::from_utf8_lossy(a).into_owned();
             let name = text(args[0]);
@@ -473,6 +587,9 @@ mod tests {
                         Ok(Reply::Status("OK".into()))
                     }
                 }
+                ("APPLYSST", FailAt::NoSst) => Err(LinkError::Remote(
+                    "ERR unknown command 'APPLYSST', with args beginning with: ".into(),
+                )),
                 ("APPLYBATCH", _) => {
                     self.shared.batches.fetch_add(1, Ordering::Relaxed);
                     Ok(Reply::Status("OK".into()))
@@ -495,6 +612,8 @@ mod tests {
         throttle: Throttle,
         dest: Arc<Destinations>,
         fail: FailAt,
+        /// `snapshot_as_sst` of the options.
+        sst: bool,
         _dir: tempfile::TempDir,
     }
 
@@ -520,6 +639,7 @@ mod tests {
                 throttle: Throttle::default(),
                 dest: Arc::default(),
                 fail,
+                sst: false,
                 _dir: dir,
             }
         }
@@ -546,6 +666,7 @@ mod tests {
                 sequence_gap: 0,
                 fence_max_ms: 1000,
                 keys_per_sec: 0,
+                snapshot_as_sst: self.sst,
                 io_timeout_ms: 1000,
                 password: None,
             }
@@ -582,6 +703,7 @@ mod tests {
             Ok(Box::new(Fake {
                 shared: self.dest.clone(),
                 fail: self.fail,
+                pending: VecDeque::new(),
             }))
         }
     }
@@ -680,6 +802,67 @@ mod tests {
             Some("CLUSTER IMPORT 2"),
             "the destination is told to drop the import"
         );
+    }
+
+    #[test]
+    fn the_snapshot_goes_as_sst_records_and_the_tail_as_batches_after_it() {
+        for fail in [FailAt::Nowhere, FailAt::NoSst] {
+            let mut node = Node::new(fail);
+            node.sst = true;
+            let node = Arc::new(node);
+            // A write captured after the snapshot: it travels in the tail.
+            let job = Arc::new(Job::new(
+                "1-3".into(),
+                SlotSet::parse("5-6").expect("slots"),
+                "src".into(),
+                "dst".into(),
+                "127.0.0.1".into(),
+                1,
+            ));
+            let writer = {
+                let node = node.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50u32 {
+                        let mut batch = node.storage.batch();
+                        batch.put(
+                            Cf::Metadata,
+                            metadata_key_in_slot(5, format!("late{i}").as_bytes()),
+                            b"v",
+                        );
+                        node.storage.write(batch).expect("write");
+                    }
+                })
+            };
+            run_job(job.clone(), node.clone());
+            writer.join().expect("writer");
+            assert_eq!(job.state(), JobState::Success, "{fail:?}: {}", job.error());
+            let calls = node.calls();
+            let data: Vec<&str> = calls
+                .iter()
+                .map(String::as_str)
+                .filter(|c| c.starts_with("APPLY"))
+                .collect();
+            let last_sst = data.iter().rposition(|c| *c == "APPLYSST");
+            let first_batch = data.iter().position(|c| *c == "APPLYBATCH");
+            match fail {
+                FailAt::NoSst => {
+                    assert_eq!(last_sst, Some(0), "one refused try, then batches: {data:?}");
+                    assert!(first_batch.is_some());
+                }
+                _ => {
+                    assert!(
+                        last_sst.is_some_and(|i| i >= 6),
+                        "300 records in 4 KB: {data:?}"
+                    );
+                    if let Some(first_batch) = first_batch {
+                        assert!(
+                            first_batch > last_sst.unwrap_or(0),
+                            "no tail batch before the snapshot's last records: {data:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

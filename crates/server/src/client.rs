@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrokv_protocol::ProtocolVersion;
+use ferrokv_protocol::{Frame, ProtocolVersion};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -217,7 +217,6 @@ pub struct MultiState {
 }
 
 /// Something the connection loop must do after a command's reply.
-#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// The command cannot be served yet: wait on keys, then run it again.
     Block(crate::blocking::BlockSpec),
@@ -237,6 +236,45 @@ pub enum Action {
     /// PSYNC/REPLFULL: the connection leaves the worker for a replication thread,
     /// which writes the reply itself.
     Replicate(crate::replication::state::Handoff),
+    /// Work too long for a worker thread (building and ingesting SST files): it runs
+    /// on a blocking thread and its outcome is the reply. The connection waits for it
+    /// (its later commands run after, in order); the worker's other connections do not.
+    Offload(Offload),
+}
+
+/// Work for [`Action::Offload`]. In a mutex only so that a `Client` holding it stays
+/// `Sync` (the connection borrows its client across awaits); it is run once, by value.
+pub struct Offload(Mutex<Box<dyn FnOnce() -> Offloaded + Send>>);
+
+impl Offload {
+    pub fn new(work: impl FnOnce() -> Offloaded + Send + 'static) -> Offload {
+        Offload(Mutex::new(Box::new(work)))
+    }
+
+    pub fn run(self) -> Offloaded {
+        (self.0.into_inner())()
+    }
+}
+
+/// What offloaded work hands back to its connection.
+pub struct Offloaded {
+    pub reply: Result<Frame, crate::error::CommandError>,
+    /// The importing link's SST import, to keep for its next records.
+    pub sst_import: Option<ferrokv_storage::SstImport>,
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Block(_) => f.write_str("Block"),
+            Action::Close => f.write_str("Close"),
+            Action::Shutdown => f.write_str("Shutdown"),
+            Action::Sleep(d) => write!(f, "Sleep({d:?})"),
+            Action::WaitReplicas { target, .. } => write!(f, "WaitReplicas({target})"),
+            Action::Replicate(h) => write!(f, "Replicate({h:?})"),
+            Action::Offload(_) => f.write_str("Offload"),
+        }
+    }
 }
 
 /// State of one connection.
@@ -262,6 +300,13 @@ pub struct Client {
     pub replica_ip: Option<String>,
     /// Cluster: this connection is a source node's importing link for these slots.
     pub importing: Option<ferrokv_cluster::SlotSet>,
+    /// Cluster: the SST files this importing link's snapshot records are being built
+    /// into (`APPLYSST`); ingested before any tail batch or the commit.
+    pub sst_import: Option<ferrokv_storage::SstImport>,
+    /// Cluster: the link's snapshot is all in (its end was announced, or a tail batch
+    /// came): later `APPLYSST` records are written as batches, never ingested after a
+    /// tail write.
+    pub sst_done: bool,
     pub action: Option<Action>,
     /// MONITOR: the feed of executed commands this connection relays.
     pub monitor: Option<tokio::sync::broadcast::Receiver<Bytes>>,
@@ -284,6 +329,8 @@ impl Client {
             replica_port: 0,
             replica_ip: None,
             importing: None,
+            sst_import: None,
+            sst_done: false,
             action: None,
             monitor: None,
             pubsub: Default::default(),

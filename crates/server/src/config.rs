@@ -178,6 +178,8 @@ options! {
     migrate_fence_max_ms: u64 = runtime("migrate-fence-max-ms", "1000", int(1, INT_MAX)),
     migrate_io_timeout_ms: u64 = runtime("migrate-io-timeout-ms", "10000", int(100, INT_MAX)),
     migrate_speed: u64 = runtime("migrate-speed", "0", int(0, INT_MAX)),
+    migrate_sst_file_mb: u64 = runtime("migrate-sst-file-mb", "64", int(0, 4096)),
+    migrate_nice: i64 = runtime("migrate-nice", "10", int(0, 19)),
     migrate_pipeline_size: u64 = kvrocks_only("migrate-pipeline-size", "16", int(1, INT_MAX)),
     migrate_type: String = kvrocks_only("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
     busy_script_time: u64 = runtime("busy-script-time", "5000", int(0, INT_MAX)),

@@ -74,7 +74,7 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         crate::migration::import::link_closed(&server, &slots);
     }
     server.clients.unregister(info.id);
-    if client.action == Some(Action::Shutdown) {
+    if matches!(client.action, Some(Action::Shutdown)) {
         server.request_shutdown();
     }
 }
@@ -184,6 +184,22 @@ async fn session(
                     }
                     output.clear();
                     tokio::time::sleep(duration).await;
+                }
+                Some(Action::Offload(work)) => {
+                    // Replies so far go out first: the work may take a while.
+                    if !send(server, socket, &output).await {
+                        return "write failed";
+                    }
+                    output.clear();
+                    reply = match tokio::task::spawn_blocking(move || work.run()).await {
+                        Ok(done) => {
+                            client.sst_import = done.sst_import;
+                            done.reply.unwrap_or_else(Frame::from)
+                        }
+                        Err(e) => Frame::from(crate::error::CommandError::err(format!(
+                            "offloaded work failed: {e}"
+                        ))),
+                    };
                 }
                 Some(Action::Replicate(handoff)) => {
                     client.action = Some(Action::Replicate(handoff));

@@ -188,7 +188,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
             let storage = server.db.storage();
             write!(
                 out,
-                "# RocksDB\r\nestimate_keys_metadata:{}\r\nestimate_keys_members:{}\r\nestimate_keys_scores:{}\r\nlive_sst_bytes:{}\r\nmemtable_bytes:{}\r\nlatest_sequence:{}\r\ncompactions_requested:{}\r\n",
+                "# RocksDB\r\nestimate_keys_metadata:{}\r\nestimate_keys_members:{}\r\nestimate_keys_scores:{}\r\nlive_sst_bytes:{}\r\nmemtable_bytes:{}\r\nlatest_sequence:{}\r\ncompactions_requested:{}\r\nimported_sst_files:{}\r\n",
                 storage.estimate_keys(ferrokv_storage::Cf::Metadata),
                 storage.estimate_keys(ferrokv_storage::Cf::Members),
                 storage.estimate_keys(ferrokv_storage::Cf::Scores),
@@ -196,6 +196,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
                 storage.memtable_bytes(),
                 storage.latest_sequence(),
                 stats.compactions.load(Ordering::Relaxed),
+                stats.imported_sst_files.load(Ordering::Relaxed),
             )
         }
         _ => Ok(()),

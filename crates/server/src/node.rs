@@ -109,6 +109,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         replication,
         pause: Default::default(),
         newest_import: Mutex::new(None),
+        import_gate: Mutex::new(()),
         waiters: crate::blocking::KeyWaiters::default(),
         pubsub: crate::pubsub::PubSub::default(),
         notify: Default::default(),

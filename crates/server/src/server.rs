@@ -26,6 +26,8 @@ pub struct Stats {
     pub commands_processed: AtomicU64,
     pub expired_keys: AtomicU64,
     pub compactions: AtomicU64,
+    /// SST files importing links ingested (a migration's snapshot).
+    pub imported_sst_files: AtomicU64,
 }
 
 /// SCAN cursors: clients get small numbers (the Rust `redis` crate parses cursors as
@@ -72,6 +74,10 @@ pub struct Server {
     pub pause: crate::pause::Pause,
     /// The newest import this node took part in, for CLUSTER INFO.
     pub newest_import: Mutex<Option<(ferrokv_cluster::SlotSet, &'static str)>>,
+    /// Held while an importing link ingests SST files and while an import is dropped:
+    /// files are ingested only into slots still being imported, so an abort's range
+    /// delete always comes after (and covers) them.
+    pub import_gate: Mutex<()>,
     pub waiters: crate::blocking::KeyWaiters,
     /// Pub/Sub subscribers of this node.
     pub pubsub: crate::pubsub::PubSub,

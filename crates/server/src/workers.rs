@@ -60,3 +60,22 @@ impl Workers {
         }
     }
 }
+
+/// Lowers the calling thread's priority to `nice` (Linux: per thread; `migrate-nice`):
+/// a migration's copy on the source and its SST building on the destination then take
+/// the CPU that client connections leave, so that their latency on other slots stays
+/// near idle. A thread cannot raise its priority back without privileges: call it only
+/// on threads that do bulk work for their whole life (a migration job, the blocking
+/// pool that only `Action::Offload` uses). Failure is harmless (the work runs at
+/// normal priority).
+pub fn lower_priority(nice: i64) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread, no memory involved.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let nice = nice.clamp(0, 19) as libc::c_int;
+        if libc::getpriority(libc::PRIO_PROCESS, tid) < nice {
+            libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{wait_until, Raw, Reply, TestServer};
+use common::{info_field, wait_until, Raw, Reply, TestServer};
 
 const SRC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
 const DST: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2";
@@ -998,4 +998,241 @@ fn stream_groups_consumers_and_pending_entries_move_with_the_slot() {
     }
     assert_eq!(s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "100"]), Reply::Int(0));
     assert_eq!(d.cmd(&["XINFO", "GROUPS", &stream]).items().len(), 2);
+}
+
+/// SST files the node ingested for importing links (INFO rocksdb).
+fn ingested(c: &mut Raw) -> i64 {
+    info_field(c, "rocksdb", "imported_sst_files")
+}
+
+#[test]
+fn the_sst_path_moves_every_type_with_exact_expiry_times() {
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    let mut d = pair.dst.raw();
+    // 1 MiB files: the big hash alone fills several, ingested while the copy goes on.
+    assert_eq!(
+        d.cmd(&["CONFIG", "SET", "migrate-sst-file-mb", "1"]),
+        Reply::ok()
+    );
+    let slot = 300;
+    let k = |c: &mut Raw, p: &str| key_in_slot(c, slot, p);
+    let (string, hash, big, list, set, zset, stream) = (
+        k(&mut s, "str"),
+        k(&mut s, "hash"),
+        k(&mut s, "big"),
+        k(&mut s, "list"),
+        k(&mut s, "set"),
+        k(&mut s, "zset"),
+        k(&mut s, "stream"),
+    );
+    s.cmd(&["SET", &string, "v"]);
+    s.cmd(&["HSET", &hash, "f1", "a", "f2", "b"]);
+    let value = "h".repeat(100);
+    for chunk in 0..30 {
+        let mut args = vec!["HSET".to_string(), big.clone()];
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            args.push(format!("field:{i}"));
+            args.push(value.clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(s.cmd(&args), Reply::Int(1000));
+    }
+    s.cmd(&["RPUSH", &list, "x", "y", "z"]);
+    s.cmd(&["SADD", &set, "m1", "m2", "m3"]);
+    s.cmd(&["ZADD", &zset, "1.5", "one", "2", "two", "-3", "three"]);
+    for id in ["1-1", "2-1", "3-1"] {
+        s.cmd(&["XADD", &stream, id, "f", id]);
+    }
+    s.cmd(&["XGROUP", "CREATE", &stream, "g", "0"]);
+    s.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "COUNT",
+        "2",
+        "STREAMS",
+        &stream,
+        ">",
+    ]);
+    // Exact expiry times, different for each key (a copy that rewrote them would not
+    // keep the milliseconds).
+    let keys = [&string, &hash, &big, &list, &set, &zset, &stream];
+    for (i, key) in keys.iter().enumerate() {
+        let at = (4_102_444_800_000u64 + 1_234 * i as u64 + 7).to_string();
+        assert_eq!(s.cmd(&["PEXPIREAT", key, &at]), Reply::Int(1), "{key}");
+    }
+    let reads = |c: &mut Raw| -> Vec<Reply> {
+        let mut out = vec![
+            c.cmd(&["GET", &string]),
+            c.cmd(&["HGETALL", &hash]),
+            c.cmd(&["HLEN", &big]),
+            c.cmd(&["HGET", &big, "field:29999"]),
+            c.cmd(&["LRANGE", &list, "0", "-1"]),
+            c.cmd(&["SMISMEMBER", &set, "m1", "m2", "m3", "m4"]),
+            c.cmd(&["ZRANGE", &zset, "0", "-1", "WITHSCORES"]),
+            c.cmd(&["XINFO", "STREAM", &stream, "FULL"]),
+        ];
+        for key in keys {
+            out.push(c.cmd(&["PEXPIRETIME", key]));
+            out.push(c.cmd(&["TYPE", key]));
+        }
+        out
+    };
+    let before = reads(&mut s);
+    assert_eq!(before[2], Reply::Int(30_000));
+
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", &slot.to_string(), DST, "sync", "60"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        reads(&mut d),
+        before,
+        "the destination serves the same data"
+    );
+    let files = ingested(&mut d);
+    assert!(
+        files >= 5,
+        "~3.5 MB of hash members in 1 MiB files, plus metadata and scores: {files} files"
+    );
+    assert_eq!(
+        s.cmd(&["GET", &string]),
+        Reply::err(&format!("MOVED {slot} 127.0.0.1:{}", pair.dst.port))
+    );
+    // Served after a restart too (ingested files are in the database, not the WAL).
+    let mut pair = pair;
+    pair.dst.restart();
+    let mut d = pair.dst.raw();
+    assert_eq!(reads(&mut d), before, "after a restart of the destination");
+    // And writable like any other data.
+    assert_eq!(d.cmd(&["HSET", &big, "field:0", "new"]), Reply::Int(0));
+    assert_eq!(d.cmd(&["HGET", &big, "field:0"]), Reply::bulk("new"));
+}
+
+/// Starts a migration of `slot` (6,000 keys of 1 KB, copied at 2 MB/s, so about 3 s)
+/// to a destination that ingests 1 MiB files, and returns once the destination
+/// ingested some.
+fn start_slow_sst_migration(pair: &Pair, s: &mut Raw, slot: i64) -> String {
+    let tag = key_in_slot(s, slot, "t");
+    fill_slot(&pair.src, &tag, 6000, 1000);
+    let mut d = pair.dst.raw();
+    d.cmd(&["CONFIG", "SET", "migrate-sst-file-mb", "1"]);
+    let before = ingested(&mut d);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "2"]);
+    s.cmd(&["CONFIG", "SET", "migrate-batch-size-kb", "64"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", &slot.to_string(), DST]),
+        Reply::ok()
+    );
+    wait_until(
+        "the destination never ingested a file",
+        Duration::from_secs(20),
+        || ingested(&mut d) > before,
+    );
+    let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
+    assert_eq!(
+        status_field(&status, "state"),
+        Reply::bulk("start"),
+        "still copying: {status:?}"
+    );
+    tag
+}
+
+/// No record of `slot` on `node`: the slot is no longer being imported there, so
+/// COUNTKEYSINSLOT and DBSIZE count what its storage holds.
+fn assert_slot_empty(node: &TestServer, slot: i64, when: &str) {
+    let mut c = node.raw();
+    assert!(
+        !c.cmd(&["CLUSTER", "NODES"]).text().contains("<-"),
+        "{when}: still importing"
+    );
+    assert_eq!(
+        c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]),
+        Reply::Int(0),
+        "{when}"
+    );
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0), "{when}");
+}
+
+#[test]
+fn a_cancelled_or_aborted_sst_import_leaves_nothing_on_the_destination() {
+    let mut pair = Pair::start();
+    let mut s = pair.src.raw();
+
+    // Cancelled on the source once files are in: the destination's range delete
+    // covers them, also after a restart.
+    start_slow_sst_migration(&pair, &mut s, 1200);
+    let id = job_id(&mut s);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATION", "CANCEL", &id]),
+        Reply::Int(1)
+    );
+    wait_for_state(&mut s, "cancelled");
+    let mut d = pair.dst.raw();
+    wait_until(
+        "the destination kept the cancelled import",
+        Duration::from_secs(10),
+        || {
+            d.cmd(&["CLUSTER", "INFO"])
+                .text()
+                .contains("import_state: error")
+        },
+    );
+    assert_slot_empty(&pair.dst, 1200, "after the cancel");
+    pair.dst.restart();
+    assert_slot_empty(&pair.dst, 1200, "after the cancel and a restart");
+
+    // The source killed mid-copy: the link closes, the destination drops the import.
+    start_slow_sst_migration(&pair, &mut s, 1300);
+    pair.src.kill9();
+    let mut d = pair.dst.raw();
+    wait_until(
+        "the destination did not drop the import",
+        Duration::from_secs(10),
+        || {
+            d.cmd(&["CLUSTER", "INFO"])
+                .text()
+                .contains("import_state: error")
+        },
+    );
+    assert_slot_empty(&pair.dst, 1300, "after the source died");
+    pair.dst.restart();
+    assert_slot_empty(&pair.dst, 1300, "after that and a restart");
+    pair.src.restart();
+    let mut s = pair.src.raw();
+
+    // The destination killed while it builds and ingests files: it restarts with the
+    // import dropped, the source's job fails and it serves the slot.
+    let tag = start_slow_sst_migration(&pair, &mut s, 1400);
+    pair.dst.kill9();
+    wait_for_state(&mut s, "fail");
+    pair.dst.restart();
+    assert_slot_empty(&pair.dst, 1400, "after kill -9 of the destination");
+    assert_eq!(
+        s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "1400"]),
+        Reply::Int(6000),
+        "the source serves"
+    );
+    // No staged file outlives the restart.
+    let staged = pair.dst.dir.join("import-sst");
+    let left = std::fs::read_dir(&staged).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "files left in {}", staged.display());
+
+    // A retry moves everything.
+    s.cmd(&["CONFIG", "SET", "migrate-batch-rate-limit-mb", "0"]);
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "1400", DST, "sync", "60"]),
+        Reply::ok()
+    );
+    let mut d = pair.dst.raw();
+    assert_eq!(
+        d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "1400"]),
+        Reply::Int(6000)
+    );
+    assert_eq!(
+        d.cmd(&["GET", &format!("{{{tag}}}:5999")]).text().len(),
+        1000
+    );
 }

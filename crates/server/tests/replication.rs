@@ -556,6 +556,12 @@ fn migration_between_shards_with_replicas() {
     }
     assert_eq!(dr.cmd(&["SET", &keys[0], "x"]), moved_to_d(&keys[0]));
     assert_eq!(dr.cmd(&["DBSIZE"]), Reply::Int(300));
+    // A destination followed by a replica writes the snapshot through its WAL (the
+    // replica reads nothing else): no SST file was ingested.
+    assert_eq!(
+        info_field(&mut shards.d.raw(), "rocksdb", "imported_sst_files"),
+        0
+    );
 
     // The hand-over: the source's range delete reaches its replica.
     let v2 = shards.topology(S, SR, "101-8191");
@@ -568,6 +574,51 @@ fn migration_between_shards_with_replicas() {
     );
     assert_eq!(sr.cmd(&["GET", &keys[0]]), moved_to_d(&keys[0]));
     assert_eq!(dr.cmd(&["GET", &keys[1]]), Reply::bulk(&keys[1]));
+}
+
+#[test]
+fn a_replica_away_while_its_master_ingests_a_migration_full_syncs_and_gets_every_key() {
+    let mut shards = Shards::start();
+    let mut s = shards.s.raw();
+    let keys = low_keys(300);
+    for k in &keys {
+        assert_eq!(s.cmd(&["SET", k, k]), Reply::ok());
+    }
+    let mut d = shards.d.raw();
+    assert_eq!(d.cmd(&["SET", "{x}d-own", "1"]), Reply::ok());
+    wait_caught_up(&shards.d, &shards.dr);
+    let full_syncs = info_field(&mut d, "stats", "sync_full");
+    shards.dr.kill9();
+    wait_until(
+        "D notices its replica is gone",
+        Duration::from_secs(10),
+        || info_field(&mut d, "replication", "connected_slaves") == 0,
+    );
+    // No replica attached: D ingests the snapshot as files, which its WAL lacks.
+    assert_eq!(
+        s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D, "sync"]),
+        Reply::ok()
+    );
+    assert!(info_field(&mut d, "rocksdb", "imported_sst_files") > 0);
+    // Back, the replica's partial sync from before the ingestion is refused: it
+    // full-syncs and holds every key.
+    shards.dr.start_again();
+    wait_caught_up(&shards.d, &shards.dr);
+    assert!(
+        info_field(&mut d, "stats", "sync_full") > full_syncs,
+        "the replica full-synced"
+    );
+    let mut dr = shards.dr.raw();
+    dr.cmd(&["READONLY"]);
+    assert_eq!(dr.cmd(&["DBSIZE"]), Reply::Int(301));
+    for k in &keys {
+        assert_eq!(dr.cmd(&["GET", k]), Reply::bulk(k), "{k}");
+    }
+    // And a later restart resumes partially again.
+    let partial = info_field(&mut d, "stats", "sync_partial_ok");
+    shards.dr.restart();
+    wait_caught_up(&shards.d, &shards.dr);
+    assert!(info_field(&mut d, "stats", "sync_partial_ok") > partial);
 }
 
 #[test]

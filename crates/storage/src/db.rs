@@ -362,7 +362,34 @@ impl Storage {
         upper: Option<&[u8]>,
         snapshot: Option<&Snapshot<'_>>,
     ) -> RangeIter<'_> {
+        self.iter_with(ReadOptions::default(), cf, lower, upper, snapshot)
+    }
+
+    /// [`Storage::range_iter`] for one pass over much data (a migration's snapshot):
+    /// the blocks it reads do not enter the block cache (they would push out what
+    /// clients read, and grow the process by the cache's size), and files are read
+    /// ahead in large pieces.
+    pub fn scan_iter(
+        &self,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        snapshot: Option<&Snapshot<'_>>,
+    ) -> RangeIter<'_> {
         let mut opts = ReadOptions::default();
+        opts.fill_cache(false);
+        opts.set_readahead_size(2 << 20);
+        self.iter_with(opts, cf, lower, upper, snapshot)
+    }
+
+    fn iter_with(
+        &self,
+        mut opts: ReadOptions,
+        cf: Cf,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        snapshot: Option<&Snapshot<'_>>,
+    ) -> RangeIter<'_> {
         opts.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
             opts.set_iterate_upper_bound(upper.to_vec());
@@ -427,6 +454,17 @@ impl Storage {
         data: &[u8],
         allowed: &dyn Fn(&[u8]) -> bool,
     ) -> Result<(), StorageError> {
+        let copy = self.checked_copy(data, allowed)?;
+        self.write(copy)
+    }
+
+    /// The checks of [`Storage::write_raw`]: the batch rebuilt record by record, if
+    /// every record is one `allowed` accepts and the batch is well-formed.
+    pub(crate) fn checked_copy(
+        &self,
+        data: &[u8],
+        allowed: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<Batch<'_>, StorageError> {
         let declared = data
             .get(8..12)
             .and_then(|b| b.try_into().ok())
@@ -446,7 +484,7 @@ impl Storage {
         if copied.records != declared as usize || copy.data().get(12..) != data.get(12..) {
             return Err(StorageError::Corrupt("malformed write batch"));
         }
-        self.write(copy)
+        Ok(copy)
     }
 
     /// Makes every acknowledged write durable and flushes memtables: the clean-shutdown path.

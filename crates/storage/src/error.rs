@@ -19,6 +19,9 @@ pub enum StorageError {
     /// The WAL skips from one sequence number to a later one.
     #[error("the WAL has no batch starting at sequence {wanted} (found {found})")]
     WalGap { wanted: u64, found: u64 },
+    /// The operation cannot be done in the node's present state.
+    #[error("{0}")]
+    Refused(&'static str),
     /// A replicated batch that does not follow the newest write.
     #[error("replicated batch starts at sequence {got}, expected {expected}")]
     OutOfOrder { expected: u64, got: u64 },

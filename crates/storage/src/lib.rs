@@ -14,6 +14,7 @@ mod error;
 mod gc;
 pub mod metadata;
 mod read;
+mod sst;
 pub mod wal;
 
 pub use batch::{Batch, CapturedWrite};
@@ -21,6 +22,7 @@ pub use capture::WriteObserver;
 pub use db::{Cf, Storage, StorageOptions};
 pub use error::StorageError;
 pub use read::{Pinned, RangeIter, Snapshot};
+pub use sst::SstImport;
 pub use wal::{WalBatch, WalReader};
 
 /// Wall-clock time in Unix milliseconds. Expiries are absolute so that they move

@@ -328,6 +328,10 @@ fn applybatch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     crate::migration::import::apply_batch(ctx.server, ctx.client, &args[1])
 }
 
+fn applysst(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    crate::migration::import::apply_sst(ctx.server, ctx.client, &args[1])
+}
+
 fn asking(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     cluster_of(ctx)?;
     ctx.client.asking = true;
@@ -363,6 +367,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
     cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
     cmd("applybatch", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch on an importing link (slot migration)."),
+    cmd("applysst", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applysst, "cluster", "Adds sorted snapshot records to the SST files an importing link builds and ingests (slot migration)."),
     cmd("readonly", 1, FAST, 0, 0, 0, readonly, "cluster", "Lets a replica serve reads of its master's slots."),
     cmd("readwrite", 1, FAST, 0, 0, 0, readwrite, "cluster", "Ends READONLY."),
 ];

@@ -135,6 +135,7 @@ const DENIED_IN_SCRIPTS: &[&str] = &[
     "clusterx",
     "cluster|import",
     "applybatch",
+    "applysst",
     "replfull",
 ];
 

@@ -14,6 +14,9 @@ use crate::server::Server;
 /// the cut-overs that were in doubt with their destinations (in the background; the
 /// slots stay fenced until then).
 pub fn recover(server: &Arc<Server>) {
+    // SST files an importing link was building when the node stopped: never ingested,
+    // and their import is dropped below.
+    let _ = std::fs::remove_dir_all(super::import::sst_staging_dir(server));
     if let Ok(log) = std::fs::read_to_string(super::job_log_path(server)) {
         server.migrations.load_finished(&log);
     }

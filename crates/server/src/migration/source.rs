@@ -189,9 +189,13 @@ pub fn start(
     drop(state);
     let host: Arc<dyn ClusterControl> = Arc::new(Host(server.clone()));
     let runner_job = job.clone();
+    let nice = server.config.read().migrate_nice;
     std::thread::Builder::new()
         .name(format!("migrate-{}", job.id))
-        .spawn(move || ferrokv_migration::run_job(runner_job, host))
+        .spawn(move || {
+            crate::workers::lower_priority(nice);
+            ferrokv_migration::run_job(runner_job, host)
+        })
         .map_err(|e| CommandError::err(format!("cannot start the migration: {e}")))?;
     info!(
         "migration job {} started: slots {} to {}",

@@ -47,6 +47,18 @@ pub fn psync(server: &Server, replid: &str, seq: u64) -> Result<Handoff, Command
         ));
     }
     let storage = server.db.storage();
+    // Decided with no ingestion under way, and counted as starting before one can
+    // begin (`Replication::ingest_unreplicated`).
+    let _gate = repl.ingest_gate.lock();
+    if seq < repl.ingest_mark(storage) {
+        repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+        info!(
+            "replication: partial sync from {seq} ({replid}) refused: files were ingested after it"
+        );
+        return Err(CommandError::err(
+            "partial sync refused: data was ingested as files after that sequence",
+        ));
+    }
     // Writes applied but not yet flushed are not in the WAL file yet: a replica level
     // with them must not be sent to a full sync for it.
     storage.make_durable()?;
@@ -71,6 +83,7 @@ pub fn psync(server: &Server, replid: &str, seq: u64) -> Result<Handoff, Command
         }
     }
     repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+    repl.streams_starting.fetch_add(1, Ordering::AcqRel);
     Ok(Handoff::Stream {
         from: seq + 1,
         replid: my_replid,
@@ -88,6 +101,12 @@ pub fn spawn(server: Arc<Server>, socket: tokio::net::TcpStream, handoff: Handof
         Ok(s) => s,
         Err(e) => {
             warn!("replication: cannot take the connection of {ip}: {e}");
+            if matches!(handoff, Handoff::Stream { .. }) {
+                server
+                    .replication
+                    .streams_starting
+                    .fetch_sub(1, Ordering::AcqRel);
+            }
             return;
         }
     };
@@ -95,6 +114,7 @@ pub fn spawn(server: Arc<Server>, socket: tokio::net::TcpStream, handoff: Handof
         Handoff::Stream { .. } => "repl-stream",
         Handoff::FullSync { .. } => "repl-fullsync",
     };
+    let repl_server = server.clone();
     let spawned = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || match handoff {
@@ -119,6 +139,12 @@ pub fn spawn(server: Arc<Server>, socket: tokio::net::TcpStream, handoff: Handof
         });
     if let Err(e) = spawned {
         warn!("replication: cannot start a thread: {e}");
+        if name == "repl-stream" {
+            repl_server
+                .replication
+                .streams_starting
+                .fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -142,6 +168,7 @@ fn stream(server: &Arc<Server>, socket: TcpStream, from: u64, replid: &str, ip: 
         socket: parking_lot::Mutex::new(socket.try_clone().ok()),
     });
     repl.peers.lock().push(peer.clone());
+    repl.streams_starting.fetch_sub(1, Ordering::AcqRel);
     info!("replication: streaming to {ip}:{port} from sequence {from}");
     if let Ok(reader) = socket.try_clone() {
         let (server, peer) = (server.clone(), peer.clone());
@@ -253,6 +280,8 @@ fn read_acks(server: &Server, socket: TcpStream, peer: &Peer) {
 /// The checkpoint to serve: `resume`'s if it is still kept, a recent one, or a new one
 /// (replacing the old).
 fn checkpoint_for(server: &Server, resume: Option<&str>) -> Result<Checkpoint, String> {
+    // Not across an SST ingestion (which drops the kept checkpoint once it is done).
+    let _gate = server.replication.ingest_gate.lock();
     {
         let mut current = server.replication.checkpoints.0.lock();
         let replid = server.replication.replid();

@@ -3,7 +3,7 @@
 //! back into the server (see `tests/layering.rs`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant};
 
@@ -131,7 +131,18 @@ pub struct Replication {
     pub(crate) checkpoints: Checkpoints,
     /// `max-replication-mb`: the pace of full-sync file transfers.
     pub(crate) throttle: ferrokv_migration::Throttle,
+    /// Held while SST files are ingested (they bypass the WAL), while a partial sync
+    /// is decided and while a full-sync checkpoint is made: no stream can start
+    /// across an ingestion unnoticed.
+    pub(crate) ingest_gate: Mutex<()>,
+    /// Streams accepted by PSYNC whose replica is not in `peers` yet.
+    pub(crate) streams_starting: AtomicUsize,
 }
+
+/// The node record holding the first sequence number written after the newest SST
+/// ingestion: a replica whose data stops before it lacks the ingested records, so its
+/// partial syncs are refused (it full-syncs).
+pub const INGEST_MARK_KEY: &[u8] = b"ferrokv:ingested-before";
 
 impl Replication {
     /// Loads `<dir>/replication.conf` and finishes or undoes a full sync that a crash
@@ -164,6 +175,8 @@ impl Replication {
             sync_partial_err: AtomicU64::new(0),
             checkpoints: Checkpoints::default(),
             throttle: ferrokv_migration::Throttle::default(),
+            ingest_gate: Mutex::new(()),
+            streams_starting: AtomicUsize::new(0),
         };
         Ok((replication, db_path))
     }
@@ -248,6 +261,50 @@ impl Replication {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Whether no replica follows this node now (nor is about to): data may then be
+    /// ingested as files, which the WAL stream does not carry.
+    pub fn may_ingest(&self) -> bool {
+        !self.is_replica()
+            && self.streams_starting.load(Ordering::Acquire) == 0
+            && self.connected().is_empty()
+    }
+
+    /// Runs `ingest` (which returns whether it ingested files) unless a replica follows
+    /// this node: `None` then, and nothing ran. After an ingestion the next sequence
+    /// number is recorded ([`INGEST_MARK_KEY`], written through the WAL so that a
+    /// checkpoint made afterwards reaches it) and the kept full-sync checkpoint is
+    /// dropped: replicas that were away then full-sync instead of missing the files.
+    pub fn ingest_unreplicated(
+        &self,
+        storage: &ferrokv_storage::Storage,
+        ingest: impl FnOnce() -> Result<bool, ferrokv_storage::StorageError>,
+    ) -> Option<Result<(), ferrokv_storage::StorageError>> {
+        let _gate = self.ingest_gate.lock();
+        if !self.may_ingest() {
+            return None;
+        }
+        let result = ingest();
+        // On failure some files may be in already: marked all the same.
+        if !matches!(result, Ok(false)) {
+            let mark = storage.latest_sequence() + 1;
+            if let Err(e) = storage.put_node_record(INGEST_MARK_KEY, mark.to_string().as_bytes()) {
+                return Some(Err(e));
+            }
+            self.checkpoints.clear();
+        }
+        Some(result.map(|_| ()))
+    }
+
+    /// The first sequence number after the newest SST ingestion (0: none).
+    pub fn ingest_mark(&self, storage: &ferrokv_storage::Storage) -> u64 {
+        storage
+            .node_record(INGEST_MARK_KEY)
+            .ok()
+            .flatten()
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Connected replicas.
