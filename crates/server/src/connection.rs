@@ -24,7 +24,8 @@ const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// Buffers grown past this by one large request or reply are given back when idle.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
-/// Longest run of pipelined GETs or SETs served as one storage operation.
+/// Longest run of pipelined GETs, or of mergeable writes, served as one storage
+/// operation.
 const MAX_RUN: usize = 256;
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
@@ -91,7 +92,8 @@ async fn session(
     let mut output = BytesMut::with_capacity(4 * 1024);
     let info = client.info.clone();
     let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-    // Consecutive plain GETs or SETs of a pipeline, served together when the run ends.
+    // Consecutive GETs, or consecutive mergeable writes (`Batchable`), of a pipeline,
+    // served together when the run ends.
     let mut run: Vec<Vec<Bytes>> = Vec::new();
     let mut run_kind = None;
     // In cluster mode each request is routed on its own (a fenced slot makes it wait).
