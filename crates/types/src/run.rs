@@ -147,14 +147,19 @@ impl Database {
 
 impl<'d, 'a> Run<'d, 'a> {
     fn apply(&mut self, write: &RunWrite<'a>) -> Result<Applied> {
-        let slot = self.slot(write.key())?;
-        if let RunWrite::Set { value, .. } = write {
-            self.held[slot].1 = Held::String(Some(value));
+        if let RunWrite::Set { key, value } = write {
+            // SET replaces whatever is there: nothing to read.
+            let held = Held::String(Some(value));
+            match self.index.get(key) {
+                Some(&slot) => self.held[slot].1 = held,
+                None => self.add(key, held),
+            }
             return Ok(Applied {
                 count: 0,
                 changed: true,
             });
         }
+        let slot = self.slot(write.key())?;
         let kind = match write {
             RunWrite::HSet { .. } => DataType::Hash,
             RunWrite::Push { .. } => DataType::List,
@@ -311,10 +316,13 @@ impl<'d, 'a> Run<'d, 'a> {
                 Record::Collection(meta) => Held::Collection { meta, dirty: false },
             },
         };
-        let slot = self.held.len();
+        self.add(key, held);
+        Ok(self.held.len() - 1)
+    }
+
+    fn add(&mut self, key: &'a [u8], held: Held<'a>) {
+        self.index.insert(key, self.held.len());
         self.held.push((key, held));
-        self.index.insert(key, slot);
-        Ok(slot)
     }
 
     /// The value of a member (by stored key) as this run left it.
