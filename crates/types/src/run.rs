@@ -8,7 +8,7 @@
 //! wrote, consulted before storage), fails on its own (WRONGTYPE in place) without
 //! leaving anything behind, and replies as it would have alone.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use ferrokv_storage::encoding::{member_key, metadata_key};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
@@ -115,10 +115,10 @@ impl Database {
         let _guard = self.locks.lock(&keys);
         let mut run = Run {
             db: self,
-            index: HashMap::with_capacity(keys.len()),
+            index: HashMap::with_capacity_and_hasher(keys.len(), Default::default()),
             held: Vec::with_capacity(keys.len()),
-            members: HashMap::new(),
-            fresh: HashSet::new(),
+            members: HashMap::default(),
+            fresh: HashSet::default(),
             batch: self.storage.batch(),
         };
         let outcomes: Vec<Result<Applied>> = writes.iter().map(|write| run.apply(write)).collect();
@@ -188,7 +188,7 @@ impl<'d, 'a> Run<'d, 'a> {
         let outcome = match write {
             RunWrite::HSet { pairs, .. } => {
                 let mut added = 0;
-                let mut seen = HashSet::new();
+                let mut seen = HashSet::default();
                 for (field, value) in pairs {
                     let stored = member_key(key, meta.version, field);
                     if seen.insert(*field) && !self.member_exists(&stored, meta.version)? {
@@ -202,7 +202,7 @@ impl<'d, 'a> Run<'d, 'a> {
             }
             RunWrite::SAdd { members, .. } => {
                 let mut added = 0;
-                let mut seen = HashSet::new();
+                let mut seen = HashSet::default();
                 for member in members {
                     let stored = member_key(key, meta.version, member);
                     if seen.insert(*member) && !self.member_exists(&stored, meta.version)? {
@@ -217,7 +217,7 @@ impl<'d, 'a> Run<'d, 'a> {
             RunWrite::ZAdd { pairs, .. } => {
                 let mut added = 0;
                 let mut changed = 0;
-                let mut pending: HashMap<&[u8], f64> = HashMap::new();
+                let mut pending: HashMap<&[u8], f64> = HashMap::default();
                 for (score, member) in pairs {
                     let stored = member_key(key, meta.version, member);
                     let current = match pending.get(member) {
