@@ -233,76 +233,144 @@ fn run_write(args: &[Bytes]) -> Option<(&'static str, ferrokv_types::RunWrite<'_
 }
 
 /// Serves a run of pipelined requests of one [`Batchable`] kind with one storage
-/// operation: each request gets its own reply, in order.
+/// operation: each request gets its own reply, in order. `None` when the run cannot be
+/// served as one: the connection then serves each request on its own (as it would
+/// have without pipelining), nothing having been done.
 ///
 /// A run of writes is one atomic batch written under the locks of its keys, in which
 /// each write sees the earlier ones (`Database::write_run`), so it is indistinguishable
 /// from the same writes applied one after another: same replies (WRONGTYPE in place),
 /// and afterwards, as after each write, `Server::touched` for every key written (WATCH
-/// aborts, blocked clients woken). The exec gate is held throughout, so no EXEC falls
-/// between the batch and those touches.
+/// aborts, blocked clients woken). The exec gate is held from routing to those touches,
+/// so no fence or EXEC falls in between.
+///
+/// In cluster mode each request is routed as alone (`Cluster::route`, in order): one
+/// sent elsewhere (MOVED, ASK, CLUSTERDOWN, ...) gets its error in place and the others
+/// are served together; one held at a fence makes the whole run go one by one, so that
+/// it waits in the connection with the requests after it.
 pub fn execute_run(
     server: &Arc<Server>,
     client: &mut Client,
     kind: Batchable,
     requests: &[Vec<Bytes>],
-) -> Vec<Frame> {
-    // Transactions queue, cluster mode routes each request on its own, a replica
-    // checks each (it refuses writes), and keyspace notifications are derived per
-    // command (`CommandSpec::run`): the connection forms no run then, but any of these
-    // may have begun since it did.
-    if client.multi.is_some()
-        || server.cluster.is_some()
-        || server.replication.is_replica()
-        || server.notify.enabled()
-    {
-        return one_by_one(server, client, requests);
+) -> Option<Vec<Frame>> {
+    // Transactions queue, a replica checks each request (it refuses writes), and
+    // keyspace notifications are derived per command (`CommandSpec::run`): the
+    // connection forms no run for notifications, but any of these may have begun since
+    // it did.
+    if client.multi.is_some() || server.replication.is_replica() || server.notify.enabled() {
+        return None;
     }
     let (names, writes): (Vec<&'static str>, Vec<_>) = match kind {
         Batchable::Get => (vec!["get"; requests.len()], Vec::new()),
-        Batchable::Write => match requests
+        Batchable::Write => requests
             .iter()
             .map(|args| run_write(args))
-            .collect::<Option<Vec<_>>>()
-        {
-            Some(writes) => writes.into_iter().unzip(),
-            None => return one_by_one(server, client, requests),
-        },
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .unzip(),
     };
+    if !client.authenticated {
+        server
+            .stats
+            .commands_processed
+            .fetch_add(requests.len() as u64, Ordering::Relaxed);
+        return Some(
+            requests
+                .iter()
+                .map(|_| CommandError::NoAuth.into())
+                .collect(),
+        );
+    }
+    let _gate = match crate::commands::shared_gate(server, &requests[0]) {
+        Ok(gate) => gate,
+        Err(e) => {
+            server
+                .stats
+                .commands_processed
+                .fetch_add(requests.len() as u64, Ordering::Relaxed);
+            return Some(vec![Frame::from(e); requests.len()]);
+        }
+    };
+    // `Batchable::of` matched name and arity; what remains to check is routing.
+    let mut refused: Vec<Option<CommandError>> = Vec::new();
+    if let Some(cluster) = server.cluster.as_ref() {
+        let asking = client.asking;
+        let serving_reads = server.replication.serving_reads();
+        for args in requests {
+            let routed = cluster.route(
+                client,
+                kind == Batchable::Write,
+                serving_reads,
+                std::iter::once(&args[1]),
+            );
+            match routed {
+                Err(e) if e.is_fenced() => {
+                    // Routed again one by one: ASKING applies to the first of them.
+                    client.asking = asking;
+                    return None;
+                }
+                routed => refused.push(routed.err()),
+            }
+        }
+    }
     server
         .stats
         .commands_processed
         .fetch_add(requests.len() as u64, Ordering::Relaxed);
-    if !client.authenticated {
-        return requests
-            .iter()
-            .map(|_| CommandError::NoAuth.into())
-            .collect();
-    }
-    // `Batchable::of` matched name and arity; without cluster routing there is nothing
-    // else to check.
-    let _gate = match crate::commands::shared_gate(server, &requests[0]) {
-        Ok(gate) => gate,
-        Err(e) => return vec![Frame::from(e); requests.len()],
-    };
     let started = std::time::Instant::now();
+    if refused.iter().all(Option::is_none) {
+        let replies = match kind {
+            Batchable::Get => get_run(server, requests),
+            Batchable::Write => write_run(server, &names, &writes),
+        };
+        finish_run(server, client, &names, requests, &replies, started);
+        return Some(replies);
+    }
+    // Some requests were sent elsewhere: the others are served together.
+    let here: Vec<usize> = (0..requests.len())
+        .filter(|&i| refused[i].is_none())
+        .collect();
+    let names: Vec<&'static str> = here.iter().map(|&i| names[i]).collect();
+    let served: Vec<Vec<Bytes>> = here.iter().map(|&i| requests[i].clone()).collect();
     let replies = match kind {
-        Batchable::Get => get_run(server, requests),
-        Batchable::Write => write_run(server, &names, &writes),
+        Batchable::Get => get_run(server, &served),
+        Batchable::Write => {
+            let writes: Vec<_> = here.iter().map(|&i| writes[i].clone()).collect();
+            write_run(server, &names, &writes)
+        }
     };
+    finish_run(server, client, &names, &served, &replies, started);
+    let mut replies = replies.into_iter();
+    Some(
+        refused
+            .into_iter()
+            .zip(requests)
+            .map(|(refused, args)| match refused {
+                Some(e) => {
+                    crate::measure::rejected(server, args, &e);
+                    Frame::from(e)
+                }
+                None => replies.next().unwrap_or(Frame::Null),
+            })
+            .collect(),
+    )
+}
+
+/// What a served run records: INFO commandstats and the rest (`measure::batch`), and
+/// the client's last command.
+fn finish_run(
+    server: &Server,
+    client: &Client,
+    names: &[&'static str],
+    requests: &[Vec<Bytes>],
+    replies: &[Frame],
+    started: std::time::Instant,
+) {
     if let Some(last) = names.last() {
         *client.info.last_command.lock() = last;
     }
-    crate::measure::batch(server, &client.info, &names, requests, &replies, started);
-    replies
-}
-
-/// The requests of a run that cannot be merged, each executed as if alone.
-fn one_by_one(server: &Arc<Server>, client: &mut Client, requests: &[Vec<Bytes>]) -> Vec<Frame> {
-    requests
-        .iter()
-        .map(|args| execute(server, client, args.clone()))
-        .collect()
+    crate::measure::batch(server, &client.info, names, requests, replies, started);
 }
 
 fn get_run(server: &Server, requests: &[Vec<Bytes>]) -> Vec<Frame> {

@@ -2190,3 +2190,28 @@ fn merged_push_wakes_blocked_pops_as_redis_does() {
     });
     assert_eq!(got, want);
 }
+
+/// A run of mergeable writes inside MULTI is queued request by request (the run is
+/// handed back to the connection), and EXEC applies it, as in redis-server.
+#[test]
+fn pipelined_writes_inside_multi_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let pipeline: Vec<Vec<String>> = [
+        &["MULTI"][..],
+        &["SET", "a", "1"],
+        &["HSET", "h", "f", "v"],
+        &["SADD", "s", "m", "n"],
+        &["LPUSH", "a", "x"],
+        &["EXEC"],
+        &["GET", "a"],
+        &["SET", "a", "2"],
+        &["SMEMBERS", "s"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|a| a.to_string()).collect())
+    .collect();
+    let want = pipelined(&mut redis.raw(), &pipeline);
+    let got = pipelined(&mut ferrokv.raw(), &pipeline);
+    assert_eq!(got, want);
+}
