@@ -24,7 +24,8 @@ const FLUSH_THRESHOLD: usize = 64 * 1024;
 /// Buffers grown past this by one large request or reply are given back when idle.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
-/// Longest run of pipelined GETs or SETs served as one storage operation.
+/// Longest run of pipelined GETs, or of mergeable writes, served as one storage
+/// operation.
 const MAX_RUN: usize = 256;
 
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
@@ -91,11 +92,10 @@ async fn session(
     let mut output = BytesMut::with_capacity(4 * 1024);
     let info = client.info.clone();
     let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
-    // Consecutive plain GETs or SETs of a pipeline, served together when the run ends.
+    // Consecutive GETs, or consecutive mergeable writes (`Batchable`), of a pipeline,
+    // served together when the run ends.
     let mut run: Vec<Vec<Bytes>> = Vec::new();
     let mut run_kind = None;
-    // In cluster mode each request is routed on its own (a fenced slot makes it wait).
-    let batching = server.cluster.is_none();
     loop {
         loop {
             let parsed = parser.parse(&mut input);
@@ -104,8 +104,7 @@ async fn session(
                 // all commands while CLIENT PAUSE is in force.
                 // Keyspace notifications are derived per command (CommandSpec::run).
                 Ok(Some(args))
-                    if batching
-                        && !client.pubsub.active()
+                    if !client.pubsub.active()
                         && !server.pause.active()
                         && !server.notify.enabled() =>
                 {
@@ -115,10 +114,26 @@ async fn session(
             };
             if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {
                 if let Some(kind) = run_kind {
-                    for reply in dispatch::execute_run(server, client, kind, &run) {
-                        reply.encode(client.protocol, &mut output);
+                    match dispatch::execute_run(server, client, kind, &run) {
+                        Some(replies) => {
+                            for reply in replies {
+                                reply.encode(client.protocol, &mut output);
+                            }
+                            client.publish_state();
+                        }
+                        // Not servable as a run (a fenced slot, MULTI, ...): each
+                        // request on its own, before the one just parsed.
+                        None => {
+                            for args in run.drain(..) {
+                                if let Err(reason) =
+                                    serve_one(server, client, socket, &mut input, &mut output, args)
+                                        .await
+                                {
+                                    return reason;
+                                }
+                            }
+                        }
                     }
-                    client.publish_state();
                 }
                 run.clear();
             }
@@ -137,96 +152,10 @@ async fn session(
                     return "protocol error";
                 }
             };
-            if let Some(wait) = paused_for(server, &args) {
-                if !send(server, socket, &output).await {
-                    return "write failed";
-                }
-                output.clear();
-                let mut wait = Some(wait);
-                while let Some(left) = wait {
-                    tokio::time::sleep(left.min(Duration::from_millis(10))).await;
-                    wait = paused_for(server, &args);
-                }
-            }
-            let mut reply = dispatch::execute(server, client, args);
-            client.publish_state();
-            // Messages already queued go first: a client publishing to a channel it
-            // listens on gets the message before the PUBLISH reply, as in Redis.
-            write_messages(client, &mut output);
-            if matches!(client.action, Some(Action::Block(_))) {
-                let Some(Action::Block(block)) = client.action.take() else {
-                    unreachable!("checked just above")
-                };
-                if !send(server, socket, &output).await {
-                    return "write failed";
-                }
-                output.clear();
-                match wait_unblocked(server, client, socket, &mut input, block).await {
-                    Some(unblocked) => reply = unblocked,
-                    None => return "closed while blocked",
-                }
-            }
-            match client.action.take() {
-                None | Some(Action::Block(_)) => {}
-                Some(Action::Shutdown) => {
-                    client.action = Some(Action::Shutdown);
-                    let _ = send(server, socket, &output).await;
-                    return "shutdown";
-                }
-                Some(Action::Close) => {
-                    reply.encode(client.protocol, &mut output);
-                    let _ = send(server, socket, &output).await;
-                    return "closed by command";
-                }
-                Some(Action::Sleep(duration)) => {
-                    if !send(server, socket, &output).await {
-                        return "write failed";
-                    }
-                    output.clear();
-                    tokio::time::sleep(duration).await;
-                }
-                Some(Action::Offload(work)) => {
-                    // Replies so far go out first: the work may take a while.
-                    if !send(server, socket, &output).await {
-                        return "write failed";
-                    }
-                    output.clear();
-                    reply = match tokio::task::spawn_blocking(move || work.run()).await {
-                        Ok(done) => {
-                            client.sst_import = done.sst_import;
-                            done.reply.unwrap_or_else(Frame::from)
-                        }
-                        Err(e) => Frame::from(crate::error::CommandError::err(format!(
-                            "offloaded work failed: {e}"
-                        ))),
-                    };
-                }
-                Some(Action::Replicate(handoff)) => {
-                    client.action = Some(Action::Replicate(handoff));
-                    if !send(server, socket, &output).await {
-                        return "write failed";
-                    }
-                    return "replication";
-                }
-                Some(Action::WaitReplicas {
-                    target,
-                    replicas,
-                    deadline,
-                }) => {
-                    if !send(server, socket, &output).await {
-                        return "write failed";
-                    }
-                    output.clear();
-                    reply = wait_replicas(server, client, target, replicas, deadline).await;
-                }
-            }
-            client.publish_state();
-            reply.encode(client.protocol, &mut output);
-            if output.len() >= FLUSH_THRESHOLD {
-                if !send(server, socket, &output).await {
-                    return "write failed";
-                }
-                output.clear();
+            if let Err(reason) =
+                serve_one(server, client, socket, &mut input, &mut output, args).await
+            {
+                return reason;
             }
         }
         if !output.is_empty() {
@@ -280,6 +209,111 @@ async fn session(
             }
         }
     }
+}
+
+/// Serves one request that is not part of a run: CLIENT PAUSE, execution, a block or
+/// another action the command asked for, its reply. `Err` ends the session, with the
+/// reason.
+async fn serve_one(
+    server: &Arc<Server>,
+    client: &mut Client,
+    socket: &mut TcpStream,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    args: Vec<Bytes>,
+) -> Result<(), &'static str> {
+    if let Some(wait) = paused_for(server, &args) {
+        if !send(server, socket, output).await {
+            return Err("write failed");
+        }
+        output.clear();
+        let mut wait = Some(wait);
+        while let Some(left) = wait {
+            tokio::time::sleep(left.min(Duration::from_millis(10))).await;
+            wait = paused_for(server, &args);
+        }
+    }
+    let mut reply = dispatch::execute(server, client, args);
+    client.publish_state();
+    // Messages already queued go first: a client publishing to a channel it
+    // listens on gets the message before the PUBLISH reply, as in Redis.
+    write_messages(client, output);
+    if matches!(client.action, Some(Action::Block(_))) {
+        let Some(Action::Block(block)) = client.action.take() else {
+            unreachable!("checked just above")
+        };
+        if !send(server, socket, output).await {
+            return Err("write failed");
+        }
+        output.clear();
+        match wait_unblocked(server, client, socket, input, block).await {
+            Some(unblocked) => reply = unblocked,
+            None => return Err("closed while blocked"),
+        }
+    }
+    match client.action.take() {
+        None | Some(Action::Block(_)) => {}
+        Some(Action::Shutdown) => {
+            client.action = Some(Action::Shutdown);
+            let _ = send(server, socket, output).await;
+            return Err("shutdown");
+        }
+        Some(Action::Close) => {
+            reply.encode(client.protocol, output);
+            let _ = send(server, socket, output).await;
+            return Err("closed by command");
+        }
+        Some(Action::Sleep(duration)) => {
+            if !send(server, socket, output).await {
+                return Err("write failed");
+            }
+            output.clear();
+            tokio::time::sleep(duration).await;
+        }
+        Some(Action::Offload(work)) => {
+            // Replies so far go out first: the work may take a while.
+            if !send(server, socket, output).await {
+                return Err("write failed");
+            }
+            output.clear();
+            reply = match tokio::task::spawn_blocking(move || work.run()).await {
+                Ok(done) => {
+                    client.sst_import = done.sst_import;
+                    done.reply.unwrap_or_else(Frame::from)
+                }
+                Err(e) => Frame::from(crate::error::CommandError::err(format!(
+                    "offloaded work failed: {e}"
+                ))),
+            };
+        }
+        Some(Action::Replicate(handoff)) => {
+            client.action = Some(Action::Replicate(handoff));
+            if !send(server, socket, output).await {
+                return Err("write failed");
+            }
+            return Err("replication");
+        }
+        Some(Action::WaitReplicas {
+            target,
+            replicas,
+            deadline,
+        }) => {
+            if !send(server, socket, output).await {
+                return Err("write failed");
+            }
+            output.clear();
+            reply = wait_replicas(server, client, target, replicas, deadline).await;
+        }
+    }
+    client.publish_state();
+    reply.encode(client.protocol, output);
+    if output.len() >= FLUSH_THRESHOLD {
+        if !send(server, socket, output).await {
+            return Err("write failed");
+        }
+        output.clear();
+    }
+    Ok(())
 }
 
 /// Encodes the Pub/Sub messages waiting for this connection into `output`.

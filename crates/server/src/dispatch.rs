@@ -152,88 +152,264 @@ fn full_name(spec: &CommandSpec, args: &[Bytes]) -> String {
 pub enum Batchable {
     /// `GET key`: one multi-get for the run.
     Get,
-    /// `SET key value` without options: one write batch for the run.
-    Set,
+    /// The writes [`ferrokv_types::RunWrite`] covers, in any mix: one write batch for
+    /// the run (`Database::write_run`).
+    Write,
 }
 
 impl Batchable {
+    /// The kind of run `args` may join, if any. A write joins only in a form whose
+    /// arguments are valid (arity, scores), so that its reply is the outcome of the
+    /// write; anything else runs on its own and gets its error there.
     pub fn of(args: &[Bytes]) -> Option<Batchable> {
         match args {
             [name, _] if name.eq_ignore_ascii_case(b"GET") => Some(Batchable::Get),
-            [name, _, _] if name.eq_ignore_ascii_case(b"SET") => Some(Batchable::Set),
-            _ => None,
+            _ => run_write(args).map(|_| Batchable::Write),
         }
     }
 }
 
-/// Serves a run of pipelined plain GETs or plain SETs with one storage operation: each
-/// request gets its own reply, in order.
-/// A run of SETs is one atomic batch written under the key locks, so it is
-/// indistinguishable from the same SETs applied one after another.
+/// A request as a write of a merged run, with its command's name (for the metrics) and
+/// reply shape; `None` when it is not one of the forms a run serves.
+fn run_write(args: &[Bytes]) -> Option<(&'static str, ferrokv_types::RunWrite<'_>)> {
+    use ferrokv_types::{End, RunWrite};
+    let (name, key) = (args.first()?, args.get(1)?.as_ref());
+    let rest = &args[2..];
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    let write = match name.len() {
+        3 if is("SET") && rest.len() == 1 => (
+            "set",
+            RunWrite::Set {
+                key,
+                value: &rest[0],
+            },
+        ),
+        4 | 5
+            if (is("HSET") || is("HMSET")) && !rest.is_empty() && rest.len().is_multiple_of(2) =>
+        {
+            (
+                if name.len() == 4 { "hset" } else { "hmset" },
+                RunWrite::HSet {
+                    key,
+                    pairs: rest
+                        .chunks_exact(2)
+                        .map(|p| (p[0].as_ref(), p[1].as_ref()))
+                        .collect(),
+                },
+            )
+        }
+        5 if (is("LPUSH") || is("RPUSH")) && !rest.is_empty() => {
+            let left = is("LPUSH");
+            (
+                if left { "lpush" } else { "rpush" },
+                RunWrite::Push {
+                    key,
+                    values: rest.iter().map(Bytes::as_ref).collect(),
+                    end: if left { End::Left } else { End::Right },
+                },
+            )
+        }
+        4 if is("SADD") && !rest.is_empty() => (
+            "sadd",
+            RunWrite::SAdd {
+                key,
+                members: rest.iter().map(Bytes::as_ref).collect(),
+            },
+        ),
+        // A flag (NX, CH, ...) is no score: such a ZADD runs on its own.
+        4 if is("ZADD") && !rest.is_empty() && rest.len().is_multiple_of(2) => (
+            "zadd",
+            RunWrite::ZAdd {
+                key,
+                pairs: rest
+                    .chunks_exact(2)
+                    .map(|p| Some((crate::commands::score_arg(&p[0]).ok()?, p[1].as_ref())))
+                    .collect::<Option<_>>()?,
+            },
+        ),
+        _ => return None,
+    };
+    Some(write)
+}
+
+/// Serves a run of pipelined requests of one [`Batchable`] kind with one storage
+/// operation: each request gets its own reply, in order. `None` when the run cannot be
+/// served as one: the connection then serves each request on its own (as it would
+/// have without pipelining), nothing having been done.
+///
+/// A run of writes is one atomic batch written under the locks of its keys, in which
+/// each write sees the earlier ones (`Database::write_run`), so it is indistinguishable
+/// from the same writes applied one after another: same replies (WRONGTYPE in place),
+/// and afterwards, as after each write, `Server::touched` for every key written (WATCH
+/// aborts, blocked clients woken). The exec gate is held from routing to those touches,
+/// so no fence or EXEC falls in between.
+///
+/// In cluster mode each request is routed as alone (`Cluster::route`, in order): one
+/// sent elsewhere (MOVED, ASK, CLUSTERDOWN, ...) gets its error in place and the others
+/// are served together; one held at a fence makes the whole run go one by one, so that
+/// it waits in the connection with the requests after it.
 pub fn execute_run(
     server: &Arc<Server>,
     client: &mut Client,
     kind: Batchable,
     requests: &[Vec<Bytes>],
-) -> Vec<Frame> {
-    // Transactions queue, cluster mode routes each request on its own, and a replica
-    // checks each (it refuses writes).
-    if client.multi.is_some() || server.cluster.is_some() || server.replication.is_replica() {
-        return requests
+) -> Option<Vec<Frame>> {
+    // Transactions queue, a replica checks each request (it refuses writes), and
+    // keyspace notifications are derived per command (`CommandSpec::run`): the
+    // connection forms no run for notifications, but any of these may have begun since
+    // it did.
+    if client.multi.is_some() || server.replication.is_replica() || server.notify.enabled() {
+        return None;
+    }
+    let (names, writes): (Vec<&'static str>, Vec<_>) = match kind {
+        Batchable::Get => (vec!["get"; requests.len()], Vec::new()),
+        Batchable::Write => requests
             .iter()
-            .map(|args| execute(server, client, args.clone()))
-            .collect();
+            .map(|args| run_write(args))
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .unzip(),
+    };
+    if !client.authenticated {
+        server
+            .stats
+            .commands_processed
+            .fetch_add(requests.len() as u64, Ordering::Relaxed);
+        return Some(
+            requests
+                .iter()
+                .map(|_| CommandError::NoAuth.into())
+                .collect(),
+        );
+    }
+    let _gate = match crate::commands::shared_gate(server, &requests[0]) {
+        Ok(gate) => gate,
+        Err(e) => {
+            server
+                .stats
+                .commands_processed
+                .fetch_add(requests.len() as u64, Ordering::Relaxed);
+            return Some(vec![Frame::from(e); requests.len()]);
+        }
+    };
+    // `Batchable::of` matched name and arity; what remains to check is routing.
+    let mut refused: Vec<Option<CommandError>> = Vec::new();
+    if let Some(cluster) = server.cluster.as_ref() {
+        let asking = client.asking;
+        let serving_reads = server.replication.serving_reads();
+        for args in requests {
+            let routed = cluster.route(
+                client,
+                kind == Batchable::Write,
+                serving_reads,
+                std::iter::once(&args[1]),
+            );
+            match routed {
+                Err(e) if e.is_fenced() => {
+                    // Routed again one by one: ASKING applies to the first of them.
+                    client.asking = asking;
+                    return None;
+                }
+                routed => refused.push(routed.err()),
+            }
+        }
     }
     server
         .stats
         .commands_processed
         .fetch_add(requests.len() as u64, Ordering::Relaxed);
-    if !client.authenticated {
-        return requests
-            .iter()
-            .map(|_| CommandError::NoAuth.into())
-            .collect();
-    }
-    // `Batchable::of` matched name and arity; without cluster routing there is nothing
-    // else to check.
-    let _gate = match crate::commands::shared_gate(server, &requests[0]) {
-        Ok(gate) => gate,
-        Err(e) => return vec![Frame::from(e); requests.len()],
-    };
-    let name = if kind == Batchable::Get { "get" } else { "set" };
-    *client.info.last_command.lock() = name;
     let started = std::time::Instant::now();
+    if refused.iter().all(Option::is_none) {
+        let replies = match kind {
+            Batchable::Get => get_run(server, requests),
+            Batchable::Write => write_run(server, &names, &writes),
+        };
+        finish_run(server, client, &names, requests, &replies, started);
+        return Some(replies);
+    }
+    // Some requests were sent elsewhere: the others are served together.
+    let here: Vec<usize> = (0..requests.len())
+        .filter(|&i| refused[i].is_none())
+        .collect();
+    let names: Vec<&'static str> = here.iter().map(|&i| names[i]).collect();
+    let served: Vec<Vec<Bytes>> = here.iter().map(|&i| requests[i].clone()).collect();
     let replies = match kind {
-        Batchable::Get => {
-            let keys: Vec<&[u8]> = requests.iter().map(|args| args[1].as_ref()).collect();
-            match server.db.counting_lookups(|| server.db.get_many(&keys)) {
-                Ok(values) => values
-                    .into_iter()
-                    .map(|value| match value {
-                        Ok(v) => crate::commands::bulk_or_null(v),
-                        Err(e) => CommandError::from(e).into(),
-                    })
-                    .collect(),
-                Err(e) => vec![CommandError::from(e).into(); requests.len()],
-            }
-        }
-        Batchable::Set => {
-            let pairs: Vec<(&[u8], &[u8])> = requests
-                .iter()
-                .map(|args| (args[1].as_ref(), args[2].as_ref()))
-                .collect();
-            let reply = match server.db.mset(&pairs, false) {
-                Ok(_) => {
-                    for (key, _) in &pairs {
-                        server.touched(key);
-                    }
-                    Frame::ok()
-                }
-                Err(e) => CommandError::from(e).into(),
-            };
-            vec![reply; requests.len()]
+        Batchable::Get => get_run(server, &served),
+        Batchable::Write => {
+            let writes: Vec<_> = here.iter().map(|&i| writes[i].clone()).collect();
+            write_run(server, &names, &writes)
         }
     };
-    crate::measure::batch(server, &client.info, name, requests, &replies, started);
-    replies
+    finish_run(server, client, &names, &served, &replies, started);
+    let mut replies = replies.into_iter();
+    Some(
+        refused
+            .into_iter()
+            .zip(requests)
+            .map(|(refused, args)| match refused {
+                Some(e) => {
+                    crate::measure::rejected(server, args, &e);
+                    Frame::from(e)
+                }
+                None => replies.next().unwrap_or(Frame::Null),
+            })
+            .collect(),
+    )
+}
+
+/// What a served run records: INFO commandstats and the rest (`measure::batch`), and
+/// the client's last command.
+fn finish_run(
+    server: &Server,
+    client: &Client,
+    names: &[&'static str],
+    requests: &[Vec<Bytes>],
+    replies: &[Frame],
+    started: std::time::Instant,
+) {
+    if let Some(last) = names.last() {
+        *client.info.last_command.lock() = last;
+    }
+    crate::measure::batch(server, &client.info, names, requests, replies, started);
+}
+
+fn get_run(server: &Server, requests: &[Vec<Bytes>]) -> Vec<Frame> {
+    let keys: Vec<&[u8]> = requests.iter().map(|args| args[1].as_ref()).collect();
+    match server.db.counting_lookups(|| server.db.get_many(&keys)) {
+        Ok(values) => values
+            .into_iter()
+            .map(|value| match value {
+                Ok(v) => crate::commands::bulk_or_null(v),
+                Err(e) => CommandError::from(e).into(),
+            })
+            .collect(),
+        Err(e) => vec![CommandError::from(e).into(); requests.len()],
+    }
+}
+
+fn write_run(
+    server: &Server,
+    names: &[&'static str],
+    writes: &[ferrokv_types::RunWrite<'_>],
+) -> Vec<Frame> {
+    let outcomes = match server.db.write_run(writes) {
+        Ok(outcomes) => outcomes,
+        Err(e) => return vec![CommandError::from(e).into(); writes.len()],
+    };
+    outcomes
+        .into_iter()
+        .zip(names.iter().zip(writes))
+        .map(|(outcome, (name, write))| match outcome {
+            Ok(applied) => {
+                if applied.changed {
+                    server.touched(write.key());
+                }
+                match *name {
+                    "set" | "hmset" => Frame::ok(),
+                    _ => Frame::Integer(applied.count as i64),
+                }
+            }
+            Err(e) => CommandError::from(e).into(),
+        })
+        .collect()
 }

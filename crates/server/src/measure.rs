@@ -84,33 +84,40 @@ pub fn rejected(server: &Server, args: &[Bytes], error: &CommandError) {
     metrics.note_error(&format!("{} {error}", error.prefix()));
 }
 
-/// Records a pipelined run of plain GETs or SETs served together: one call each,
-/// sharing the run's time.
+/// Records a pipelined run served together (`dispatch::execute_run`): one call of
+/// `names[i]` for `requests[i]`, each with an equal share of the run's time.
 pub fn batch(
     server: &Server,
     client: &crate::client::ClientInfo,
-    name: &'static str,
+    names: &[&'static str],
     requests: &[Vec<Bytes>],
     replies: &[Frame],
     started: Instant,
 ) {
     let metrics = &server.metrics;
     let micros = started.elapsed().as_micros() as u64;
-    if let Some(stat) = metrics.command(name) {
-        stat.calls
-            .fetch_add(requests.len() as u64, Ordering::Relaxed);
-        stat.usec.fetch_add(micros, Ordering::Relaxed);
-    }
-    for reply in replies {
+    let each = micros / requests.len().max(1) as u64;
+    // Runs are mostly of one command: its counters are looked up once per stretch.
+    let mut current: Option<(&str, Option<&crate::metrics::CommandStat>)> = None;
+    for ((name, args), reply) in names.iter().zip(requests).zip(replies) {
+        let stat = match current {
+            Some((last, stat)) if last == *name => stat,
+            _ => {
+                let stat = metrics.command(name);
+                current = Some((name, stat));
+                stat
+            }
+        };
+        if let Some(stat) = stat {
+            stat.calls.fetch_add(1, Ordering::Relaxed);
+            stat.usec.fetch_add(each, Ordering::Relaxed);
+        }
         if let Frame::Error(message) = reply {
-            if let Some(stat) = metrics.command(name) {
+            if let Some(stat) = stat {
                 stat.failed.fetch_add(1, Ordering::Relaxed);
             }
             metrics.note_error(message);
         }
-    }
-    let each = micros / requests.len().max(1) as u64;
-    for args in requests {
         if metrics.slow(each) {
             metrics.log_slow(each, args, client);
         }

@@ -605,3 +605,56 @@ fn cluster_administration_needs_authentication() {
     );
     assert_eq!(c.cmd(&["CLUSTERX", "VERSION"]), Reply::bulk("1"));
 }
+
+/// In cluster mode a pipelined run is routed request by request: those for other
+/// nodes' slots get MOVED in place, the others are served together, with the replies
+/// the same requests get one at a time.
+#[test]
+fn pipelined_writes_are_routed_one_by_one() {
+    let trio = Trio::start();
+    trio.push(&trio.topology(), "1");
+    let keys = ["a", "b", "c", "d", "e", "f"];
+    let mut pipeline: Vec<Vec<String>> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let i = i.to_string();
+        for cmd in [
+            vec!["SET", key, &i],
+            vec!["GET", key],
+            vec!["HSET", key, "f", &i],
+            vec!["SADD", key, &i],
+            vec!["ZADD", key, "1", &i],
+            vec!["LPUSH", key, &i],
+        ] {
+            pipeline.push(cmd.iter().map(|a| a.to_string()).collect());
+        }
+    }
+    let mut bytes = Vec::new();
+    for cmd in &pipeline {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        bytes.extend_from_slice(&common::Raw::encode(&args));
+    }
+    let mut c = trio.nodes[0].raw();
+    c.send(&bytes);
+    let merged: Vec<Reply> = pipeline.iter().map(|_| c.read()).collect();
+    for key in keys {
+        for node in &trio.nodes {
+            node.raw().cmd(&["DEL", key]);
+        }
+    }
+    let single: Vec<Reply> = pipeline
+        .iter()
+        .map(|cmd| {
+            let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            c.cmd(&args)
+        })
+        .collect();
+    assert_eq!(merged, single);
+    let moved = merged
+        .iter()
+        .filter(|r| matches!(r, Reply::Error(e) if e.starts_with("MOVED ")))
+        .count();
+    assert!(moved > 0 && moved < merged.len(), "{merged:?}");
+    assert!(merged.contains(&Reply::Error(
+        "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+    )));
+}

@@ -2192,3 +2192,282 @@ fn stream_dump_restore_round_trips_with_redis() {
         assert_eq!(f.cmd_bytes(&args), want);
     }
 }
+
+/// Keys of the pipelined-write tests: few, so that the writes of one pipeline overlap.
+const PIPE_KEYS: &[&str] = &["a", "b", "c"];
+const PIPE_FIELDS: &[&str] = &["f1", "f2", "f3", ""];
+const PIPE_SCORES: &[&str] = &["0", "1", "-1", "2.5", "+inf", "-inf", "1e2", "x"];
+
+/// One request of a pipeline: mostly the writes Ferrokv merges (SET, HSET, HMSET,
+/// LPUSH, RPUSH, SADD, ZADD) and GETs, on few keys so that types clash (WRONGTYPE in
+/// the middle of a run), between requests that end a run (reads, DEL, other forms of
+/// the same commands, invalid arguments).
+fn pipe_command(r: &mut Rng) -> Vec<String> {
+    let k = r.pick(PIPE_KEYS).to_string();
+    let field = |r: &mut Rng| r.pick(PIPE_FIELDS).to_string();
+    let mut c: Vec<String> = match r.below(30) {
+        0..=3 => vec!["SET".into(), k, value(r)],
+        4..=7 => vec!["HSET".into(), k],
+        8 => vec!["HMSET".into(), k],
+        9..=11 => vec!["LPUSH".into(), k],
+        12..=13 => vec!["RPUSH".into(), k],
+        14..=16 => vec!["SADD".into(), k],
+        17..=19 => vec!["ZADD".into(), k],
+        20..=21 => vec!["GET".into(), k],
+        22 => vec!["TYPE".into(), k],
+        23 => vec!["DEL".into(), k],
+        24 => vec!["HGETALL".into(), k],
+        25 => vec!["LRANGE".into(), k, "0".into(), "-1".into()],
+        26 => vec!["SMEMBERS".into(), k],
+        27 => vec![
+            "ZRANGE".into(),
+            k,
+            "0".into(),
+            "-1".into(),
+            "WITHSCORES".into(),
+        ],
+        28 => vec!["ZADD".into(), k, r.pick(&["NX", "XX", "CH"]).into()],
+        _ => vec![r.pick(&["HSET", "SADD", "LPUSH", "ZADD"]).into(), k],
+    };
+    let n = 1 + r.below(3);
+    match c[0].as_str() {
+        "HSET" | "HMSET" if c.len() == 2 && r.below(20) > 0 => {
+            for _ in 0..n {
+                c.push(field(r));
+                c.push(value(r));
+            }
+        }
+        "LPUSH" | "RPUSH" if c.len() == 2 && r.below(20) > 0 => {
+            c.extend((0..n).map(|_| value(r)));
+        }
+        "SADD" if c.len() == 2 && r.below(20) > 0 => {
+            c.extend((0..n).map(|_| field(r)));
+        }
+        "ZADD" if r.below(20) > 0 => {
+            for _ in 0..n {
+                c.push(r.pick(PIPE_SCORES).into());
+                c.push(field(r));
+            }
+        }
+        // Left without arguments: a wrong-arity error in the middle of a pipeline.
+        _ => {}
+    }
+    c
+}
+
+/// Sends `commands` in one write (a pipeline Ferrokv reads in one go and serves in
+/// runs) and reads their replies.
+fn pipelined(c: &mut Raw, commands: &[Vec<String>]) -> Vec<Reply> {
+    let mut bytes = Vec::new();
+    for cmd in commands {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        bytes.extend_from_slice(&Raw::encode(&args));
+    }
+    c.send(&bytes);
+    commands
+        .iter()
+        .map(|cmd| normalise(&cmd[0], c.read()))
+        .collect()
+}
+
+/// What `PIPE_KEYS` hold, type and contents, for comparing two servers.
+fn pipe_state(c: &mut Raw) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for k in PIPE_KEYS {
+        let kind = c.cmd(&["TYPE", k]);
+        let read: Vec<&str> = match kind.text().as_str() {
+            "string" => vec!["GET", k],
+            "hash" => vec!["HGETALL", k],
+            "list" => vec!["LRANGE", k, "0", "-1"],
+            "set" => vec!["SMEMBERS", k],
+            "zset" => vec!["ZRANGE", k, "0", "-1", "WITHSCORES"],
+            _ => vec!["EXISTS", k],
+        };
+        out.push(kind);
+        out.push(normalise(read[0], c.cmd(&read)));
+    }
+    out
+}
+
+/// Pipelines of merged writes (runs served as one batch) reply as redis-server does,
+/// request by request, and leave the same data: each write sees the earlier ones of
+/// its run, a write on a key of another type gets WRONGTYPE in place, invalid forms
+/// and reads split runs without reordering anything.
+#[test]
+fn pipelined_writes_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let mut rng = Rng(20261201);
+    let mut requests = 0;
+    for sequence in 0..150 {
+        expected.cmd(&["FLUSHALL"]);
+        actual.cmd(&["FLUSHALL"]);
+        for pipeline in 0..4 {
+            let len = 1 + rng.below(48);
+            let commands: Vec<Vec<String>> = (0..len).map(|_| pipe_command(&mut rng)).collect();
+            let want = pipelined(&mut expected, &commands);
+            let got = pipelined(&mut actual, &commands);
+            requests += len;
+            for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    got, want,
+                    "sequence {sequence}, pipeline {pipeline}: reply {i} to {:?} differs; pipeline: {commands:?}",
+                    commands[i]
+                );
+            }
+            assert_eq!(
+                pipe_state(&mut actual),
+                pipe_state(&mut expected),
+                "sequence {sequence}, pipeline {pipeline}: data differs after {commands:?}"
+            );
+        }
+    }
+    println!("pipelined writes: {requests} requests, all replies and data equal");
+}
+
+/// A transaction watching a key fails when a merged write of another connection's
+/// pipeline changes the key, and goes on when the run leaves it unchanged (a SADD or
+/// ZADD that changes nothing, a WRONGTYPE write, writes to other keys), as in Redis.
+#[test]
+fn merged_writes_abort_watchers_as_redis_does() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let cmds = |list: &[&[&str]]| -> Vec<Vec<String>> {
+        list.iter()
+            .map(|c| c.iter().map(|a| a.to_string()).collect())
+            .collect()
+    };
+    // (key watched, the other connection's pipeline)
+    let cases: Vec<(&str, Vec<Vec<String>>)> = vec![
+        (
+            "s",
+            cmds(&[&["SET", "x", "1"], &["SADD", "s", "m"], &["GET", "x"]]),
+        ),
+        (
+            "s",
+            cmds(&[
+                &["SET", "x", "2"],
+                &["SADD", "s", "m"],
+                &["HSET", "h", "f", "v"],
+            ]),
+        ),
+        ("z", cmds(&[&["ZADD", "z", "1", "m"], &["SADD", "s", "n"]])),
+        ("z", cmds(&[&["SADD", "s", "o"], &["ZADD", "z", "1", "m"]])),
+        ("z", cmds(&[&["SADD", "s", "p"], &["ZADD", "z", "2", "m"]])),
+        (
+            "l",
+            cmds(&[
+                &["SET", "x", "3"],
+                &["RPUSH", "l", "a"],
+                &["LPUSH", "l", "b"],
+            ]),
+        ),
+        (
+            "x",
+            cmds(&[
+                &["HSET", "x", "f", "v"],
+                &["LPUSH", "x", "v"],
+                &["SADD", "s", "q"],
+            ]),
+        ),
+        ("x", cmds(&[&["SADD", "s", "r"], &["SET", "x", "4"]])),
+        (
+            "h",
+            cmds(&[&["HSET", "h", "f", "v"], &["HMSET", "h", "f", "v"]]),
+        ),
+        (
+            "h",
+            cmds(&[&["SET", "other", "v"], &["ZADD", "h", "1", "m"]]),
+        ),
+    ];
+    let servers = [redis.port, ferrokv.port];
+    let [want, got] = servers.map(|port| {
+        let mut watcher = Raw::connect(port);
+        let mut writer = Raw::connect(port);
+        let mut replies = Vec::new();
+        for (key, pipeline) in &cases {
+            replies.push(watcher.cmd(&["WATCH", key]));
+            replies.extend(pipelined(&mut writer, pipeline));
+            for args in [&["MULTI"][..], &["PING"], &["EXEC"]] {
+                replies.push(watcher.cmd(args));
+            }
+        }
+        replies
+    });
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(got, want, "reply {i}");
+    }
+}
+
+/// A client blocked in BLPOP is served by a push that was merged into another
+/// connection's pipelined run, as by the same push alone.
+#[test]
+fn merged_push_wakes_blocked_pops_as_redis_does() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let servers = [redis.port, ferrokv.port];
+    let [want, got] = servers.map(|port| {
+        let mut blocked = Raw::connect(port);
+        let mut other = Raw::connect(port);
+        let mut replies = Vec::new();
+        for (wait, pipeline) in [
+            (
+                "q",
+                vec![
+                    vec!["SET", "a", "1"],
+                    vec!["RPUSH", "q", "x", "y"],
+                    vec!["SADD", "s", "m"],
+                ],
+            ),
+            (
+                "q2",
+                vec![
+                    vec!["HSET", "h", "f", "v"],
+                    vec!["LPUSH", "q2", "z"],
+                    vec!["ZADD", "zz", "1", "m"],
+                ],
+            ),
+        ] {
+            blocked.send(&Raw::encode(&[b"BLPOP", wait.as_bytes(), b"0"]));
+            common::wait_until("one blocked client", Duration::from_secs(5), || {
+                common::info_field(&mut other, "clients", "blocked_clients") == 1
+            });
+            let pipeline: Vec<Vec<String>> = pipeline
+                .iter()
+                .map(|c| c.iter().map(|a| a.to_string()).collect())
+                .collect();
+            replies.extend(pipelined(&mut other, &pipeline));
+            replies.push(blocked.read());
+            replies.push(other.cmd(&["LRANGE", wait, "0", "-1"]));
+        }
+        replies
+    });
+    assert_eq!(got, want);
+}
+
+/// A run of mergeable writes inside MULTI is queued request by request (the run is
+/// handed back to the connection), and EXEC applies it, as in redis-server.
+#[test]
+fn pipelined_writes_inside_multi_match_redis() {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let pipeline: Vec<Vec<String>> = [
+        &["MULTI"][..],
+        &["SET", "a", "1"],
+        &["HSET", "h", "f", "v"],
+        &["SADD", "s", "m", "n"],
+        &["LPUSH", "a", "x"],
+        &["EXEC"],
+        &["GET", "a"],
+        &["SET", "a", "2"],
+        &["SMEMBERS", "s"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|a| a.to_string()).collect())
+    .collect();
+    let want = pipelined(&mut redis.raw(), &pipeline);
+    let got = pipelined(&mut ferrokv.raw(), &pipeline);
+    assert_eq!(got, want);
+}

@@ -308,3 +308,49 @@ fn classes_filter_and_new_and_keymiss_as_redis() {
         Duration::ZERO,
     );
 }
+
+/// With notifications on, a pipeline of the writes Ferrokv otherwise merges into one
+/// batch gets the events of each write, in order, as from redis-server.
+#[test]
+fn pipelined_writes_notify_as_redis_does() {
+    let commands: &[&[&str]] = &[
+        &["SET", "s", "v"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["SADD", "set", "a", "b"],
+        &["SADD", "set", "a"],
+        &["LPUSH", "l", "x"],
+        &["RPUSH", "l", "y", "z"],
+        &["ZADD", "z", "1", "m"],
+        // Not the same score again: a ZADD replying 0 is taken as an update (the
+        // approximation the module docs of notify.rs describe).
+        &["ZADD", "z", "2", "m"],
+        &["HSET", "s", "f", "v"],
+        &["GET", "s"],
+        &["SET", "h", "v"],
+    ];
+    let redis = common::RedisServer::start();
+    let ours = TestServer::start(&[]);
+    let mut seqs = Vec::new();
+    let mut replies = Vec::new();
+    for port in [redis.port, ours.port] {
+        let mut c = Raw::connect(port);
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            Reply::ok()
+        );
+        let mut sub = subscriber(port);
+        let mut pipeline = Vec::new();
+        for args in commands {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            pipeline.extend_from_slice(&Raw::encode(&args));
+        }
+        c.send(&pipeline);
+        let got: Vec<Reply> = commands.iter().map(|_| c.read()).collect();
+        c.cmd(&["PUBLISH", END, "x"]);
+        seqs.push(messages(&mut sub));
+        replies.push(got);
+    }
+    assert_eq!(replies[1], replies[0]);
+    assert_eq!(seqs[1], seqs[0]);
+    assert!(seqs[0].len() > 10, "redis sent {:?}", seqs[0]);
+}

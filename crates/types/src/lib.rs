@@ -16,6 +16,7 @@ mod keyspace;
 mod list;
 mod locks;
 pub mod numbers;
+mod run;
 mod set;
 mod stream;
 mod stream_group;
@@ -31,6 +32,7 @@ pub use hash::FieldValues;
 pub use introspect::DEFAULT_MEMORY_SAMPLES;
 pub use keyspace::{ExpireCondition, ScanPage, Ttl};
 pub use list::End;
+pub use run::{Applied, RunWrite};
 pub use set::{Moved, SetOp};
 pub use stream::{IdSpec, StreamEntry, StreamId, StreamInfo, Trim, TrimStrategy, XAddOptions};
 pub use stream_group::{

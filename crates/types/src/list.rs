@@ -9,7 +9,7 @@ use crate::{Database, Result, TypeError};
 
 const MIDDLE: u64 = 1 << 63;
 
-fn ends(meta: &CollectionMeta) -> (u64, u64) {
+pub(crate) fn ends(meta: &CollectionMeta) -> (u64, u64) {
     let read = |at: usize| {
         meta.extra
             .get(at..at + 8)
@@ -20,7 +20,7 @@ fn ends(meta: &CollectionMeta) -> (u64, u64) {
     (read(0), read(8))
 }
 
-fn set_ends(meta: &mut CollectionMeta, head: u64, tail: u64) {
+pub(crate) fn set_ends(meta: &mut CollectionMeta, head: u64, tail: u64) {
     let mut extra = Vec::with_capacity(16);
     extra.extend_from_slice(&head.to_be_bytes());
     extra.extend_from_slice(&tail.to_be_bytes());

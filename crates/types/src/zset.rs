@@ -45,7 +45,7 @@ pub fn decode_score(bytes: &[u8]) -> Option<f64> {
 }
 
 /// `-0` becomes `0`; every stored or replied score goes through here.
-fn normalize(score: f64) -> f64 {
+pub(crate) fn normalize(score: f64) -> f64 {
     if score == 0.0 {
         0.0
     } else {
@@ -271,7 +271,7 @@ fn sort_scored(items: &mut ScoredMembers) {
 }
 
 impl Database {
-    fn score_key(key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
+    pub(crate) fn score_key(key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
         let mut entry = Vec::with_capacity(8 + member.len());
         entry.extend_from_slice(&encode_score(score));
         entry.extend_from_slice(member);

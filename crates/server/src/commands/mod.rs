@@ -24,6 +24,7 @@ mod zset;
 
 pub use scripting::{shared_gate, sync_functions};
 pub use transaction::discard_transaction;
+pub(crate) use zset::score_arg;
 
 use bytes::Bytes;
 use ferrokv_protocol::Frame;

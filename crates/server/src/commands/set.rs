@@ -15,9 +15,13 @@ fn refs(args: &[Bytes]) -> Vec<&[u8]> {
 }
 
 fn sadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Frame::Integer(
-        ctx.server.db.sadd(&args[1], &refs(&args[2..]))? as i64,
-    ))
+    let added = ctx.server.db.sadd(&args[1], &refs(&args[2..]))?;
+    if added == 0 {
+        // Nothing added, nothing modified (Redis signals only an addition): a
+        // transaction watching the set goes on.
+        ctx.touches = Some(Vec::new());
+    }
+    Ok(Frame::Integer(added as i64))
 }
 
 fn srem(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {

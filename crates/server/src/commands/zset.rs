@@ -20,7 +20,7 @@ fn refs(args: &[Bytes]) -> Vec<&[u8]> {
 
 /// A score argument: a float as Redis' `strtod` reads it, where a finite text that
 /// overflows (`1e400`) is an error, not infinity.
-fn score_arg(arg: &[u8]) -> Result<f64, CommandError> {
+pub(crate) fn score_arg(arg: &[u8]) -> Result<f64, CommandError> {
     let value = float_arg(arg)?;
     if value.is_infinite() && !arg.to_ascii_lowercase().windows(3).any(|w| w == b"inf") {
         return Err(CommandError::NotFloat);
@@ -120,6 +120,11 @@ pub(super) fn zadd(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         .map(|p| Ok((score_arg(&p[0])?, p[1].as_ref())))
         .collect::<Result<Vec<_>, CommandError>>()?;
     let outcome = ctx.server.db.zadd(&args[1], options, &pairs)?;
+    if outcome.added + outcome.updated == 0 {
+        // No member added, no score changed: Redis signals no modification, and a
+        // transaction watching the key goes on.
+        ctx.touches = Some(Vec::new());
+    }
     if options.incr {
         return Ok(match outcome.score {
             Some(score) if outcome.processed > 0 => Frame::Double(score),
