@@ -14,7 +14,7 @@
 # 20 ms from /proc/<pid>/status) and the slowest PING of either node (one every 10 ms).
 #
 #   bench/migration.sh
-#   BIN=target/release/ferrokv-server bench/migration.sh
+#   BIN=path/to/ferrokv-server bench/migration.sh   # default: ./dev release
 #   MODE=hash FIELDS=10000000 bench/migration.sh
 #   SST_MB=0 bench/migration.sh     # migrate-sst-file-mb 0: the snapshot as batches
 #   NICE=0 bench/migration.sh       # migrate-nice 0: the copy at the clients' priority
@@ -31,11 +31,8 @@ A_PORT=${A_PORT:-17301}
 B_PORT=${B_PORT:-17302}
 R1_PORT=${R1_PORT:-17311}
 R2_PORT=${R2_PORT:-17312}
-if [ -z "${BIN:-}" ]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrokv-target}"
-  cargo build --quiet --bin ferrokv-server
-  BIN="$CARGO_TARGET_DIR/debug/ferrokv-server"
-fi
+# The deployable build (`./dev release`), unless BIN names another binary.
+BIN=${BIN:-$(./dev release)/ferrokv-server}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
