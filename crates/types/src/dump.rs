@@ -138,7 +138,8 @@ pub fn crc64(data: &[u8]) -> u64 {
     })
 }
 
-fn put_len(out: &mut Vec<u8>, len: u64) {
+/// Appends an RDB length (Redis' `rdbSaveLen`: 6, 14, 32 or 64 bits by size).
+pub fn put_len(out: &mut Vec<u8>, len: u64) {
     if len < 1 << 6 {
         out.push(len as u8);
     } else if len < 1 << 14 {
@@ -977,8 +978,9 @@ fn intset(is: &[u8]) -> Option<Vec<Vec<u8>>> {
     )
 }
 
-/// LZF decompression (liblzf's format, as Redis compresses RDB strings).
-fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+/// LZF decompression (liblzf's format, as Redis compresses RDB strings) into exactly
+/// `len` bytes; `None` for a malformed or mis-sized input.
+pub fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
     let mut out: Vec<u8> = Vec::with_capacity(len.min(input.len().saturating_mul(64)));
     let mut ip = 0;
     while ip < input.len() {

@@ -6,6 +6,7 @@
 //! and integer-encoded ones as Redis writes them. The same payload is the node record
 //! the libraries persist in.
 
+use ferrokv_types::dump::{crc64, lzf_decompress, put_len};
 use thiserror::Error;
 
 /// Redis 7.0's RDB version (src/rdb.h).
@@ -26,52 +27,12 @@ pub enum DumpError {
     Load,
 }
 
-/// CRC-64/Jones, reflected, as Redis computes it (`crc64(0, ...)`).
-pub fn crc64(data: &[u8]) -> u64 {
-    const POLY: u64 = 0x95ac_9329_ac4b_c9b5;
-    static TABLE: std::sync::LazyLock<[u64; 256]> = std::sync::LazyLock::new(|| {
-        let mut table = [0u64; 256];
-        for (i, slot) in table.iter_mut().enumerate() {
-            let mut crc = i as u64;
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ POLY
-                } else {
-                    crc >> 1
-                };
-            }
-            *slot = crc;
-        }
-        table
-    });
-    let mut crc = 0u64;
-    for &b in data {
-        crc = TABLE[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
-}
-
-fn put_len(out: &mut Vec<u8>, len: usize) {
-    if len < 1 << 6 {
-        out.push(len as u8);
-    } else if len < 1 << 14 {
-        out.push(0x40 | (len >> 8) as u8);
-        out.push(len as u8);
-    } else if len <= u32::MAX as usize {
-        out.push(0x80);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    } else {
-        out.push(0x81);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-}
-
 /// The payload of `codes` (each a library's whole code).
 pub fn encode<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = Vec::new();
     for code in codes {
         out.push(OPCODE_FUNCTION2);
-        put_len(&mut out, code.len());
+        put_len(&mut out, code.len() as u64);
         out.extend_from_slice(code);
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
@@ -147,38 +108,6 @@ impl Reader<'_> {
             Err(_) => None,
         }
     }
-}
-
-/// LZF (liblzf, as Redis' lzf_d.c) into exactly `len` bytes.
-fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(len.min(64 << 20));
-    let mut i = 0;
-    while i < input.len() {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 32 {
-            let n = ctrl + 1;
-            out.extend_from_slice(input.get(i..i + n)?);
-            i += n;
-        } else {
-            let mut n = ctrl >> 5;
-            if n == 7 {
-                n += usize::from(*input.get(i)?);
-                i += 1;
-            }
-            let back = ((ctrl & 0x1f) << 8) + usize::from(*input.get(i)?) + 1;
-            i += 1;
-            let start = out.len().checked_sub(back)?;
-            for k in 0..n + 2 {
-                let b = out[start + k];
-                out.push(b);
-            }
-        }
-        if out.len() > len {
-            return None;
-        }
-    }
-    (out.len() == len).then_some(out)
 }
 
 /// The library codes of a payload, checked as Redis checks it (`verifyDumpPayload`:
