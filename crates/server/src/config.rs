@@ -204,7 +204,7 @@ options! {
     rocksdb_wal_ttl_seconds: u64 = startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
     rocksdb_wal_size_limit_mb: u64 = startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
     rocksdb_block_cache_size: usize = startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
-    rocksdb_write_buffer_size: usize = startup("rocksdb.write_buffer_size", "64", int(1, 1 << 16)),
+    rocksdb_write_buffer_size: usize = startup("rocksdb.write_buffer_size", "16", int(1, 1 << 16)),
 }
 
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {
