@@ -28,6 +28,26 @@ pub(crate) fn set_ends(meta: &mut CollectionMeta, head: u64, tail: u64) {
     meta.size = tail - head;
 }
 
+/// Takes `count` positions at `end` of the list (nearest first: the order pushed
+/// values take them) and records the new ends and size in `meta`.
+pub(crate) fn take_positions(meta: &mut CollectionMeta, count: usize, end: End) -> Vec<u64> {
+    let (mut head, mut tail) = ends(meta);
+    let positions = (0..count)
+        .map(|_| match end {
+            End::Left => {
+                head -= 1;
+                head
+            }
+            End::Right => {
+                tail += 1;
+                tail - 1
+            }
+        })
+        .collect();
+    set_ends(meta, head, tail);
+    positions
+}
+
 /// Which end of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
@@ -133,21 +153,10 @@ impl Database {
         values: &[&[u8]],
         end: End,
     ) {
-        let (mut head, mut tail) = ends(meta);
-        for value in values {
-            let position = match end {
-                End::Left => {
-                    head -= 1;
-                    head
-                }
-                End::Right => {
-                    tail += 1;
-                    tail - 1
-                }
-            };
+        let positions = take_positions(meta, values.len(), end);
+        for (value, position) in values.iter().zip(positions) {
             self.put_member(batch, key, meta.version, &position.to_be_bytes(), value);
         }
-        set_ends(meta, head, tail);
         self.put_collection(batch, key, meta);
     }
 

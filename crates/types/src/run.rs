@@ -14,7 +14,7 @@ use ferrokv_storage::encoding::{member_key, metadata_key};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
 use ferrokv_storage::{Batch, Cf, StorageError};
 
-use crate::list::{ends, set_ends, End};
+use crate::list::{take_positions, End};
 use crate::zset::{decode_score, encode_score, normalize};
 use crate::{Database, Result, TypeError};
 
@@ -255,25 +255,14 @@ impl<'d, 'a> Run<'d, 'a> {
                 (changed > 0).then_some(added)
             }
             RunWrite::Push { values, end, .. } => {
-                let (mut head, mut tail) = ends(&meta);
-                for value in values {
-                    let position = match end {
-                        End::Left => {
-                            head -= 1;
-                            head
-                        }
-                        End::Right => {
-                            tail += 1;
-                            tail - 1
-                        }
-                    };
+                let positions = take_positions(&mut meta, values.len(), *end);
+                for (value, position) in values.iter().zip(positions) {
                     staged.push(Staged::Put(
                         Cf::Members,
                         member_key(key, meta.version, &position.to_be_bytes()),
                         value.to_vec(),
                     ));
                 }
-                set_ends(&mut meta, head, tail);
                 Some(meta.size)
             }
             RunWrite::Set { .. } => unreachable!("handled above"),
