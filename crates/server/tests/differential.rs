@@ -826,15 +826,24 @@ fn error_texts_and_double_replies_match_redis() {
     common::same_as_redis(&mut actual, &mut expected, cases);
 }
 
+/// Runs `session` (given a server's port) against redis-server, then against a fresh
+/// ferrokv-server, and asserts that both gave the same replies, one by one.
+fn same_replies_as_redis(session: impl FnMut(u16) -> Vec<Reply>) {
+    let redis = common::RedisServer::start();
+    let ferrokv = TestServer::start(&[]);
+    let [want, got] = [redis.port, ferrokv.port].map(session);
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(got, want, "reply {i}");
+    }
+}
+
 /// WATCH in the cases Redis' multi.tcl covers: FLUSHALL/FLUSHDB fail only the
 /// transactions watching a key that existed, an SMOVE that adds nothing to a watched
 /// destination does not fail them, CONFIG is queued inside MULTI.
 #[test]
 fn watch_and_multi_cases_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let servers = [redis.port, ferrokv.port];
-    let [want, got] = servers.map(|port| {
+    same_replies_as_redis(|port| {
         let mut a = Raw::connect(port);
         let mut b = Raw::connect(port);
         let mut replies = Vec::new();
@@ -914,20 +923,13 @@ fn watch_and_multi_cases_match_redis() {
         run(&mut a, &["EXEC"]);
         replies
     });
-    assert_eq!(got.len(), want.len());
-    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(got, want, "reply {i}");
-    }
 }
 
 /// Blocked pops: `BLPOP k3 k4 0` is one blocked client, and a key waited on that
 /// briefly holds another type (a transaction replaced it) does not end the wait.
 #[test]
 fn blocked_pops_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let servers = [redis.port, ferrokv.port];
-    let [want, got] = servers.map(|port| {
+    same_replies_as_redis(|port| {
         let mut blocked = Raw::connect(port);
         let mut other = Raw::connect(port);
         let mut replies = Vec::new();
@@ -965,7 +967,6 @@ fn blocked_pops_match_redis() {
         replies.push(other.cmd(&["EXISTS", "list"]));
         replies
     });
-    assert_eq!(got, want);
 }
 
 /// GEO: scores, positions, hashes, distances, every search form and the error texts,
@@ -2331,8 +2332,6 @@ fn pipelined_writes_match_redis() {
 /// ZADD that changes nothing, a WRONGTYPE write, writes to other keys), as in Redis.
 #[test]
 fn merged_writes_abort_watchers_as_redis_does() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
     let cmds = |list: &[&[&str]]| -> Vec<Vec<String>> {
         list.iter()
             .map(|c| c.iter().map(|a| a.to_string()).collect())
@@ -2381,8 +2380,7 @@ fn merged_writes_abort_watchers_as_redis_does() {
             cmds(&[&["SET", "other", "v"], &["ZADD", "h", "1", "m"]]),
         ),
     ];
-    let servers = [redis.port, ferrokv.port];
-    let [want, got] = servers.map(|port| {
+    same_replies_as_redis(|port| {
         let mut watcher = Raw::connect(port);
         let mut writer = Raw::connect(port);
         let mut replies = Vec::new();
@@ -2395,20 +2393,13 @@ fn merged_writes_abort_watchers_as_redis_does() {
         }
         replies
     });
-    assert_eq!(got.len(), want.len());
-    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(got, want, "reply {i}");
-    }
 }
 
 /// A client blocked in BLPOP is served by a push that was merged into another
 /// connection's pipelined run, as by the same push alone.
 #[test]
 fn merged_push_wakes_blocked_pops_as_redis_does() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let servers = [redis.port, ferrokv.port];
-    let [want, got] = servers.map(|port| {
+    same_replies_as_redis(|port| {
         let mut blocked = Raw::connect(port);
         let mut other = Raw::connect(port);
         let mut replies = Vec::new();
@@ -2444,7 +2435,6 @@ fn merged_push_wakes_blocked_pops_as_redis_does() {
         }
         replies
     });
-    assert_eq!(got, want);
 }
 
 /// A run of mergeable writes inside MULTI is queued request by request (the run is
