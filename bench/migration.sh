@@ -17,7 +17,8 @@
 #   BIN=path/to/ferrokv-server bench/migration.sh   # default: ./dev release
 #   MODE=hash FIELDS=10000000 bench/migration.sh
 #   SST_MB=0 bench/migration.sh     # migrate-sst-file-mb 0: the snapshot as batches
-#   NICE=0 bench/migration.sh       # migrate-nice 0: the copy at the clients' priority
+#   IDLE_CLASS=no bench/migration.sh  # migrate-idle-class no: the copy at migrate-nice
+#   NICE=0 IDLE_CLASS=no bench/migration.sh  # the copy at the clients' priority
 #   PERF=/tmp/mig.data bench/migration.sh   # perf record -g of both nodes during step 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,8 @@ A=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1
 B=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2
 for port in "$A_PORT" "$B_PORT"; do
   "$BIN" --port "$port" --dir "$WORK/$port" --cluster-enabled yes --log-level warning \
-    --migrate-sst-file-mb "${SST_MB:-64}" --migrate-nice "${NICE:-10}" &
+    --migrate-sst-file-mb "${SST_MB:-64}" --migrate-nice "${NICE:-10}" \
+    --migrate-idle-class "${IDLE_CLASS:-yes}" &
   PIDS+=($!)
 done
 A_PID=${PIDS[0]}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferrokv_cluster::SlotSet;
 use ferrokv_storage::encoding::{slot_of, slot_range_bounds};
-use ferrokv_storage::{Batch, CapturedWrite, Cf, Storage, WriteObserver};
+use ferrokv_storage::{Batch, CapturedWrite, Cf, Snapshot, Storage, WriteObserver};
 use parking_lot::Mutex;
 
 use ferrokv_protocol::Reply;
@@ -87,6 +87,12 @@ pub trait ClusterControl: Send + Sync {
     fn finished(&self, job: &Job);
     /// The node-wide migration rate limiter.
     fn limiter(&self) -> &Throttle;
+    /// Called on the thread that scans and ships the snapshot, before it starts: the
+    /// node lowers that thread's CPU priority (`migrate-idle-class`, `migrate-nice`).
+    /// The job's own thread, which takes the write gate, the fence and the commit,
+    /// keeps its priority: a low-priority thread holding what client threads wait for
+    /// would make them wait for the CPU it cannot get.
+    fn bulk_thread_started(&self) {}
     /// Opens a link to a destination (a TCP connection; tests substitute their own).
     fn connect(
         &self,
@@ -369,60 +375,18 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     let Some(snapshot) = snapshot else {
         return Err(Failure::Error("no snapshot".into()));
     };
-    // Counting first gives progress and an ETA: keys from the metadata, bytes from
-    // every record (a key holding a large collection weighs what its members weigh).
-    let (mut keys_total, mut bytes_total) = (0i64, 0i64);
-    for (first, last) in job.slots.ranges() {
-        let (start, end) = slot_range_bounds(first, last);
-        for cf in Cf::ALL {
-            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
-            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-                if cf == Cf::Metadata {
-                    keys_total += 1;
-                }
-                bytes_total += (key.len() + value.len()) as i64 + RECORD_OVERHEAD as i64;
-                iter.next();
-            }
-            iter.status()?;
-        }
-    }
-    job.keys_total.store(keys_total, Ordering::Relaxed);
-    job.bytes_total.store(bytes_total, Ordering::Relaxed);
-    let keys_throttle = Throttle::with_burst(Duration::from_millis(10));
-    let mut options = control.options();
-    let mut keys = 0u64;
-    for (first, last) in job.slots.ranges() {
-        let (start, end) = slot_range_bounds(first, last);
-        for cf in Cf::ALL {
-            let mut batch = storage.batch();
-            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(&snapshot));
-            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-                batch.put(cf, key, value);
-                let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
-                if cf == Cf::Metadata {
-                    keys += 1;
-                    job.keys_sent.fetch_add(1, Ordering::Relaxed);
-                    if !keys_throttle.try_acquire(1, options.keys_per_sec) {
-                        // Throttled: what is ready goes now, so the copy streams.
-                        sender.send_snapshot(&batch)?;
-                        batch.clear();
-                        full = false;
-                        keys_throttle.acquire(1, options.keys_per_sec);
-                    }
-                }
-                if full {
-                    sender.send_snapshot(&batch)?;
-                    batch.clear();
-                    // Options are read again once per batch: CONFIG SET applies to
-                    // running jobs.
-                    options = control.options();
-                }
-                iter.next();
-            }
-            iter.status()?;
-            sender.send_snapshot(&batch)?;
-        }
-    }
+    // The bulk of the work, on a thread of its own at the node's bulk priority.
+    let keys = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("migrate-copy".into())
+            .spawn_scoped(scope, || {
+                control.bulk_thread_started();
+                copy_snapshot(job, control, &mut sender, storage, &snapshot)
+            })
+            .map_err(|e| Failure::Error(format!("cannot start the copy thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(Failure::Error("the copy thread panicked".into())))
+    })?;
     drop(snapshot);
     sender.end_snapshot()?;
     job.keys_total.store(keys as i64, Ordering::Relaxed);
@@ -472,6 +436,72 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     job.fence_ms
         .store(fence_start.elapsed().as_millis() as u64, Ordering::Relaxed);
     Ok(())
+}
+
+/// Counts the snapshot of the job's slots (progress and ETA), then ships every record
+/// of it; returns the number of keys shipped.
+fn copy_snapshot(
+    job: &Job,
+    control: &dyn ClusterControl,
+    sender: &mut Sender<'_>,
+    storage: &Storage,
+    snapshot: &Snapshot,
+) -> Result<u64, Failure> {
+    // Counting first gives progress and an ETA: keys from the metadata, bytes from
+    // every record (a key holding a large collection weighs what its members weigh).
+    let (mut keys_total, mut bytes_total) = (0i64, 0i64);
+    for (first, last) in job.slots.ranges() {
+        let (start, end) = slot_range_bounds(first, last);
+        for cf in Cf::ALL {
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(snapshot));
+            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                if cf == Cf::Metadata {
+                    keys_total += 1;
+                }
+                bytes_total += (key.len() + value.len()) as i64 + RECORD_OVERHEAD as i64;
+                iter.next();
+            }
+            iter.status()?;
+        }
+    }
+    job.keys_total.store(keys_total, Ordering::Relaxed);
+    job.bytes_total.store(bytes_total, Ordering::Relaxed);
+    let keys_throttle = Throttle::with_burst(Duration::from_millis(10));
+    let mut options = control.options();
+    let mut keys = 0u64;
+    for (first, last) in job.slots.ranges() {
+        let (start, end) = slot_range_bounds(first, last);
+        for cf in Cf::ALL {
+            let mut batch = storage.batch();
+            let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(snapshot));
+            while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                batch.put(cf, key, value);
+                let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
+                if cf == Cf::Metadata {
+                    keys += 1;
+                    job.keys_sent.fetch_add(1, Ordering::Relaxed);
+                    if !keys_throttle.try_acquire(1, options.keys_per_sec) {
+                        // Throttled: what is ready goes now, so the copy streams.
+                        sender.send_snapshot(&batch)?;
+                        batch.clear();
+                        full = false;
+                        keys_throttle.acquire(1, options.keys_per_sec);
+                    }
+                }
+                if full {
+                    sender.send_snapshot(&batch)?;
+                    batch.clear();
+                    // Options are read again once per batch: CONFIG SET applies to
+                    // running jobs.
+                    options = control.options();
+                }
+                iter.next();
+            }
+            iter.status()?;
+            sender.send_snapshot(&batch)?;
+        }
+    }
+    Ok(keys)
 }
 
 /// How a cut-over whose commit went unanswered ended.

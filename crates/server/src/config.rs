@@ -180,6 +180,7 @@ options! {
     migrate_speed: u64 = runtime("migrate-speed", "0", int(0, INT_MAX)),
     migrate_sst_file_mb: u64 = runtime("migrate-sst-file-mb", "64", int(0, 4096)),
     migrate_nice: i64 = runtime("migrate-nice", "10", int(0, 19)),
+    migrate_idle_class: bool = runtime("migrate-idle-class", "yes", BOOL),
     migrate_pipeline_size: u64 = kvrocks_only("migrate-pipeline-size", "16", int(1, INT_MAX)),
     migrate_type: String = kvrocks_only("migrate-type", "raw-key-value", Kind::Enum(&["raw-key-value", "redis-command"])),
     busy_script_time: u64 = runtime("busy-script-time", "5000", int(0, INT_MAX)),
@@ -205,6 +206,7 @@ options! {
     rocksdb_wal_size_limit_mb: u64 = startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
     rocksdb_block_cache_size: usize = startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
     rocksdb_write_buffer_size: usize = startup("rocksdb.write_buffer_size", "16", int(1, 1 << 16)),
+    rocksdb_compaction_low_cpu_priority: bool = startup("rocksdb.compaction_low_cpu_priority", "yes", BOOL),
 }
 
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {

@@ -1236,3 +1236,107 @@ fn a_cancelled_or_aborted_sst_import_leaves_nothing_on_the_destination() {
         1000
     );
 }
+
+/// `(nice, scheduling policy)` of each thread of process `pid` whose name starts with
+/// `prefix`, from /proc (`stat` fields 19 and 41; policy 0 = SCHED_OTHER, 5 = SCHED_IDLE).
+fn thread_priorities(pid: u32, prefix: &str) -> Vec<(i64, i64)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised name start at field 3.
+        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push((rest[16].parse().unwrap(), rest[38].parse().unwrap()));
+    }
+    found
+}
+
+#[test]
+fn bulk_migration_threads_run_in_the_idle_class_or_at_migrate_nice() {
+    const SCHED_IDLE: i64 = 5;
+    let pair = Pair::start();
+    let mut s = pair.src.raw();
+    // Default: the thread copying the snapshot runs in the idle class; the job's own
+    // thread (write gate, fence, commit) and the client threads keep their priority.
+    start_slow_sst_migration(&pair, &mut s, 300);
+    assert_eq!(
+        thread_priorities(pair.src.pid(), "migrate-job"),
+        [(0, 0)],
+        "(nice, policy) of the job thread"
+    );
+    assert_eq!(
+        thread_priorities(pair.src.pid(), "migrate-copy"),
+        [(0, SCHED_IDLE)],
+        "(nice, policy) of the copy thread"
+    );
+    for node in [&pair.src, &pair.dst] {
+        assert!(
+            thread_priorities(node.pid(), "worker-")
+                .iter()
+                .all(|&(nice, policy)| nice == 0 && policy == 0),
+            "client threads keep their priority"
+        );
+    }
+    wait_for_state(&mut s, "success");
+    wait_until("the job's threads end", Duration::from_secs(10), || {
+        thread_priorities(pair.src.pid(), "migrate-").is_empty()
+    });
+
+    // `migrate-idle-class no`: the next job's copy runs at `migrate-nice`.
+    s.cmd(&["CONFIG", "SET", "migrate-idle-class", "no"]);
+    s.cmd(&["CONFIG", "SET", "migrate-nice", "7"]);
+    assert_eq!(
+        s.cmd(&["CONFIG", "GET", "migrate-idle-class"]).strings(),
+        ["migrate-idle-class", "no"]
+    );
+    start_slow_migration(&pair, &mut s, 301);
+    assert_eq!(thread_priorities(pair.src.pid(), "migrate-job"), [(0, 0)]);
+    assert_eq!(thread_priorities(pair.src.pid(), "migrate-copy"), [(7, 0)]);
+    wait_for_state(&mut s, "success");
+}
+
+#[test]
+fn compaction_threads_run_at_the_lowest_priority_unless_configured_otherwise() {
+    for (args, lowered) in [
+        (&[][..], true),
+        (&["--rocksdb.compaction_low_cpu_priority", "no"][..], false),
+    ] {
+        let server = TestServer::start(args);
+        let mut c = server.raw();
+        for i in 0..100 {
+            c.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        // RocksDB applies the priority when a pool thread picks up its next job.
+        assert_eq!(c.cmd(&["COMPACT"]), Reply::ok());
+        let at_19 = || {
+            thread_priorities(server.pid(), "rocksdb:low")
+                .iter()
+                .any(|&(n, _)| n == 19)
+        };
+        if lowered {
+            wait_until(
+                "a compaction thread at nice 19",
+                Duration::from_secs(10),
+                at_19,
+            );
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(!at_19(), "compaction threads keep their priority");
+        }
+        assert!(
+            thread_priorities(server.pid(), "rocksdb:high")
+                .iter()
+                .all(|&(n, _)| n == 0),
+            "flush threads keep their priority"
+        );
+    }
+}

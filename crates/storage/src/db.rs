@@ -63,6 +63,9 @@ pub struct StorageOptions {
     pub block_cache_mb: usize,
     /// Memtable size per column family, in MB (`rocksdb.write_buffer_size`).
     pub write_buffer_mb: usize,
+    /// Run RocksDB's compaction threads at the lowest CPU priority (nice 19;
+    /// `rocksdb.compaction_low_cpu_priority`). Flushes keep the normal priority.
+    pub compaction_low_cpu_priority: bool,
 }
 
 impl Default for StorageOptions {
@@ -73,6 +76,7 @@ impl Default for StorageOptions {
             wal_size_limit_mb: 16 * 1024,
             block_cache_mb: 256,
             write_buffer_mb: 16,
+            compaction_low_cpu_priority: true,
         }
     }
 }
@@ -168,6 +172,16 @@ pub(crate) fn open_db(dir: &Path, options: &StorageOptions) -> Result<Arc<DB>, S
         // Group commit: writes fill the WAL buffer and `make_durable` hands it to the
         // OS (one write(2) for everything written meanwhile) before replies go out.
         db_opts.set_manual_wal_flush(true);
+        if options.compaction_low_cpu_priority {
+            // Compactions rewrite data already safe in SST files and can wait: at nice 19
+            // they take the CPU client threads leave (bench/migration.sh: a destination's
+            // compaction after ingesting a migration's files delayed clients of the
+            // source on the same machine by milliseconds). Flushes keep their priority,
+            // so a busy node's memtables still drain and writes do not stall.
+            let mut env = rocksdb::Env::new()?;
+            env.lower_thread_pool_cpu_priority();
+            db_opts.set_env(&env);
+        }
 
         let cache = Cache::new_lru_cache(options.block_cache_mb.max(8) << 20);
         let db_cell = Arc::new(OnceLock::new());

@@ -261,9 +261,7 @@ fn offload(
     slots: SlotSet,
 ) {
     let server = server.clone();
-    let nice = server.config.read().migrate_nice;
     client.action = Some(Action::Offload(Offload::new(move || {
-        crate::workers::lower_priority(nice);
         let reply = ingest_step(&server, &mut import, data.as_deref(), &slots);
         let keep = reply.is_ok() && data.is_some();
         Offloaded {
@@ -286,7 +284,28 @@ fn ingest_step(
     if let Some(data) = data {
         let allowed =
             |key: &[u8]| ferrokv_storage::encoding::slot_of(key).is_some_and(|s| slots.contains(s));
-        import.add(storage, data, &allowed).map_err(failed)?;
+        // Building is the bulk of the work: on a thread at the bulk priority. Ingesting
+        // stops the node's writes for a moment and fsyncs RocksDB's manifest: on this
+        // thread, at the clients' priority, so that a preempted low-priority thread
+        // never holds their writes.
+        let (nice, idle_class) = {
+            let config = server.config.read();
+            (config.migrate_nice, config.migrate_idle_class)
+        };
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("import-build".into())
+                .spawn_scoped(scope, || {
+                    crate::workers::lower_priority(nice, idle_class);
+                    import.add(storage, data, &allowed)
+                })
+                .map_err(|e| CommandError::err(format!("cannot start a build thread: {e}")))?
+                .join()
+                .unwrap_or(Err(ferrokv_storage::StorageError::Refused(
+                    "the SST build thread panicked",
+                )))
+                .map_err(failed)
+        })?;
         if !import.full() {
             return Ok(());
         }

@@ -27,6 +27,11 @@ impl ClusterControl for Host {
         super::options(&self.0)
     }
 
+    fn bulk_thread_started(&self) {
+        let config = self.0.config.read();
+        crate::workers::lower_priority(config.migrate_nice, config.migrate_idle_class);
+    }
+
     fn pause_writes(&self, f: &mut dyn FnMut()) {
         // Every command holds the gate shared while it runs.
         let _no_command_in_flight = self.0.exec_gate.write();
@@ -189,13 +194,10 @@ pub fn start(
     drop(state);
     let host: Arc<dyn ClusterControl> = Arc::new(Host(server.clone()));
     let runner_job = job.clone();
-    let nice = server.config.read().migrate_nice;
     std::thread::Builder::new()
-        .name(format!("migrate-{}", job.id))
-        .spawn(move || {
-            crate::workers::lower_priority(nice);
-            ferrokv_migration::run_job(runner_job, host)
-        })
+        // Linux keeps 15 bytes of a thread's name: the job id would not fit.
+        .name("migrate-job".into())
+        .spawn(move || ferrokv_migration::run_job(runner_job, host))
         .map_err(|e| CommandError::err(format!("cannot start the migration: {e}")))?;
     info!(
         "migration job {} started: slots {} to {}",
