@@ -102,9 +102,13 @@ impl Database {
         let upper = prefix_end(&prefix);
         let mut from = prefix.clone();
         from.extend_from_slice(start);
-        let mut iter = self.storage.range_iter(cf, &prefix, upper.as_deref(), None);
+        // A forward scan starts where the iterator starts (one seek, not two: a seek
+        // positions every memtable and file of the family, 15% of a pipelined
+        // LRANGE_100).
+        let lower = if reverse { &prefix } else { &from };
+        let mut iter = self.storage.range_iter(cf, lower, upper.as_deref(), None);
         match (reverse, start.is_empty()) {
-            (false, _) => iter.seek(&from),
+            (false, _) => {}
             (true, true) => iter.seek_to_last(),
             (true, false) => iter.seek_for_prev(&from),
         }

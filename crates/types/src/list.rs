@@ -209,21 +209,35 @@ impl Database {
 
     /// LRANGE.
     pub fn lrange(&self, key: &[u8], start: i64, stop: i64) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        self.lrange_with(key, start, stop, |value| out.push(value.to_vec()))?;
+        Ok(out)
+    }
+
+    /// LRANGE handing each element, in order, to `visit` while it is borrowed from
+    /// storage (a reply can be built from it without a copy per element).
+    pub fn lrange_with(
+        &self,
+        key: &[u8],
+        start: i64,
+        stop: i64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<()> {
         let Some(meta) = self.list(key)? else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let Some((first, last)) = resolve_range(start, stop, meta.size) else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let (head, _) = ends(&meta);
         let wanted = (last - first + 1) as usize;
-        let mut out = Vec::with_capacity(wanted.min(1 << 20));
+        let mut seen = 0;
         let from = (head + first).to_be_bytes();
         self.scan_members(Cf::Members, key, meta.version, &from, false, |_, value| {
-            out.push(value.to_vec());
-            out.len() < wanted
-        })?;
-        Ok(out)
+            visit(value);
+            seen += 1;
+            seen < wanted
+        })
     }
 
     /// All elements, in order.

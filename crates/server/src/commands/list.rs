@@ -92,7 +92,24 @@ fn llen(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 
 fn lrange(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
-    Ok(bulk_array(ctx.server.db.lrange(&args[1], start, stop)?))
+    // The elements side by side in one buffer, each reply a slice of it: one
+    // allocation per reply rather than one per element.
+    let (mut data, mut ends) = (Vec::new(), Vec::new());
+    ctx.server.db.lrange_with(&args[1], start, stop, |value| {
+        data.extend_from_slice(value);
+        ends.push(data.len());
+    })?;
+    let data = Bytes::from(data);
+    let mut from = 0;
+    Ok(Frame::Array(
+        ends.into_iter()
+            .map(|end| {
+                let element = Frame::Bulk(data.slice(from..end));
+                from = end;
+                element
+            })
+            .collect(),
+    ))
 }
 
 fn lindex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
