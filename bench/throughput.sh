@@ -9,8 +9,10 @@
 #   KEYSPACE=100000 bench/throughput.sh # random keys among 100,000 (default: a million,
 #                                       # as issue 12 measures); KEYSPACE= for
 #                                       # redis-benchmark's one key per test
-#   RUNS=3 bench/throughput.sh          # repeat, then print each ratio's spread
+#   RUNS=3 bench/throughput.sh          # repeat (fresh servers each time), then print
+#                                       # each ratio's spread
 #   BIN=path/to/ferrokv-server ...      # another build (default: `./dev release`)
+#   FERROKV_ARGS="--rocksdb.write_buffer_size 64" bench/throughput.sh   # server options
 # Each ratio is printed with issue 12's goal for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,15 +40,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" --port "$FERROKV_PORT" --dir "$WORK/ferrokv" --log-level warning &
-FPID=$!
-# Redis as packaged, minus RDB snapshots so that a background save does not land in
-# the middle of a measurement.
-redis-server --port "$REDIS_PORT" --save "" --dir "$WORK" --daemonize no --logfile "$WORK/redis.log" &
-RPID=$!
-for port in "$FERROKV_PORT" "$REDIS_PORT"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+# Fresh servers for each run: data left by an earlier run would make the next one
+# measure a bigger data set (RocksDB slows down as its files pile up, Redis does not).
+start_servers() {
+  [ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null && wait "$FPID" 2>/dev/null || true
+  [ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null || true
+  rm -rf "$WORK/ferrokv" "$WORK/dump.rdb"
+  # shellcheck disable=SC2086 # FERROKV_ARGS is a list of options
+  "$BIN" --port "$FERROKV_PORT" --dir "$WORK/ferrokv" --log-level warning ${FERROKV_ARGS:-} &
+  FPID=$!
+  # Redis as packaged, minus RDB snapshots so that a background save does not land in
+  # the middle of a measurement.
+  redis-server --port "$REDIS_PORT" --save "" --dir "$WORK" --daemonize no --logfile "$WORK/redis.log" &
+  RPID=$!
+  for port in "$FERROKV_PORT" "$REDIS_PORT"; do
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+}
 
 # Runs redis-benchmark and prints "TEST rps" lines.
 measure() {
@@ -72,6 +82,7 @@ echo "redis-benchmark -c 50 -d 100 -n $REQUESTS ${KEYSPACE:+-r $KEYSPACE} ($(red
 declare -A SPREAD=()
 for run in $(seq "$RUNS"); do
   [ "$RUNS" -gt 1 ] && echo "run $run of $RUNS"
+  start_servers
   printf '%-22s %14s %14s %8s %6s\n' "test" "ferrokv rps" "redis rps" "ratio" "goal"
   for pipeline in 1 16; do
     declare -A F=() R=()
