@@ -6,7 +6,7 @@ use ferrokv_storage::encoding::{member_key, member_prefix, metadata_key, prefix_
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
 use ferrokv_storage::{Batch, Cf};
 
-use crate::{Database, Result, TypeError};
+use crate::{Database, Page, Result, TypeError};
 
 impl Database {
     /// The live metadata of `key` if it is a collection of type `kind`; `None` if the
@@ -83,6 +83,75 @@ impl Database {
         member: &[u8],
     ) {
         batch.delete(Cf::Members, member_key(key, version, member));
+    }
+
+    /// Deletes the distinct `members` of the collection `key` of type `kind` that exist
+    /// (HDEL, SREM; the caller holds the key's lock); returns how many existed. The
+    /// metadata is written back only when something went, deleting the key if empty.
+    pub(crate) fn remove_members(
+        &self,
+        key: &[u8],
+        kind: DataType,
+        members: &[&[u8]],
+    ) -> Result<u64> {
+        let Some(mut meta) = self.collection(key, kind)? else {
+            return Ok(0);
+        };
+        let mut batch = self.storage.batch();
+        let mut removed = 0;
+        let mut seen = std::collections::HashSet::new();
+        for member in members {
+            if seen.insert(*member) && self.member(key, meta.version, member)?.is_some() {
+                self.delete_member(&mut batch, key, meta.version, member);
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            meta.size -= removed.min(meta.size);
+            self.put_collection(&mut batch, key, &meta);
+            self.storage.write(batch)?;
+        }
+        Ok(removed)
+    }
+
+    /// One page of HSCAN/SSCAN/ZSCAN over the collection `key` of type `kind`: up to
+    /// about `count` members from `cursor` (a member, inclusive) on, those matching
+    /// `pattern` turned into items by `item(member, stored value)`, and the member to
+    /// continue from (`None` = done).
+    pub(crate) fn scan_page<T>(
+        &self,
+        key: &[u8],
+        kind: DataType,
+        cursor: &[u8],
+        pattern: Option<&[u8]>,
+        count: usize,
+        mut item: impl FnMut(&[u8], &[u8]) -> T,
+    ) -> Result<Page<T>> {
+        let Some(meta) = self.collection(key, kind)? else {
+            return Ok((Vec::new(), None));
+        };
+        let mut out = Vec::new();
+        let mut next = None;
+        let mut examined = 0;
+        self.scan_members(
+            Cf::Members,
+            key,
+            meta.version,
+            cursor,
+            false,
+            |member, value| {
+                if examined >= count.max(1) {
+                    next = Some(member.to_vec());
+                    return false;
+                }
+                examined += 1;
+                if pattern.is_none_or(|p| crate::glob::matches(p, member)) {
+                    out.push(item(member, value));
+                }
+                true
+            },
+        )?;
+        Ok((out, next))
     }
 
     /// Visits the members of one incarnation in member order (or reverse), until `visit`

@@ -66,24 +66,7 @@ impl Database {
     /// HDEL: returns how many fields existed.
     pub fn hdel(&self, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
-        let Some(mut meta) = self.collection(key, DataType::Hash)? else {
-            return Ok(0);
-        };
-        let mut batch = self.storage.batch();
-        let mut removed = 0;
-        let mut seen = std::collections::HashSet::new();
-        for field in fields {
-            if seen.insert(*field) && self.member(key, meta.version, field)?.is_some() {
-                self.delete_member(&mut batch, key, meta.version, field);
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            meta.size -= removed.min(meta.size);
-            self.put_collection(&mut batch, key, &meta);
-            self.storage.write(batch)?;
-        }
-        Ok(removed)
+        self.remove_members(key, DataType::Hash, fields)
     }
 
     pub fn hlen(&self, key: &[u8]) -> Result<u64> {
@@ -175,31 +158,14 @@ impl Database {
         pattern: Option<&[u8]>,
         count: usize,
     ) -> Result<Page<(Vec<u8>, Vec<u8>)>> {
-        let Some(meta) = self.collection(key, DataType::Hash)? else {
-            return Ok((Vec::new(), None));
-        };
-        let mut out = Vec::new();
-        let mut next = None;
-        let mut examined = 0;
-        self.scan_members(
-            Cf::Members,
+        self.scan_page(
             key,
-            meta.version,
+            DataType::Hash,
             cursor,
-            false,
-            |field, value| {
-                if examined >= count.max(1) {
-                    next = Some(field.to_vec());
-                    return false;
-                }
-                examined += 1;
-                if pattern.is_none_or(|p| crate::glob::matches(p, field)) {
-                    out.push((field.to_vec(), value.to_vec()));
-                }
-                true
-            },
-        )?;
-        Ok((out, next))
+            pattern,
+            count,
+            |field, value| (field.to_vec(), value.to_vec()),
+        )
     }
 
     /// HRANDFIELD: `count` > 0 distinct fields (at most all), < 0 `-count` fields that

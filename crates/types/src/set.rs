@@ -57,24 +57,7 @@ impl Database {
     }
 
     fn srem_locked(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
-        let Some(mut meta) = self.collection(key, DataType::Set)? else {
-            return Ok(0);
-        };
-        let mut batch = self.storage.batch();
-        let mut removed = 0;
-        let mut seen = std::collections::HashSet::new();
-        for member in members {
-            if seen.insert(*member) && self.member(key, meta.version, member)?.is_some() {
-                self.delete_member(&mut batch, key, meta.version, member);
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            meta.size -= removed.min(meta.size);
-            self.put_collection(&mut batch, key, &meta);
-            self.storage.write(batch)?;
-        }
-        Ok(removed)
+        self.remove_members(key, DataType::Set, members)
     }
 
     pub fn scard(&self, key: &[u8]) -> Result<u64> {
@@ -215,30 +198,8 @@ impl Database {
         pattern: Option<&[u8]>,
         count: usize,
     ) -> Result<Page<Vec<u8>>> {
-        let Some(meta) = self.collection(key, DataType::Set)? else {
-            return Ok((Vec::new(), None));
-        };
-        let mut out = Vec::new();
-        let mut next = None;
-        let mut examined = 0;
-        self.scan_members(
-            Cf::Members,
-            key,
-            meta.version,
-            cursor,
-            false,
-            |member, _| {
-                if examined >= count.max(1) {
-                    next = Some(member.to_vec());
-                    return false;
-                }
-                examined += 1;
-                if pattern.is_none_or(|p| crate::glob::matches(p, member)) {
-                    out.push(member.to_vec());
-                }
-                true
-            },
-        )?;
-        Ok((out, next))
+        self.scan_page(key, DataType::Set, cursor, pattern, count, |member, _| {
+            member.to_vec()
+        })
     }
 }

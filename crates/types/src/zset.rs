@@ -874,31 +874,14 @@ impl Database {
         pattern: Option<&[u8]>,
         count: usize,
     ) -> Result<(ScoredMembers, Option<Vec<u8>>)> {
-        let Some(meta) = self.collection(key, DataType::ZSet)? else {
-            return Ok((Vec::new(), None));
-        };
-        let mut out = Vec::new();
-        let mut next = None;
-        let mut examined = 0;
-        self.scan_members(
-            Cf::Members,
+        self.scan_page(
             key,
-            meta.version,
+            DataType::ZSet,
             cursor,
-            false,
-            |member, value| {
-                if examined >= count.max(1) {
-                    next = Some(member.to_vec());
-                    return false;
-                }
-                examined += 1;
-                if pattern.is_none_or(|p| crate::glob::matches(p, member)) {
-                    out.push((member.to_vec(), decode_score(value).unwrap_or(0.0)));
-                }
-                true
-            },
-        )?;
-        Ok((out, next))
+            pattern,
+            count,
+            |member, value| (member.to_vec(), decode_score(value).unwrap_or(0.0)),
+        )
     }
 }
 
