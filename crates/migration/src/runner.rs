@@ -163,10 +163,46 @@ pub fn run_job(job: Arc<Job>, control: Arc<dyn ClusterControl>) {
     control.finished(&job);
 }
 
+/// The settings the copy thread reads, as atomics: it runs at the lowest CPU priority
+/// and must not hold the node's config lock (a `CONFIG SET` waiting behind it would
+/// hold up every client reading the config). The job thread refreshes them.
+struct Pace {
+    batch_size_kb: AtomicU64,
+    keys_per_sec: AtomicU64,
+    rate_limit_mb: AtomicU64,
+}
+
+impl Pace {
+    fn new(options: &Options) -> Pace {
+        let pace = Pace {
+            batch_size_kb: AtomicU64::new(0),
+            keys_per_sec: AtomicU64::new(0),
+            rate_limit_mb: AtomicU64::new(0),
+        };
+        pace.update(options);
+        pace
+    }
+
+    /// CONFIG SET applies to running jobs: the job thread calls this as it goes.
+    fn update(&self, options: &Options) {
+        self.batch_size_kb
+            .store(options.batch_size_kb.max(1), Ordering::Relaxed);
+        self.keys_per_sec
+            .store(options.keys_per_sec, Ordering::Relaxed);
+        self.rate_limit_mb
+            .store(options.rate_limit_mb, Ordering::Relaxed);
+    }
+
+    fn batch_bytes(&self) -> u64 {
+        self.batch_size_kb.load(Ordering::Relaxed) * 1024
+    }
+}
+
 struct Sender<'a> {
     link: Box<dyn Destination>,
     job: &'a Job,
     control: &'a dyn ClusterControl,
+    pace: &'a Pace,
     /// Snapshot records go as `APPLYSST`.
     sst: bool,
     /// The destination answered an `APPLYSST`.
@@ -261,9 +297,9 @@ impl Sender<'_> {
         let bytes = data.len().saturating_sub(BATCH_HEADER) as u64;
         self.job.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
         let limit = self
-            .control
-            .options()
+            .pace
             .rate_limit_mb
+            .load(Ordering::Relaxed)
             .saturating_mul(1024 * 1024);
         self.job.rate_limit.store(limit, Ordering::Relaxed);
         self.control.limiter().acquire(bytes, limit);
@@ -306,7 +342,8 @@ impl Capture {
                 "writes to the slots outpace the migration (over 1 GB waiting)".into(),
             ));
         }
-        let limit = sender.control.options().batch_size_kb.max(1) * 1024;
+        sender.pace.update(&sender.control.options());
+        let limit = sender.pace.batch_bytes();
         let mut out = storage.batch();
         while let Some(write) = self.queue.lock().pop_front() {
             self.queued_bytes
@@ -344,10 +381,12 @@ const BATCH_HEADER: usize = 12;
 fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result<(), Failure> {
     let options = control.options();
     let link = open_link(control, &job.dest_host, job.dest_port, &options)?;
+    let pace = Pace::new(&options);
     let mut sender = Sender {
         link,
         job,
         control,
+        pace: &pace,
         sst: options.snapshot_as_sst,
         sst_accepted: false,
         in_flight: 0,
@@ -375,16 +414,25 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
     let Some(snapshot) = snapshot else {
         return Err(Failure::Error("no snapshot".into()));
     };
-    // The bulk of the work, on a thread of its own at the node's bulk priority.
+    // The bulk of the work, on a thread of its own at the node's bulk priority; this
+    // thread keeps the copy's settings current meanwhile.
     let keys = std::thread::scope(|scope| {
-        std::thread::Builder::new()
+        // Dropped when the copy ends, however it ends: wakes the loop below at once.
+        let (running, ended) = std::sync::mpsc::channel::<()>();
+        let copy = std::thread::Builder::new()
             .name("migrate-copy".into())
             .spawn_scoped(scope, || {
+                let _running = running;
                 control.bulk_thread_started();
-                copy_snapshot(job, control, &mut sender, storage, &snapshot)
+                copy_snapshot(job, &mut sender, storage, &snapshot)
             })
-            .map_err(|e| Failure::Error(format!("cannot start the copy thread: {e}")))?
-            .join()
+            .map_err(|e| Failure::Error(format!("cannot start the copy thread: {e}")))?;
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+            ended.recv_timeout(Duration::from_millis(20))
+        {
+            pace.update(&control.options());
+        }
+        copy.join()
             .unwrap_or_else(|_| Err(Failure::Error("the copy thread panicked".into())))
     })?;
     drop(snapshot);
@@ -442,7 +490,6 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
 /// of it; returns the number of keys shipped.
 fn copy_snapshot(
     job: &Job,
-    control: &dyn ClusterControl,
     sender: &mut Sender<'_>,
     storage: &Storage,
     snapshot: &Snapshot,
@@ -467,7 +514,7 @@ fn copy_snapshot(
     job.keys_total.store(keys_total, Ordering::Relaxed);
     job.bytes_total.store(bytes_total, Ordering::Relaxed);
     let keys_throttle = Throttle::with_burst(Duration::from_millis(10));
-    let mut options = control.options();
+    let pace = sender.pace;
     let mut keys = 0u64;
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
@@ -476,24 +523,22 @@ fn copy_snapshot(
             let mut iter = storage.scan_iter(cf, &start, Some(&end), Some(snapshot));
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
-                let mut full = batch.size_in_bytes() as u64 >= options.batch_size_kb.max(1) * 1024;
+                let mut full = batch.size_in_bytes() as u64 >= pace.batch_bytes();
                 if cf == Cf::Metadata {
                     keys += 1;
                     job.keys_sent.fetch_add(1, Ordering::Relaxed);
-                    if !keys_throttle.try_acquire(1, options.keys_per_sec) {
+                    let keys_per_sec = pace.keys_per_sec.load(Ordering::Relaxed);
+                    if !keys_throttle.try_acquire(1, keys_per_sec) {
                         // Throttled: what is ready goes now, so the copy streams.
                         sender.send_snapshot(&batch)?;
                         batch.clear();
                         full = false;
-                        keys_throttle.acquire(1, options.keys_per_sec);
+                        keys_throttle.acquire(1, keys_per_sec);
                     }
                 }
                 if full {
                     sender.send_snapshot(&batch)?;
                     batch.clear();
-                    // Options are read again once per batch: CONFIG SET applies to
-                    // running jobs.
-                    options = control.options();
                 }
                 iter.next();
             }

@@ -7,16 +7,18 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use parking_lot::Mutex;
 
 /// A rate limit in units per second (0 = none) that blocks the calling thread.
 pub struct Throttle {
     /// The burst allowed, as a duration's worth of the rate.
     burst: Duration,
-    /// The limiter for the rate in force, rebuilt when the rate changes.
-    limiter: Mutex<Option<(u32, std::sync::Arc<DefaultDirectRateLimiter>)>>,
+    /// The limiter for the rate in force, rebuilt when the rate changes. Read without
+    /// a lock: a migration's copy runs at the lowest CPU priority, and a lock it held
+    /// when preempted would hold up the other jobs' cut-overs.
+    limiter: ArcSwapOption<(u32, DefaultDirectRateLimiter)>,
 }
 
 impl Default for Throttle {
@@ -31,7 +33,7 @@ impl Throttle {
     pub fn with_burst(burst: Duration) -> Throttle {
         Throttle {
             burst,
-            limiter: Mutex::new(None),
+            limiter: ArcSwapOption::empty(),
         }
     }
 
@@ -40,20 +42,21 @@ impl Throttle {
         (burst as u32).clamp(1, rate)
     }
 
-    fn limiter(&self, per_sec: u64) -> Option<std::sync::Arc<DefaultDirectRateLimiter>> {
+    fn limiter(&self, per_sec: u64) -> Option<std::sync::Arc<(u32, DefaultDirectRateLimiter)>> {
         // Rates beyond u32 are, for a migration, no limit at all.
         let rate = NonZeroU32::new(u32::try_from(per_sec).ok()?)?;
-        let mut current = self.limiter.lock();
-        match current.as_ref() {
-            Some((r, limiter)) if *r == rate.get() => Some(limiter.clone()),
-            _ => {
-                let burst = NonZeroU32::new(self.burst_of(rate.get())).unwrap_or(NonZeroU32::MIN);
-                let quota = Quota::per_second(rate).allow_burst(burst);
-                let limiter = std::sync::Arc::new(RateLimiter::direct(quota));
-                *current = Some((rate.get(), limiter.clone()));
-                Some(limiter)
+        if let Some(current) = self.limiter.load_full() {
+            if current.0 == rate.get() {
+                return Some(current);
             }
         }
+        // A new rate (two threads seeing it at once each install a limiter; the last
+        // one stays, as if the rate had been set twice).
+        let burst = NonZeroU32::new(self.burst_of(rate.get())).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(rate).allow_burst(burst);
+        let limiter = std::sync::Arc::new((rate.get(), RateLimiter::direct(quota)));
+        self.limiter.store(Some(limiter.clone()));
+        Some(limiter)
     }
 
     /// Takes `amount` units if the rate allows it now, without waiting.
@@ -61,6 +64,7 @@ impl Throttle {
         let Some(limiter) = self.limiter(per_sec) else {
             return true;
         };
+        let limiter = &limiter.1;
         match NonZeroU32::new(amount.min(u64::from(u32::MAX)) as u32) {
             None => true,
             Some(n) => matches!(limiter.check_n(n), Ok(Ok(()))),
@@ -73,6 +77,7 @@ impl Throttle {
         let Some(limiter) = self.limiter(per_sec) else {
             return;
         };
+        let limiter = &limiter.1;
         let burst = u64::from(self.burst_of(per_sec.min(u64::from(u32::MAX)) as u32));
         let mut left = amount;
         while left > 0 {

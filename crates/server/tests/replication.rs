@@ -531,6 +531,8 @@ fn migration_between_shards_with_replicas() {
         assert_eq!(s.cmd(&["SET", k, k]), Reply::ok());
     }
     wait_caught_up(&shards.s, &shards.sr);
+    // The destination must know its replica before the copy, or it ingests files.
+    wait_caught_up(&shards.d, &shards.dr);
     assert_eq!(
         s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D, "sync"]),
         Reply::ok()

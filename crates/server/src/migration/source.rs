@@ -28,8 +28,12 @@ impl ClusterControl for Host {
     }
 
     fn bulk_thread_started(&self) {
-        let config = self.0.config.read();
-        crate::workers::lower_priority(config.migrate_nice, config.migrate_idle_class);
+        // Read before lowering: a low-priority thread must not hold the config lock.
+        let (nice, idle_class) = {
+            let config = self.0.config.read();
+            (config.migrate_nice, config.migrate_idle_class)
+        };
+        crate::workers::lower_priority(nice, idle_class);
     }
 
     fn pause_writes(&self, f: &mut dyn FnMut()) {
