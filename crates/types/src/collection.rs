@@ -86,13 +86,16 @@ impl Database {
     }
 
     /// Deletes the distinct `members` of the collection `key` of type `kind` that exist
-    /// (HDEL, SREM; the caller holds the key's lock); returns how many existed. The
-    /// metadata is written back only when something went, deleting the key if empty.
+    /// (HDEL, SREM, ZREM; the caller holds the key's lock); returns how many existed.
+    /// `remove(batch, version, member)` adds a member's deletion to the batch if it
+    /// exists and says whether it did. The metadata is written back only when
+    /// something went, deleting the key if empty.
     pub(crate) fn remove_members(
         &self,
         key: &[u8],
         kind: DataType,
         members: &[&[u8]],
+        mut remove: impl FnMut(&mut Batch<'_>, u64, &[u8]) -> Result<bool>,
     ) -> Result<u64> {
         let Some(mut meta) = self.collection(key, kind)? else {
             return Ok(0);
@@ -101,8 +104,7 @@ impl Database {
         let mut removed = 0;
         let mut seen = std::collections::HashSet::new();
         for member in members {
-            if seen.insert(*member) && self.member(key, meta.version, member)?.is_some() {
-                self.delete_member(&mut batch, key, meta.version, member);
+            if seen.insert(*member) && remove(&mut batch, meta.version, member)? {
                 removed += 1;
             }
         }
@@ -112,6 +114,22 @@ impl Database {
             self.storage.write(batch)?;
         }
         Ok(removed)
+    }
+
+    /// The `remove` of [`Database::remove_members`] for hashes and sets: the member's
+    /// one record.
+    pub(crate) fn remove_plain_member(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        version: u64,
+        member: &[u8],
+    ) -> Result<bool> {
+        if self.member(key, version, member)?.is_none() {
+            return Ok(false);
+        }
+        self.delete_member(batch, key, version, member);
+        Ok(true)
     }
 
     /// One page of HSCAN/SSCAN/ZSCAN over the collection `key` of type `kind`: up to

@@ -66,7 +66,9 @@ impl Database {
     /// HDEL: returns how many fields existed.
     pub fn hdel(&self, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
-        self.remove_members(key, DataType::Hash, fields)
+        self.remove_members(key, DataType::Hash, fields, |batch, version, member| {
+            self.remove_plain_member(batch, key, version, member)
+        })
     }
 
     pub fn hlen(&self, key: &[u8]) -> Result<u64> {

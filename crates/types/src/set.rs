@@ -57,7 +57,9 @@ impl Database {
     }
 
     fn srem_locked(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
-        self.remove_members(key, DataType::Set, members)
+        self.remove_members(key, DataType::Set, members, |batch, version, member| {
+            self.remove_plain_member(batch, key, version, member)
+        })
     }
 
     pub fn scard(&self, key: &[u8]) -> Result<u64> {

@@ -527,27 +527,13 @@ impl Database {
     /// ZREM: returns how many members existed.
     pub fn zrem(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
-        let Some(mut meta) = self.collection(key, DataType::ZSet)? else {
-            return Ok(0);
-        };
-        let mut batch = self.storage.batch();
-        let mut removed = 0;
-        let mut seen = HashSet::new();
-        for member in members {
-            if !seen.insert(*member) {
-                continue;
-            }
-            if let Some(score) = self.zmember_score(key, meta.version, member)? {
-                self.zdelete(&mut batch, key, meta.version, member, score);
-                removed += 1;
-            }
-        }
-        if removed > 0 {
-            meta.size -= removed.min(meta.size);
-            self.put_collection(&mut batch, key, &meta);
-            self.storage.write(batch)?;
-        }
-        Ok(removed)
+        self.remove_members(key, DataType::ZSet, members, |batch, version, member| {
+            let Some(score) = self.zmember_score(key, version, member)? else {
+                return Ok(false);
+            };
+            self.zdelete(batch, key, version, member, score);
+            Ok(true)
+        })
     }
 
     pub fn zcard(&self, key: &[u8]) -> Result<u64> {
