@@ -16,11 +16,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{job_field, wait_until, Raw, Reply, TestServer};
+use common::{job_field, wait_until, CommitDelay, Raw, Reply, TestServer};
 use ferrokv_keyslot::key_slot;
 
 const SRC: &str = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b1";
@@ -545,102 +543,6 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
 // ---------------------------------------------------------------------------------
 // Finding 4
 
-/// A TCP relay in front of a node that holds back the source's commit: the first time
-/// `CLUSTER IMPORT <slots> 1` passes towards the node, it is forwarded only after
-/// `delay`. The source is fenced from before that call until its reply, so the fence
-/// lasts at least `delay`, whatever the migration's speed. Everything else is relayed
-/// as is, both ways.
-struct CommitDelay {
-    port: u16,
-    /// Set when the commit was caught (the source is fenced from then on).
-    caught: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-}
-
-impl CommitDelay {
-    fn start(target: u16, slots: &str, delay: Duration) -> CommitDelay {
-        // The kernel picks the port: nothing can take it between choosing and binding.
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("relay port");
-        let port = listener.local_addr().expect("relay address").port();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let needle = format!("import\r\n${}\r\n{slots}\r\n$1\r\n1\r\n", slots.len()).into_bytes();
-        let caught = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        {
-            let (caught, stop) = (caught.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((inbound, _)) = listener.accept() else {
-                        std::thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    let _ = inbound.set_nonblocking(false);
-                    let outbound = common::connect_retrying(target);
-                    let (needle, caught) = (needle.clone(), caught.clone());
-                    relay(inbound, outbound, needle, caught, delay);
-                }
-            });
-        }
-        CommitDelay { port, caught, stop }
-    }
-}
-
-impl Drop for CommitDelay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Copies both ways between two sockets, delaying the chunk towards `outbound` that
-/// completes `needle` (compared case-insensitively) the first time it is seen.
-fn relay(
-    inbound: std::net::TcpStream,
-    outbound: std::net::TcpStream,
-    needle: Vec<u8>,
-    caught: Arc<AtomicBool>,
-    delay: Duration,
-) {
-    use std::io::{Read, Write};
-    let (mut in_read, mut in_write) = (inbound.try_clone().expect("clone"), inbound);
-    let (mut out_read, mut out_write) = (outbound.try_clone().expect("clone"), outbound);
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut window: Vec<u8> = Vec::new();
-        loop {
-            let n = match in_read.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            window.extend(buf[..n].iter().map(u8::to_ascii_lowercase));
-            if !caught.load(Ordering::Relaxed)
-                && window.windows(needle.len()).any(|w| w == needle.as_slice())
-            {
-                caught.store(true, Ordering::Relaxed);
-                std::thread::sleep(delay);
-            }
-            let keep = window.len().saturating_sub(needle.len());
-            window.drain(..keep);
-            if out_write.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = out_write.shutdown(std::net::Shutdown::Both);
-    });
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match out_read.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if in_write.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = in_write.shutdown(std::net::Shutdown::Both);
-    });
-}
-
 #[test]
 fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     let src = TestServer::start(&["--cluster-enabled", "yes"]);
@@ -685,7 +587,7 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     wait_until(
         "the source never sent its commit",
         Duration::from_secs(30),
-        || relay.caught.load(Ordering::Relaxed),
+        || relay.caught(),
     );
     // Fenced, the commit held back by the relay: a plain SET and the EXEC, at once.
     let sent = Instant::now();
@@ -793,7 +695,7 @@ fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit(
     wait_until(
         "the source never sent its commit",
         Duration::from_secs(30),
-        || relay.caught.load(Ordering::Relaxed),
+        || relay.caught(),
     );
     // Fenced: both scripts at once, and a shard message (not a write: served here).
     let sent = Instant::now();

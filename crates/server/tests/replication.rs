@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{info_field, wait_until, Raw, Reply, TestServer};
+use common::{info_field, wait_until, CommitDelay, Raw, Reply, TestServer};
 
 /// SIGSTOP, and wait until every thread of the process has stopped (a signal is
 /// delivered asynchronously; a busy machine may let a thread run a while longer).
@@ -997,5 +997,92 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
     assert!(
         waited >= Duration::from_millis(190) && waited < Duration::from_secs(5),
         "{waited:?}"
+    );
+}
+
+/// The source master dies while its cut-over is fenced (a relay holds its commit back
+/// on the way to the destination), and the controller promotes its replica. The
+/// promoted replica settles the cut-over with the destination from the replicated
+/// `committing` record. Whichever way it settles, the slots end with exactly one
+/// writer, holding every write the client saw confirmed by WAIT.
+#[test]
+fn a_failover_of_the_source_during_the_fence_keeps_one_writer() {
+    let mut shards = Shards::start();
+    let keys = low_keys(200);
+    let mut s = shards.s.raw();
+    for k in &keys {
+        assert_eq!(s.cmd(&["SET", k, "1"]), Reply::ok());
+    }
+    assert_eq!(s.cmd(&["WAIT", "1", "5000"]), Reply::Int(1));
+    // Everyone reaches the destination through the relay, which holds the source's
+    // commit for 3 s.
+    let relay = CommitDelay::start(shards.d.port, "0-100", Duration::from_secs(3));
+    let (s_port, sr_port, dr_port) = (shards.s.port, shards.sr.port, shards.dr.port);
+    let shard = |master: &str, replica: &str, role: &str| {
+        let port = |id: &str| if id == S { s_port } else { sr_port };
+        format!(
+            "{master} 127.0.0.1 {} master - 0-8191\n{replica} 127.0.0.1 {} {role} {master}\n{D} 127.0.0.1 {} master - 8192-16383\n{DR} 127.0.0.1 {dr_port} slave {D}",
+            port(master),
+            port(replica),
+            relay.port,
+        )
+    };
+    assert_eq!(
+        shards.d.raw().cmd(&["CLUSTERX", "SETNODEID", D]),
+        Reply::ok()
+    );
+    setnodes(&shards.all(), &shard(S, SR, "slave"), 2);
+    wait_caught_up(&shards.s, &shards.sr);
+    wait_caught_up(&shards.d, &shards.dr);
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "0-100", D]), Reply::ok());
+    wait_until("the cut-over is fenced", Duration::from_secs(30), || {
+        relay.caught()
+    });
+
+    // The source dies in its fence; the controller promotes its replica.
+    shards.s.kill9();
+    let promoted = shard(SR, S, "slave,fail");
+    setnodes(&[&shards.sr, &shards.d, &shards.dr], &promoted, 3);
+    // The import ends on the destination: committed if the held commit got there
+    // first, aborted if the promoted replica settled the cut-over first.
+    let mut d = shards.d.raw();
+    let mut outcome = "";
+    wait_until(
+        "the destination's import ends",
+        Duration::from_secs(30),
+        || {
+            let info = d.cmd(&["CLUSTER", "INFO"]).text();
+            outcome = ["success", "error"]
+                .into_iter()
+                .find(|s| info.contains(&format!("import_state: {s}\r\n")))
+                .unwrap_or_default();
+            !outcome.is_empty()
+        },
+    );
+
+    // One writer: the destination if it committed, else the promoted replica; the
+    // other redirects to it. Every confirmed write is on the writer.
+    let slot_of = |k: &str| ferrokv_keyslot::key_slot(k.as_bytes());
+    let mut sr = shards.sr.raw();
+    let (writer, other, other_to) = match outcome {
+        "success" => (&mut d, &mut sr, relay.port),
+        _ => (&mut sr, &mut d, shards.sr.port),
+    };
+    let moved = |k: &str| Reply::err(&format!("MOVED {} 127.0.0.1:{other_to}", slot_of(k)));
+    wait_until("the other node redirects", Duration::from_secs(30), || {
+        other.cmd(&["GET", &keys[0]]) == moved(&keys[0])
+    });
+    for k in &keys {
+        assert_eq!(writer.cmd(&["GET", k]), Reply::bulk("1"), "{k} ({outcome})");
+        assert_eq!(
+            other.cmd(&["SET", k, "2"]),
+            moved(k),
+            "{k} ({outcome}): a second writer"
+        );
+    }
+    assert_eq!(
+        writer.cmd(&["INCR", &keys[0]]),
+        Reply::Int(2),
+        "({outcome})"
     );
 }
