@@ -12,10 +12,10 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use ferrokv_storage::encoding::{member_key, metadata_key};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
-use ferrokv_storage::{Batch, Cf, StorageError};
+use ferrokv_storage::{Batch, Cf};
 
 use crate::list::{take_positions, End};
-use crate::zset::{decode_score, encode_score, normalize};
+use crate::zset::{encode_score, normalize, stored_score};
 use crate::{Database, Result, TypeError};
 
 /// One write of a run. Only the forms whose reply depends on nothing but the key's
@@ -340,16 +340,7 @@ impl<'d, 'a> Run<'d, 'a> {
     }
 
     fn member_score(&self, stored: &[u8], version: u64) -> Result<Option<f64>> {
-        match self.member_value(stored, version)? {
-            None => Ok(None),
-            Some(raw) => {
-                decode_score(&raw)
-                    .map(Some)
-                    .ok_or(TypeError::Storage(StorageError::Corrupt(
-                        "bad sorted-set score",
-                    )))
-            }
-        }
+        stored_score(self.member_value(stored, version)?)
     }
 }
 

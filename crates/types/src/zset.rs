@@ -280,16 +280,7 @@ impl Database {
 
     /// The stored score of a member.
     fn zmember_score(&self, key: &[u8], version: u64, member: &[u8]) -> Result<Option<f64>> {
-        match self.member(key, version, member)? {
-            None => Ok(None),
-            Some(raw) => {
-                decode_score(&raw)
-                    .map(Some)
-                    .ok_or(TypeError::Storage(StorageError::Corrupt(
-                        "bad sorted-set score",
-                    )))
-            }
-        }
+        stored_score(self.member(key, version, member)?)
     }
 
     /// Writes `member` with `score`, replacing its index entry for `old` if it had one.
@@ -869,6 +860,17 @@ impl Database {
             |member, value| (member.to_vec(), decode_score(value).unwrap_or(0.0)),
         )
     }
+}
+
+/// The score a member's record holds (`None`: no such member); a record that is not
+/// a score is corruption.
+pub(crate) fn stored_score(raw: Option<Vec<u8>>) -> Result<Option<f64>> {
+    raw.map(|raw| {
+        decode_score(&raw).ok_or(TypeError::Storage(StorageError::Corrupt(
+            "bad sorted-set score",
+        )))
+    })
+    .transpose()
 }
 
 #[cfg(test)]
