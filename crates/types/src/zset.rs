@@ -14,6 +14,7 @@ use ferrokv_storage::encoding::{member_key, prefix_end};
 use ferrokv_storage::metadata::{CollectionMeta, DataType, Record};
 use ferrokv_storage::{Batch, Cf, StorageError};
 
+use crate::collection::Records;
 use crate::{Database, Result, TypeError};
 
 /// Members with their scores, in the order a command replies them.
@@ -291,28 +292,7 @@ impl Database {
         member: &[u8],
         score: f64,
     ) {
-        self.zput(batch, key, version, member, None, score);
-    }
-
-    fn zput(
-        &self,
-        batch: &mut Batch<'_>,
-        key: &[u8],
-        version: u64,
-        member: &[u8],
-        old: Option<f64>,
-        score: f64,
-    ) {
-        let score = normalize(score);
-        if let Some(old) = old {
-            batch.delete(Cf::Scores, Self::score_key(key, version, old, member));
-        }
-        self.put_member(batch, key, version, member, &encode_score(score));
-        batch.put(
-            Cf::Scores,
-            Self::score_key(key, version, score, member),
-            b"",
-        );
+        zput(batch, key, version, member, None, score);
     }
 
     /// Deletes `member` (whose score is `score`) from both families.
@@ -486,7 +466,7 @@ impl Database {
             let new_score = normalize(new_score);
             outcome.processed += 1;
             outcome.score = Some(new_score);
-            self.zput(&mut batch, key, meta.version, member, current, new_score);
+            zput(&mut batch, key, meta.version, member, current, new_score);
             pending.insert(*member, new_score);
         }
         if outcome.added + outcome.updated > 0 {
@@ -582,7 +562,7 @@ impl Database {
         let mut seen = HashSet::new();
         for (member, score) in items {
             if seen.insert(member.as_slice()) {
-                self.zput(batch, dst, meta.version, member, None, *score);
+                zput(batch, dst, meta.version, member, None, *score);
             }
         }
         meta.size = seen.len() as u64;
@@ -843,6 +823,34 @@ pub(crate) fn stored_score(raw: Option<Vec<u8>>) -> Result<Option<f64>> {
         )))
     })
     .transpose()
+}
+
+/// Writes `member` of the sorted set `key` (at `version`) with `score` (normalised):
+/// its member record and its score-index entry, replacing the index entry for `old`
+/// if it had one. ZADD, the sorted-set stores and RESTORE write through it, directly
+/// or staged in a pipelined run.
+pub(crate) fn zput(
+    out: &mut impl Records,
+    key: &[u8],
+    version: u64,
+    member: &[u8],
+    old: Option<f64>,
+    score: f64,
+) {
+    let score = normalize(score);
+    if let Some(old) = old {
+        out.delete(Cf::Scores, Database::score_key(key, version, old, member));
+    }
+    out.put(
+        Cf::Members,
+        member_key(key, version, member),
+        &encode_score(score),
+    );
+    out.put(
+        Cf::Scores,
+        Database::score_key(key, version, score, member),
+        b"",
+    );
 }
 
 /// A `LIMIT offset count` over a walk in order: skips `offset` members, then keeps
