@@ -149,6 +149,12 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         .db
         .storage()
         .set_durable_hook(server.replication.wal_hook());
+    // A node that restarts as a replica must not write anything of its own on the way
+    // (its next write would take the sequence number of its master's next batch).
+    server
+        .db
+        .storage()
+        .set_replica_mode(crate::replication::initial_master(&server).is_some());
     crate::replication::records::install_sink(&server);
     crate::migration::recovery::recover(&server);
     // FUNCTION libraries persist as a node record: load them back.

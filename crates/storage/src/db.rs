@@ -105,6 +105,10 @@ pub struct Storage {
     /// Change capture (slot migration); `observing` lets writes skip the lock when empty.
     observers: RwLock<Vec<Arc<dyn WriteObserver>>>,
     observing: AtomicBool,
+    /// Set while the node is a replica: every write of its own is refused
+    /// ([`StorageError::ReadOnlyReplica`]), so nothing but its master's batches can move
+    /// its sequence (a write of its own would make it skip one of the master's).
+    replica_mode: AtomicBool,
 }
 
 impl Storage {
@@ -123,6 +127,7 @@ impl Storage {
             flush_lock: Mutex::new(()),
             observers: RwLock::new(Vec::new()),
             observing: AtomicBool::new(false),
+            replica_mode: AtomicBool::new(false),
         })
     }
 
@@ -315,9 +320,30 @@ impl Storage {
         Batch::new(self)
     }
 
+    /// Turns replica mode on (the node follows a master: its own writes are refused) or
+    /// off (it is a master). Set before a node that starts as a replica writes anything.
+    pub fn set_replica_mode(&self, on: bool) {
+        self.replica_mode.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether writes of this node's own are refused (see [`Storage::set_replica_mode`]).
+    pub fn replica_mode(&self) -> bool {
+        self.replica_mode.load(Ordering::SeqCst)
+    }
+
+    /// `Err(ReadOnlyReplica)` in replica mode: every write path of the node's own goes
+    /// through it.
+    pub(crate) fn check_writable(&self) -> Result<(), StorageError> {
+        if self.replica_mode() {
+            return Err(StorageError::ReadOnlyReplica);
+        }
+        Ok(())
+    }
+
     /// Applies a batch atomically. It is visible at once and durable after the next
-    /// `make_durable`.
+    /// `make_durable`. Refused in replica mode.
     pub fn write(&self, batch: Batch<'_>) -> Result<(), StorageError> {
+        self.check_writable()?;
         debug_assert!(
             std::ptr::eq(batch.storage(), self),
             "a batch is written to the storage that made it"

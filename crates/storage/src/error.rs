@@ -22,6 +22,11 @@ pub enum StorageError {
     /// The operation cannot be done in the node's present state.
     #[error("{0}")]
     Refused(&'static str),
+    /// A write of this node's own while it is a replica: only its master's batches
+    /// ([`crate::Storage::apply_replicated`]) may change a replica (replication.md).
+    /// The text after the READONLY code, as the command gate words it (Kvrocks').
+    #[error("You can't write against a read only slave.")]
+    ReadOnlyReplica,
     /// A replicated batch that does not follow the newest write.
     #[error("replicated batch starts at sequence {got}, expected {expected}")]
     OutOfOrder { expected: u64, got: u64 },

@@ -65,6 +65,7 @@ impl Storage {
         prefix: &str,
         chunk_bytes: u64,
     ) -> Result<SstImport, StorageError> {
+        self.check_writable()?;
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Dir {
             path: dir.display().to_string(),
             source,

@@ -158,7 +158,9 @@ impl Storage {
 impl Storage {
     /// Writes a record of the node's own (not a user key: RocksDB's `default` family,
     /// which nothing else uses, migration never copies and only replication carries).
+    /// Refused in replica mode (its records come from its master).
     pub fn put_node_record(&self, name: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        self.check_writable()?;
         let db = self.db();
         let mut batch = WriteBatch::default();
         batch.put(name, value);

@@ -56,6 +56,7 @@ impl TypeError {
         match self {
             TypeError::WrongType | TypeError::NotHyperLogLog => "WRONGTYPE",
             TypeError::CorruptHyperLogLog => "INVALIDOBJ",
+            TypeError::Storage(StorageError::ReadOnlyReplica) => "READONLY",
             _ => "ERR",
         }
     }

@@ -80,6 +80,7 @@ pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_s
     }
     match master {
         None => {
+            server.db.storage().set_replica_mode(false);
             repl.replica.store(false, Ordering::Release);
             repl.link.serving.store(true, Ordering::Release);
             repl.link.set_state(LinkState::Connect);
@@ -87,6 +88,7 @@ pub fn set_master(server: &Arc<Server>, master: Option<(String, u16)>, persist_s
         }
         Some(master) => {
             info!("replication: following {}:{}", master.0, master.1);
+            server.db.storage().set_replica_mode(true);
             repl.replica.store(true, Ordering::Release);
             // Nothing this node took as a master is served once it knows it is a
             // replica: its history must be checked first.
@@ -123,17 +125,36 @@ pub fn start_role(server: &Arc<Server>) {
         follow_topology(server);
         return;
     }
+    set_master(server, configured_master(server), false);
+}
+
+/// The master a node starting up will follow (as [`start_role`] decides it), known
+/// before it follows it: the node starts in replica mode (storage refuses its own
+/// writes) before anything of its start-up could write (settling migration records,
+/// loading FUNCTION libraries).
+pub fn initial_master(server: &Server) -> Option<(String, u16)> {
+    match server.cluster.as_ref() {
+        Some(cluster) => {
+            let state = cluster.state.read();
+            state.my_master().map(|n| (n.host.clone(), n.port))
+        }
+        None => configured_master(server),
+    }
+}
+
+/// Standalone mode: `slaveof` / `replicaof` in the configuration, else the master
+/// SLAVEOF left in replication.conf.
+fn configured_master(server: &Server) -> Option<(String, u16)> {
     let configured = {
         let config = server.config.read();
         [config.slaveof.clone(), config.replicaof.clone()]
             .into_iter()
             .find(|v| !v.trim().is_empty())
     };
-    let master = match configured {
+    match configured {
         Some(text) => parse_master(&text),
         None => server.replication.state.lock().master.clone(),
-    };
-    set_master(server, master, false);
+    }
 }
 
 /// `<host> <port>` of the `slaveof`/`replicaof` option (`no one`: none).
