@@ -82,6 +82,14 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     s.cmd(&["ZADD", &zset, "1", "one", "2", "two"]);
     s.cmd(&["XADD", &stream, "1-1", "f", "v"]);
     s.cmd(&["SET", &ttl, "t", "EX", "1000"]);
+    // Kvrocks' sorted integers, as its slotmigrate test writes them.
+    let sortint = k(&mut s, "sortint");
+    assert_eq!(
+        s.cmd(&["SIADD", &sortint, "2", "4", "1", "3"]),
+        Reply::Int(4)
+    );
+    assert_eq!(s.cmd(&["SIREM", &sortint, "1"]), Reply::Int(1));
+    assert_eq!(s.cmd(&["EXPIRE", &sortint, "1000"]), Reply::Int(1));
     let other = key_in_slot(&mut s, 200, "other");
     s.cmd(&["SET", &other, "stays"]);
 
@@ -112,6 +120,11 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     assert_eq!(d.cmd(&["SCARD", &set]), Reply::Int(2));
     assert_eq!(d.cmd(&["ZSCORE", &zset, "two"]), Reply::bulk("2"));
     assert_eq!(d.cmd(&["XLEN", &stream]), Reply::Int(1));
+    assert_eq!(
+        d.cmd(&["SIRANGE", &sortint, "0", "-1"]).strings(),
+        vec!["2", "3", "4"]
+    );
+    assert!((990..=1000).contains(&d.cmd(&["TTL", &sortint]).int()));
     let remaining = d.cmd(&["TTL", &ttl]).int();
     assert!(
         (990..=1000).contains(&remaining),
@@ -138,7 +151,7 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     let status = s.cmd(&["CLUSTERX", "MIGRATION", "STATUS"]);
     assert_eq!(status_field(&status, "state"), Reply::bulk("success"));
     assert_eq!(status_field(&status, "slots"), Reply::bulk("100"));
-    assert_eq!(status_field(&status, "keys_sent"), Reply::Int(7));
+    assert_eq!(status_field(&status, "keys_sent"), Reply::Int(8));
     assert_eq!(status_field(&status, "eta_ms"), Reply::Int(0));
     assert_eq!(status_field(&status, "error"), Reply::bulk(""));
 

@@ -17,6 +17,8 @@ pub enum DataType {
     List = 4,
     ZSet = 5,
     Stream = 6,
+    /// Kvrocks' sorted set of unsigned 64-bit integers (SIADD, SIRANGE, ...).
+    SortedInt = 7,
 }
 
 impl DataType {
@@ -28,6 +30,7 @@ impl DataType {
             4 => DataType::List,
             5 => DataType::ZSet,
             6 => DataType::Stream,
+            7 => DataType::SortedInt,
             _ => return Err(StorageError::Corrupt("unknown data type in metadata")),
         })
     }
@@ -41,6 +44,7 @@ impl DataType {
             DataType::List => "list",
             DataType::ZSet => "zset",
             DataType::Stream => "stream",
+            DataType::SortedInt => "sortedint",
         }
     }
 }

@@ -24,7 +24,7 @@ impl Database {
             Record::Collection(meta) => match meta.kind {
                 DataType::List => "quicklist",
                 DataType::Hash | DataType::Set => "hashtable",
-                DataType::ZSet => "skiplist",
+                DataType::ZSet | DataType::SortedInt => "skiplist",
                 DataType::Stream => "stream",
                 DataType::String => "raw",
             },

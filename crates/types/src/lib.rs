@@ -18,6 +18,7 @@ mod locks;
 pub mod numbers;
 mod run;
 mod set;
+pub mod sortedint;
 mod stream;
 mod stream_group;
 mod strings;

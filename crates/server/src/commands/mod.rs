@@ -16,6 +16,7 @@ mod scripting;
 mod server;
 mod set;
 mod sort;
+mod sortedint;
 mod stream;
 mod stream_group;
 mod string;
@@ -44,6 +45,7 @@ const FAMILIES: &[&[crate::command::CommandSpec]] = &[
     server::COMMANDS,
     set::COMMANDS,
     sort::COMMANDS,
+    sortedint::COMMANDS,
     keyspace::COMMANDS,
     list::COMMANDS,
     operator::COMMANDS,
