@@ -859,31 +859,15 @@ fn stream_groups_consumers_and_pending_entries_move_with_the_slot() {
         s.cmd(&["XGROUP", "CREATE", &stream, "g2", "$"]),
         Reply::ok()
     );
-    s.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g1",
-        "alice",
-        "COUNT",
-        "2",
-        "STREAMS",
-        &stream,
-        ">",
-    ]);
-    s.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", &stream, ">"]);
-    s.cmd(&["XACK", &stream, "g1", "3-1"]);
-    s.cmd(&[
-        "XCLAIM",
-        &stream,
-        "g1",
-        "bob",
-        "0",
-        "1-1",
-        "RETRYCOUNT",
-        "5",
-        "JUSTID",
-    ]);
-    s.cmd(&["XGROUP", "CREATECONSUMER", &stream, "g2", "idle"]);
+    s.cmd_table(&format!(
+        "
+        XREADGROUP GROUP g1 alice COUNT 2 STREAMS {stream} >
+        XREADGROUP GROUP g1 bob STREAMS {stream} >
+        XACK {stream} g1 3-1
+        XCLAIM {stream} g1 bob 0 1-1 RETRYCOUNT 5 JUSTID
+        XGROUP CREATECONSUMER {stream} g2 idle
+        "
+    ));
     // Every time in the full description is absolute, so it must be the same there.
     let full = s.cmd(&["XINFO", "STREAM", &stream, "FULL"]);
     let pending = s.cmd(&["XPENDING", &stream, "g1", "-", "+", "10"]);
@@ -966,18 +950,12 @@ fn the_sst_path_moves_every_type_with_exact_expiry_times() {
     for id in ["1-1", "2-1", "3-1"] {
         s.cmd(&["XADD", &stream, id, "f", id]);
     }
-    s.cmd(&["XGROUP", "CREATE", &stream, "g", "0"]);
-    s.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "COUNT",
-        "2",
-        "STREAMS",
-        &stream,
-        ">",
-    ]);
+    s.cmd_table(&format!(
+        "
+        XGROUP CREATE {stream} g 0
+        XREADGROUP GROUP g c COUNT 2 STREAMS {stream} >
+        "
+    ));
     // Exact expiry times, different for each key (a copy that rewrote them would not
     // keep the milliseconds).
     let keys = [&string, &hash, &big, &list, &set, &zset, &stream];

@@ -326,21 +326,22 @@ pub fn same_as_redis(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
 /// tests' tables of cases, e.g. `"GEOADD Sicily 13.36 38.11 Palermo\nGEOPOS Sicily
 /// Palermo"`. Blank lines are skipped, and so are lines starting with `//`, a table's
 /// own comments. An argument that is empty or holds white space cannot be written so:
-/// such cases stay `&[&str]` slices.
+/// such cases stay `&[&str]` slices. Panics on a table without commands: it would
+/// check nothing.
 pub fn commands(table: &str) -> Vec<Vec<&str>> {
-    table
+    let commands: Vec<Vec<&str>> = table
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with("//"))
         .map(|line| line.split_whitespace().collect())
-        .collect()
+        .collect();
+    assert!(!commands.is_empty(), "a table without commands: {table:?}");
+    commands
 }
 
 /// [`same_as_redis`] for a table of commands written as [`commands`] reads it.
 pub fn same_as_redis_table(ours: &mut Raw, redis: &mut Raw, table: &str) {
-    let cases = commands(table);
-    assert!(!cases.is_empty(), "a table without commands checks nothing");
-    for args in cases {
+    for args in commands(table) {
         same_as_redis(ours, redis, &[&args]);
     }
 }
@@ -510,6 +511,12 @@ impl Raw {
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.cmd_bytes(&args)
+    }
+
+    /// Sends each command of `table` (one a line, see [`commands`]) and returns the
+    /// replies in order.
+    pub fn cmd_table(&mut self, table: &str) -> Vec<Reply> {
+        commands(table).iter().map(|args| self.cmd(args)).collect()
     }
 
     pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Reply {
