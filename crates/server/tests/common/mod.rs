@@ -324,16 +324,20 @@ pub fn same_as_redis(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
 
 /// Commands written one a line, their arguments split at white space: the form of the
 /// tests' tables of cases, e.g. `"GEOADD Sicily 13.36 38.11 Palermo\nGEOPOS Sicily
-/// Palermo"`. Blank lines are skipped, and so are lines starting with `//`, a table's
-/// own comments. An argument that is empty or holds white space cannot be written so:
-/// such cases stay `&[&str]` slices. Panics on a table without commands: it would
-/// check nothing.
+/// Palermo"`. `''` stands for an empty argument, as in a shell. Blank lines are skipped, and so are
+/// lines starting with `//`, a table's own comments. An argument that holds white
+/// space cannot be written so: such cases stay `&[&str]` slices. Panics on a table
+/// without commands: it would check nothing.
 pub fn commands(table: &str) -> Vec<Vec<&str>> {
     let commands: Vec<Vec<&str>> = table
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with("//"))
-        .map(|line| line.split_whitespace().collect())
+        .map(|line| {
+            line.split_whitespace()
+                .map(|arg| if arg == "''" { "" } else { arg })
+                .collect()
+        })
         .collect();
     assert!(!commands.is_empty(), "a table without commands: {table:?}");
     commands
