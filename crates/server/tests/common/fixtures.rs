@@ -43,6 +43,14 @@ pub fn two_masters(first_id: &str, second_id: &str) -> (TestServer, TestServer) 
     (first, second)
 }
 
+/// A cluster node named `me` owning 0-8191 (version 1); 8192-16383 belong to `other` on
+/// port 1, a node that is not running (only MOVED replies name it).
+pub fn half_of_two(me: &str, other: &str) -> TestServer {
+    let server = cluster_node();
+    set_nodes(&[&server], &halves((me, server.port), (other, 1)), 1);
+    server
+}
+
 /// A key `<prefix><n>` of `slot`, found by asking the server (`CLUSTER KEYSLOT`); the
 /// first such `n` below 200,000.
 pub fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
