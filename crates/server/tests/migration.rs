@@ -5,7 +5,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fixtures::{
-    cluster_node, fill_slot, halves, key_in_slot, keys_in_slot, set_nodes, RedirectedWriter,
+    cluster_node, counter_value, fill_slot, halves, key_in_slot, keys_in_slot, set_nodes,
+    RedirectedWriter,
 };
 use common::{info_field, wait_until, Raw, Reply, TestServer};
 
@@ -329,13 +330,7 @@ fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
     let took = start.elapsed();
     std::thread::sleep(Duration::from_millis(200));
     let acknowledged = writer.stop();
-    let value = pair
-        .dst
-        .raw()
-        .cmd(&["GET", &counter])
-        .text()
-        .parse::<i64>()
-        .unwrap();
+    let value = counter_value(&pair.dst, &counter);
     assert_eq!(
         value, acknowledged,
         "every acknowledged INCR is there, once"

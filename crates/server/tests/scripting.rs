@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fixtures::{fill_slot, key_in_slot, two_masters, RedirectedWriter};
+use common::fixtures::{counter_value, fill_slot, key_in_slot, two_masters, RedirectedWriter};
 use common::{wait_until, Raw, RedisServer, Reply, TestServer};
 
 /// Runs every command on both servers and compares the replies' bytes.
@@ -689,12 +689,7 @@ fn scripts_incrementing_across_a_cut_over_lose_and_double_nothing() {
     );
     std::thread::sleep(Duration::from_millis(200));
     let acknowledged: i64 = writers.into_iter().map(RedirectedWriter::stop).sum();
-    let value = node_b
-        .raw()
-        .cmd(&["GET", &counter])
-        .text()
-        .parse::<i64>()
-        .unwrap();
+    let value = counter_value(&node_b, &counter);
     assert_eq!(
         value, acknowledged,
         "every acknowledged increment is there, once"

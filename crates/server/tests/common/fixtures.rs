@@ -82,6 +82,14 @@ pub fn fill_slot(server: &TestServer, tag: &str, count: usize, size: usize) {
     }
 }
 
+/// The integer `key` holds on `node` (a counter the writers INCRement).
+pub fn counter_value(node: &TestServer, key: &str) -> i64 {
+    let value = node.raw().cmd(&["GET", key]).text();
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} holds {value:?}, not an integer"))
+}
+
 /// A client thread that keeps sending one command, to the node on port `first` and,
 /// from the first MOVED reply on, to the node on port `second`: the writer of the
 /// tests where no acknowledged write may be lost across a cut-over. It counts the
