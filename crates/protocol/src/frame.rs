@@ -39,6 +39,9 @@ pub enum Frame {
     Verbatim(Bytes),
     /// Out-of-band message (pub/sub, invalidation); an array in RESP2.
     Push(Vec<Frame>),
+    /// RESP3 attributes (`|n`), sent as they are in both protocols: only Kvrocks'
+    /// `DEBUG PROTOCOL attrib` replies with one.
+    Attribute(Vec<(Frame, Frame)>),
     /// Several replies in a row for one command, each encoded on its own (SUBSCRIBE
     /// and UNSUBSCRIBE confirm every channel with a reply of its own, as Redis does).
     Replies(Vec<Frame>),
@@ -122,6 +125,13 @@ impl Frame {
             Frame::Verbatim(data) => put_bulk(out, data),
             Frame::Push(items) => {
                 put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, version)
+            }
+            Frame::Attribute(pairs) => {
+                put_len(out, b'|', pairs.len());
+                for (key, value) in pairs {
+                    key.encode(version, out);
+                    value.encode(version, out);
+                }
             }
             Frame::Replies(frames) => {
                 for frame in frames {

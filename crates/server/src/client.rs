@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use ferrokv_protocol::{Frame, ProtocolVersion};
@@ -224,8 +224,6 @@ pub enum Action {
     Close,
     /// Close without a reply and stop the server (SHUTDOWN).
     Shutdown,
-    /// Wait before replying (DEBUG SLEEP), without holding up other clients.
-    Sleep(Duration),
     /// WAIT: reply how many replicas acknowledged `target`, once `replicas` did or at
     /// `deadline`.
     WaitReplicas {
@@ -269,7 +267,6 @@ impl std::fmt::Debug for Action {
             Action::Block(_) => f.write_str("Block"),
             Action::Close => f.write_str("Close"),
             Action::Shutdown => f.write_str("Shutdown"),
-            Action::Sleep(d) => write!(f, "Sleep({d:?})"),
             Action::WaitReplicas { target, .. } => write!(f, "WaitReplicas({target})"),
             Action::Replicate(h) => write!(f, "Replicate({h:?})"),
             Action::Offload(_) => f.write_str("Offload"),

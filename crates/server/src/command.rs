@@ -197,13 +197,31 @@ pub struct CommandTable {
 }
 
 impl CommandTable {
-    pub fn new(families: &[&'static [CommandSpec]]) -> Self {
-        let by_name = families
+    /// The table of `families`, with the `rename-command` lines `renames` applied in
+    /// order: `(name, new name)`, an empty new name removing the command. The spec
+    /// keeps its own name (replies and COMMAND INFO show it, as in Kvrocks). Errors
+    /// name a command that does not exist (or was renamed away already).
+    pub fn new(
+        families: &[&'static [CommandSpec]],
+        renames: &[(String, String)],
+    ) -> Result<Self, String> {
+        let mut by_name: NameMap = families
             .iter()
             .flat_map(|family| family.iter())
             .map(|spec| (spec.name, spec))
             .collect();
-        CommandTable { by_name }
+        for (name, new_name) in renames {
+            let spec = by_name
+                .remove(name.to_ascii_lowercase().as_str())
+                .ok_or_else(|| format!("rename-command: no such command '{name}'"))?;
+            if !new_name.is_empty() {
+                // Start-up configuration, a handful of names: leaked once.
+                let new_name: &'static str =
+                    Box::leak(new_name.to_ascii_lowercase().into_boxed_str());
+                by_name.insert(new_name, spec);
+            }
+        }
+        Ok(CommandTable { by_name })
     }
 
     /// Looks a command up by name in any letter case, without allocating for the
@@ -218,7 +236,10 @@ impl CommandTable {
                 .ok()
                 .and_then(|n| self.by_name.get(n).copied());
         }
-        None
+        // Only a renamed command can have a name this long.
+        std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.by_name.get(n.to_ascii_lowercase().as_str()).copied())
     }
 
     pub fn len(&self) -> usize {

@@ -201,12 +201,49 @@ options! {
     rocksdb_target_file_size_base: u64 = kvrocks_only("rocksdb.target_file_size_base", "128", int(1, INT_MAX)),
     rocksdb_max_write_buffer_number: u64 = kvrocks_only("rocksdb.max_write_buffer_number", "4", int(1, 256)),
     notify_keyspace_events: String = runtime("notify-keyspace-events", "", Kind::KeyspaceEvents) => KeyspaceEvents,
+    resp3_enabled: bool = runtime("resp3-enabled", "yes", BOOL),
+    txn_context_enabled: bool = kvrocks_only("txn-context-enabled", "no", BOOL),
+    redis_cursor_compatible: bool = kvrocks_only("redis-cursor-compatible", "yes", BOOL),
+    use_rsid_psync: bool = kvrocks_only("use-rsid-psync", "no", BOOL),
+    log_retention_days: i64 = kvrocks_only("log-retention-days", "-1", int(-1, INT_MAX)),
+    max_bitmap_to_string_mb: u64 = kvrocks_only("max-bitmap-to-string-mb", "16", int(0, INT_MAX)),
+    backup_dir: String = kvrocks_only("backup-dir", "", STR),
+    profiling_sample_ratio: u64 = kvrocks_only("profiling-sample-ratio", "0", int(0, 100)),
+    profiling_sample_record_max_len: u64 = kvrocks_only("profiling-sample-record-max-len", "256", int(0, INT_MAX)),
+    profiling_sample_record_threshold_ms: u64 = kvrocks_only("profiling-sample-record-threshold-ms", "100", int(0, INT_MAX)),
+    profiling_sample_commands: String = kvrocks_only("profiling-sample-commands", "", STR),
+    rocksdb_block_size: u64 = kvrocks_only("rocksdb.block_size", "16384", int(0, INT_MAX)),
+    rocksdb_read_options_async_io: bool = kvrocks_only("rocksdb.read_options.async_io", "no", BOOL),
+    rocksdb_write_options_write_batch_max_bytes: u64 = kvrocks_only("rocksdb.write_options.write_batch_max_bytes", "0", int(0, INT_MAX)),
     rocksdb_write_options_sync: bool = runtime("rocksdb.write_options.sync", "no", BOOL) => SyncWrites,
     rocksdb_wal_ttl_seconds: u64 = startup("rocksdb.wal_ttl_seconds", "10800", int(0, INT_MAX)),
     rocksdb_wal_size_limit_mb: u64 = startup("rocksdb.wal_size_limit_mb", "16384", int(0, INT_MAX)),
     rocksdb_block_cache_size: usize = startup("rocksdb.block_cache_size", "256", int(8, 1 << 20)),
     rocksdb_write_buffer_size: usize = startup("rocksdb.write_buffer_size", "16", int(1, 1 << 16)),
     rocksdb_compaction_low_cpu_priority: bool = startup("rocksdb.compaction_low_cpu_priority", "yes", BOOL),
+}
+
+/// The option that renames a command (repeatable, two words, not in [`OPTIONS`]: CONFIG
+/// SET cannot change it, CONFIG GET lists one `<name> <new name>` value per line).
+pub const RENAME_COMMAND: &str = "rename-command";
+
+/// Splits a `rename-command` value into the command's name and its new name. The new
+/// name may be quoted (`''` or `""` = removed); `None` unless there are exactly two.
+fn split_rename(value: &str) -> Option<(String, String)> {
+    let value = value.trim();
+    let at = value.find(char::is_whitespace)?;
+    let (name, rest) = (&value[..at], value[at..].trim());
+    let new = match rest.as_bytes() {
+        [q, inner @ .., last] if (*q == b'"' || *q == b'\'') && last == q => {
+            std::str::from_utf8(inner).ok()?
+        }
+        _ if rest.contains(char::is_whitespace) || rest.is_empty() => return None,
+        _ => rest,
+    };
+    if name.is_empty() || new.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((name.to_string(), new.to_string()))
 }
 
 pub fn spec(name: &str) -> Option<&'static OptionSpec> {
@@ -296,6 +333,9 @@ pub struct Config {
     settings: Settings,
     /// The file it was loaded from, for CONFIG REWRITE.
     pub file: Option<PathBuf>,
+    /// `rename-command <name> <new name>` lines, in order, as written (Redis' and
+    /// Kvrocks' option; an empty new name removes the command). Start-up only.
+    pub renamed_commands: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -308,6 +348,7 @@ impl Default for Config {
             settings: Settings::read(&values),
             values,
             file: None,
+            renamed_commands: Vec::new(),
         }
     }
 }
@@ -324,6 +365,15 @@ impl Config {
     /// Sets an option during start-up (immutability does not apply).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let lower = name.to_ascii_lowercase();
+        if lower == RENAME_COMMAND {
+            let rename = split_rename(value).ok_or_else(|| ConfigError::Invalid {
+                name: RENAME_COMMAND,
+                value: value.to_string(),
+                reason: "must be a command name and its new name (\"\" to remove it)".into(),
+            })?;
+            self.renamed_commands.push(rename);
+            return Ok(());
+        }
         let spec = spec(&lower).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
         let value = normalise(spec, value)?;
         self.values.insert(spec.name, value);

@@ -263,13 +263,6 @@ async fn serve_one(
             let _ = send(server, socket, output).await;
             return Err("closed by command");
         }
-        Some(Action::Sleep(duration)) => {
-            if !send(server, socket, output).await {
-                return Err("write failed");
-            }
-            output.clear();
-            tokio::time::sleep(duration).await;
-        }
         Some(Action::Offload(work)) => {
             // Replies so far go out first: the work may take a while.
             if !send(server, socket, output).await {

@@ -163,7 +163,7 @@ impl Batchable {
     /// write; anything else runs on its own and gets its error there.
     pub fn of(args: &[Bytes]) -> Option<Batchable> {
         match args {
-            [name, _] if name.eq_ignore_ascii_case(b"GET") => Some(Batchable::Get),
+            [name, _] if crate::commands::TABLE.get(name)?.name == "get" => Some(Batchable::Get),
             _ => run_write(args).map(|_| Batchable::Write),
         }
     }
@@ -173,35 +173,31 @@ impl Batchable {
 /// reply shape; `None` when it is not one of the forms a run serves.
 fn run_write(args: &[Bytes]) -> Option<(&'static str, ferrokv_types::RunWrite<'_>)> {
     use ferrokv_types::{End, RunWrite};
-    let (name, key) = (args.first()?, args.get(1)?.as_ref());
-    let rest = &args[2..];
-    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
-    let write = match name.len() {
-        3 if is("SET") && rest.len() == 1 => (
+    // By the table, not the name sent: a command may be renamed (rename-command).
+    let name = crate::commands::TABLE.get(args.first()?)?.name;
+    let (key, rest) = (args.get(1)?.as_ref(), &args[2..]);
+    let write = match name {
+        "set" if rest.len() == 1 => (
             "set",
             RunWrite::Set {
                 key,
                 value: &rest[0],
             },
         ),
-        4 | 5
-            if (is("HSET") || is("HMSET")) && !rest.is_empty() && rest.len().is_multiple_of(2) =>
-        {
+        "hset" | "hmset" if !rest.is_empty() && rest.len().is_multiple_of(2) => (
+            name,
+            RunWrite::HSet {
+                key,
+                pairs: rest
+                    .chunks_exact(2)
+                    .map(|p| (p[0].as_ref(), p[1].as_ref()))
+                    .collect(),
+            },
+        ),
+        "lpush" | "rpush" if !rest.is_empty() => {
+            let left = name == "lpush";
             (
-                if name.len() == 4 { "hset" } else { "hmset" },
-                RunWrite::HSet {
-                    key,
-                    pairs: rest
-                        .chunks_exact(2)
-                        .map(|p| (p[0].as_ref(), p[1].as_ref()))
-                        .collect(),
-                },
-            )
-        }
-        5 if (is("LPUSH") || is("RPUSH")) && !rest.is_empty() => {
-            let left = is("LPUSH");
-            (
-                if left { "lpush" } else { "rpush" },
+                name,
                 RunWrite::Push {
                     key,
                     values: rest.iter().map(Bytes::as_ref).collect(),
@@ -209,7 +205,7 @@ fn run_write(args: &[Bytes]) -> Option<(&'static str, ferrokv_types::RunWrite<'_
                 },
             )
         }
-        4 if is("SADD") && !rest.is_empty() => (
+        "sadd" if !rest.is_empty() => (
             "sadd",
             RunWrite::SAdd {
                 key,
@@ -217,7 +213,7 @@ fn run_write(args: &[Bytes]) -> Option<(&'static str, ferrokv_types::RunWrite<'_
             },
         ),
         // A flag (NX, CH, ...) is no score: such a ZADD runs on its own.
-        4 if is("ZADD") && !rest.is_empty() && rest.len().is_multiple_of(2) => (
+        "zadd" if !rest.is_empty() && rest.len().is_multiple_of(2) => (
             "zadd",
             RunWrite::ZAdd {
                 key,

@@ -127,6 +127,10 @@ fn main() -> ExitCode {
         eprintln!("ferrokv-server: {e}");
         return ExitCode::FAILURE;
     }
+    if let Err(e) = commands::install_renames(&config.renamed_commands) {
+        eprintln!("ferrokv-server: {e}");
+        return ExitCode::FAILURE;
+    }
     // This runtime accepts connections and runs background work; connections are served
     // by the worker threads (see workers.rs).
     let runtime = match tokio::runtime::Builder::new_current_thread()

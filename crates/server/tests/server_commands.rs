@@ -286,19 +286,6 @@ fn config_rewrite_keeps_the_file_and_applies_on_restart() {
 }
 
 #[test]
-fn debug_sleep_does_not_block_other_clients() {
-    let server = TestServer::start(&[]);
-    let mut sleeper = server.raw();
-    sleeper.send(&Raw::encode(&[b"DEBUG", b"SLEEP", b"1"]));
-    std::thread::sleep(Duration::from_millis(50));
-    let mut other = server.raw();
-    let start = Instant::now();
-    assert_eq!(other.cmd(&["SET", "k", "v"]), Reply::ok());
-    assert!(start.elapsed() < Duration::from_millis(500));
-    assert_eq!(sleeper.read(), Reply::ok());
-}
-
-#[test]
 fn shutdown_and_sigterm_exit_cleanly() {
     let mut server = TestServer::start(&[]);
     let mut c = server.raw();

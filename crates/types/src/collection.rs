@@ -8,6 +8,24 @@ use ferrokv_storage::{Batch, Cf};
 
 use crate::{Database, Page, Result, TypeError};
 
+/// Where a write's records go: straight into a write batch, or staged by a pipelined
+/// run (`run.rs`), which applies them only once the whole write succeeded. Lets one
+/// write step (such as [`crate::zset::zput`]) serve both.
+pub(crate) trait Records {
+    fn put(&mut self, cf: Cf, key: Vec<u8>, value: &[u8]);
+    fn delete(&mut self, cf: Cf, key: Vec<u8>);
+}
+
+impl Records for Batch<'_> {
+    fn put(&mut self, cf: Cf, key: Vec<u8>, value: &[u8]) {
+        Batch::put(self, cf, key, value);
+    }
+
+    fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        Batch::delete(self, cf, key);
+    }
+}
+
 impl Database {
     /// The live metadata of `key` if it is a collection of type `kind`; `None` if the
     /// key does not exist (or expired); WRONGTYPE if it holds another type.

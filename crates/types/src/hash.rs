@@ -2,8 +2,6 @@
 
 use ferrokv_storage::metadata::DataType;
 use ferrokv_storage::Cf;
-use rand::seq::SliceRandom;
-use rand::Rng;
 
 use crate::numbers::{format_float_human, parse_f64, parse_i64};
 use crate::{Database, Page, Result, TypeError};
@@ -177,16 +175,6 @@ impl Database {
         if all.is_empty() || count == 0 {
             return Ok(Vec::new());
         }
-        let mut rng = rand::thread_rng();
-        if count > 0 {
-            let mut picked = all;
-            picked.shuffle(&mut rng);
-            picked.truncate(count as usize);
-            Ok(picked)
-        } else {
-            Ok((0..crate::repeating_picks(count)?)
-                .map(|_| all[rng.gen_range(0..all.len())].clone())
-                .collect())
-        }
+        crate::random_picks(all, count)
     }
 }

@@ -156,17 +156,25 @@ impl Database {
         }
         let mut batch = self.storage.batch();
         self.delete_into(&mut batch, src);
-        match Database::decode(&raw)? {
-            Record::String { .. } => batch.put(Cf::Metadata, metadata_key(dst), &raw),
+        self.put_copy(&mut batch, src, &raw, dst)?;
+        self.storage.write(batch)?;
+        Ok(true)
+    }
+
+    /// Adds to `batch` a copy of `src`'s record `raw` (value and expiry) under `dst`: a
+    /// string as it is, a collection under a new version with every member copied
+    /// (RENAME and COPY; the caller holds both keys' locks).
+    fn put_copy(&self, batch: &mut Batch<'_>, src: &[u8], raw: &[u8], dst: &[u8]) -> Result<()> {
+        match Database::decode(raw)? {
+            Record::String { .. } => batch.put(Cf::Metadata, metadata_key(dst), raw),
             Record::Collection(mut meta) => {
                 let old_version = meta.version;
                 meta.version = self.new_version();
-                self.copy_members(&mut batch, src, old_version, dst, meta.version)?;
+                self.copy_members(batch, src, old_version, dst, meta.version)?;
                 batch.put(Cf::Metadata, metadata_key(dst), encode_collection(&meta));
             }
         }
-        self.storage.write(batch)?;
-        Ok(true)
+        Ok(())
     }
 
     /// COPY: copies `src` (value and expiry) to `dst`. False when `src` is missing, or
@@ -181,15 +189,7 @@ impl Database {
         }
         let mut batch = self.storage.batch();
         self.delete_into(&mut batch, dst);
-        match Database::decode(&raw)? {
-            Record::String { .. } => batch.put(Cf::Metadata, metadata_key(dst), &raw),
-            Record::Collection(mut meta) => {
-                let old_version = meta.version;
-                meta.version = self.new_version();
-                self.copy_members(&mut batch, src, old_version, dst, meta.version)?;
-                batch.put(Cf::Metadata, metadata_key(dst), encode_collection(&meta));
-            }
-        }
+        self.put_copy(&mut batch, src, &raw, dst)?;
         self.storage.write(batch)?;
         Ok(true)
     }

@@ -62,5 +62,23 @@ pub(crate) fn repeating_picks(count: i64) -> Result<u64> {
     Ok(wanted)
 }
 
+/// The random picks of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER from `all` (not empty):
+/// `count` > 0 distinct items (at most all of them, in random order), < 0 `-count`
+/// items that may repeat (`ValueOutOfRange` past [`MAX_RANDOM_PICKS`]).
+pub(crate) fn random_picks<T: Clone>(mut all: Vec<T>, count: i64) -> Result<Vec<T>> {
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    if count > 0 {
+        all.shuffle(&mut rng);
+        all.truncate(count as usize);
+        Ok(all)
+    } else {
+        Ok((0..repeating_picks(count)?)
+            .map(|_| all[rng.gen_range(0..all.len())].clone())
+            .collect())
+    }
+}
+
 /// One page of an iteration: the items found and where to continue (`None` = done).
 pub type Page<T> = (Vec<T>, Option<Vec<u8>>);

@@ -14,8 +14,9 @@ use ferrokv_storage::encoding::{member_key, metadata_key};
 use ferrokv_storage::metadata::{self, CollectionMeta, DataType, Record};
 use ferrokv_storage::{Batch, Cf};
 
+use crate::collection::Records;
 use crate::list::{take_positions, End};
-use crate::zset::{encode_score, normalize, stored_score};
+use crate::zset::{normalize, stored_score, zput};
 use crate::{Database, Result, TypeError};
 
 /// One write of a run. Only the forms whose reply depends on nothing but the key's
@@ -89,6 +90,16 @@ enum Held<'a> {
 enum Staged {
     Put(Cf, Vec<u8>, Vec<u8>),
     Delete(Cf, Vec<u8>),
+}
+
+impl Records for Vec<Staged> {
+    fn put(&mut self, cf: Cf, key: Vec<u8>, value: &[u8]) {
+        self.push(Staged::Put(cf, key, value.to_vec()));
+    }
+
+    fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        self.push(Staged::Delete(cf, key));
+    }
 }
 
 /// The state of a run being applied.
@@ -231,24 +242,8 @@ impl<'d, 'a> Run<'d, 'a> {
                         added += 1;
                     }
                     changed += 1;
-                    let score = normalize(*score);
-                    if let Some(old) = current {
-                        staged.push(Staged::Delete(
-                            Cf::Scores,
-                            Database::score_key(key, meta.version, old, member),
-                        ));
-                    }
-                    staged.push(Staged::Put(
-                        Cf::Members,
-                        stored,
-                        encode_score(score).to_vec(),
-                    ));
-                    staged.push(Staged::Put(
-                        Cf::Scores,
-                        Database::score_key(key, meta.version, score, member),
-                        Vec::new(),
-                    ));
-                    pending.insert(member, score);
+                    zput(&mut staged, key, meta.version, member, current, *score);
+                    pending.insert(member, normalize(*score));
                 }
                 meta.size += added;
                 // Same scores again: nothing written, as ZADD alone.

@@ -4,8 +4,6 @@ use std::collections::BTreeSet;
 
 use ferrokv_storage::metadata::DataType;
 use ferrokv_storage::Cf;
-use rand::seq::SliceRandom;
-use rand::Rng;
 
 use crate::{Database, Page, Result};
 
@@ -96,17 +94,7 @@ impl Database {
         if all.is_empty() || count == 0 {
             return Ok(Vec::new());
         }
-        let mut rng = rand::thread_rng();
-        if count > 0 {
-            let mut picked = all;
-            picked.shuffle(&mut rng);
-            picked.truncate(count as usize);
-            Ok(picked)
-        } else {
-            Ok((0..crate::repeating_picks(count)?)
-                .map(|_| all[rng.gen_range(0..all.len())].clone())
-                .collect())
-        }
+        crate::random_picks(all, count)
     }
 
     /// SPOP: removes and returns up to `count` random elements.

@@ -107,6 +107,30 @@ impl Database {
     /// GET of several keys at once (one RocksDB multi-get): per key its value, or
     /// WRONGTYPE for a key of another type. Serves pipelined GETs.
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Result<Option<Vec<u8>>>>> {
+        self.live_values(keys, |record| match record {
+            Record::String { value, .. } => Ok(Some(value.to_vec())),
+            Record::Collection(_) => Err(TypeError::WrongType),
+        })
+    }
+
+    /// MGET: values of several keys; keys of other types read as missing.
+    pub fn mget(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.live_values(keys, |record| match record {
+            Record::String { value, .. } => Ok(Some(value.to_vec())),
+            Record::Collection(_) => Ok(None),
+        })?
+        .into_iter()
+        .collect()
+    }
+
+    /// Reads the records of `keys` at once (one RocksDB multi-get) and hands each live
+    /// one to `read`; a missing or expired key is `Ok(None)`. Counts hits and misses
+    /// for INFO's keyspace statistics.
+    fn live_values<T>(
+        &self,
+        keys: &[&[u8]],
+        read: impl Fn(Record<'_>) -> Result<Option<T>>,
+    ) -> Result<Vec<Result<Option<T>>>> {
         let stored: Vec<Vec<u8>> = keys.iter().map(|k| metadata_key(k)).collect();
         let now = now_ms();
         Ok(self
@@ -119,40 +143,15 @@ impl Database {
                     return Ok(None);
                 };
                 let record = metadata::decode(&raw)?;
-                self.note_lookup(!record.is_expired(now));
-                match record {
-                    record if record.is_expired(now) => Ok(None),
-                    Record::String { value, .. } => Ok(Some(value.to_vec())),
-                    Record::Collection(_) => Err(TypeError::WrongType),
+                let live = !record.is_expired(now);
+                self.note_lookup(live);
+                if live {
+                    read(record)
+                } else {
+                    Ok(None)
                 }
             })
             .collect())
-    }
-
-    /// MGET: values of several keys; keys of other types read as missing.
-    pub fn mget(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
-        let stored: Vec<Vec<u8>> = keys.iter().map(|k| metadata_key(k)).collect();
-        let now = now_ms();
-        self.storage
-            .multi_get(Cf::Metadata, &stored)?
-            .into_iter()
-            .map(|raw| {
-                let Some(raw) = raw else {
-                    self.note_lookup(false);
-                    return Ok(None);
-                };
-                let record = metadata::decode(&raw)?;
-                self.note_lookup(!record.is_expired(now));
-                Ok(match record {
-                    Record::String { expire_ms, value }
-                        if !metadata::is_expired(expire_ms, now) =>
-                    {
-                        Some(value.to_vec())
-                    }
-                    _ => None,
-                })
-            })
-            .collect()
     }
 
     /// SET with every option.

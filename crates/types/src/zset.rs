@@ -13,9 +13,8 @@ use std::collections::{HashMap, HashSet};
 use ferrokv_storage::encoding::{member_key, prefix_end};
 use ferrokv_storage::metadata::{CollectionMeta, DataType, Record};
 use ferrokv_storage::{Batch, Cf, StorageError};
-use rand::seq::SliceRandom;
-use rand::Rng;
 
+use crate::collection::Records;
 use crate::{Database, Result, TypeError};
 
 /// Members with their scores, in the order a command replies them.
@@ -293,28 +292,7 @@ impl Database {
         member: &[u8],
         score: f64,
     ) {
-        self.zput(batch, key, version, member, None, score);
-    }
-
-    fn zput(
-        &self,
-        batch: &mut Batch<'_>,
-        key: &[u8],
-        version: u64,
-        member: &[u8],
-        old: Option<f64>,
-        score: f64,
-    ) {
-        let score = normalize(score);
-        if let Some(old) = old {
-            batch.delete(Cf::Scores, Self::score_key(key, version, old, member));
-        }
-        self.put_member(batch, key, version, member, &encode_score(score));
-        batch.put(
-            Cf::Scores,
-            Self::score_key(key, version, score, member),
-            b"",
-        );
+        zput(batch, key, version, member, None, score);
     }
 
     /// Deletes `member` (whose score is `score`) from both families.
@@ -369,15 +347,9 @@ impl Database {
                     return Ok(out);
                 }
                 end = end.min(len - 1);
-                let wanted = (end - start + 1) as usize;
-                let mut skipped = 0;
+                let mut window = Window::new(start, end - start + 1);
                 self.walk_scores(key, version, spec.rev, None, |score, member| {
-                    if skipped < start {
-                        skipped += 1;
-                        return true;
-                    }
-                    out.push((member.to_vec(), score));
-                    out.len() < wanted
+                    window.offer(&mut out, member, score)
                 })?;
             }
             RangeBy::Score(range) => {
@@ -389,7 +361,7 @@ impl Database {
                 } else {
                     Some(encode_score(range.min).to_vec())
                 };
-                let mut skipped = 0;
+                let mut window = Window::new(spec.offset, spec.limit);
                 self.walk_scores(key, version, spec.rev, seek.as_deref(), |score, member| {
                     let (before, after) = if spec.rev {
                         (!range.below_max(score), !range.above_min(score))
@@ -402,12 +374,7 @@ impl Database {
                     if after {
                         return false;
                     }
-                    if skipped < spec.offset {
-                        skipped += 1;
-                        return true;
-                    }
-                    out.push((member.to_vec(), score));
-                    spec.limit < 0 || (out.len() as i64) < spec.limit
+                    window.offer(&mut out, member, score)
                 })?;
             }
             RangeBy::Lex(range) => {
@@ -418,7 +385,7 @@ impl Database {
                 // members until one is past the far end (meaningful when all scores
                 // are equal, as the BYLEX forms require).
                 let mut inside = false;
-                let mut skipped = 0;
+                let mut window = Window::new(spec.offset, spec.limit);
                 self.walk_scores(key, version, spec.rev, None, |score, member| {
                     let (near, far) = if spec.rev {
                         (range.lte_max(member), range.gte_min(member))
@@ -434,12 +401,7 @@ impl Database {
                     if !far {
                         return false;
                     }
-                    if skipped < spec.offset {
-                        skipped += 1;
-                        return true;
-                    }
-                    out.push((member.to_vec(), score));
-                    spec.limit < 0 || (out.len() as i64) < spec.limit
+                    window.offer(&mut out, member, score)
                 })?;
             }
         }
@@ -504,7 +466,7 @@ impl Database {
             let new_score = normalize(new_score);
             outcome.processed += 1;
             outcome.score = Some(new_score);
-            self.zput(&mut batch, key, meta.version, member, current, new_score);
+            zput(&mut batch, key, meta.version, member, current, new_score);
             pending.insert(*member, new_score);
         }
         if outcome.added + outcome.updated > 0 {
@@ -600,7 +562,7 @@ impl Database {
         let mut seen = HashSet::new();
         for (member, score) in items {
             if seen.insert(member.as_slice()) {
-                self.zput(batch, dst, meta.version, member, None, *score);
+                zput(batch, dst, meta.version, member, None, *score);
             }
         }
         meta.size = seen.len() as u64;
@@ -829,17 +791,7 @@ impl Database {
         if all.is_empty() {
             return Ok(Vec::new());
         }
-        let mut rng = rand::thread_rng();
-        if count > 0 {
-            let mut picked = all;
-            picked.shuffle(&mut rng);
-            picked.truncate(count as usize);
-            Ok(picked)
-        } else {
-            Ok((0..crate::repeating_picks(count)?)
-                .map(|_| all[rng.gen_range(0..all.len())].clone())
-                .collect())
-        }
+        crate::random_picks(all, count)
     }
 
     /// ZSCAN: up to about `count` members from `cursor` (a member, inclusive) on;
@@ -871,6 +823,63 @@ pub(crate) fn stored_score(raw: Option<Vec<u8>>) -> Result<Option<f64>> {
         )))
     })
     .transpose()
+}
+
+/// Writes `member` of the sorted set `key` (at `version`) with `score` (normalised):
+/// its member record and its score-index entry, replacing the index entry for `old`
+/// if it had one. ZADD, the sorted-set stores and RESTORE write through it, directly
+/// or staged in a pipelined run.
+pub(crate) fn zput(
+    out: &mut impl Records,
+    key: &[u8],
+    version: u64,
+    member: &[u8],
+    old: Option<f64>,
+    score: f64,
+) {
+    let score = normalize(score);
+    if let Some(old) = old {
+        out.delete(Cf::Scores, Database::score_key(key, version, old, member));
+    }
+    out.put(
+        Cf::Members,
+        member_key(key, version, member),
+        &encode_score(score),
+    );
+    out.put(
+        Cf::Scores,
+        Database::score_key(key, version, score, member),
+        b"",
+    );
+}
+
+/// A `LIMIT offset count` over a walk in order: skips `offset` members, then keeps
+/// members until `limit` are kept (`limit` < 0: all that follow).
+struct Window {
+    offset: i64,
+    limit: i64,
+    skipped: i64,
+}
+
+impl Window {
+    fn new(offset: i64, limit: i64) -> Window {
+        Window {
+            offset,
+            limit,
+            skipped: 0,
+        }
+    }
+
+    /// Takes the next member of the walk into `out` (unless it is skipped); false once
+    /// the window is full, to end the walk.
+    fn offer(&mut self, out: &mut ScoredMembers, member: &[u8], score: f64) -> bool {
+        if self.skipped < self.offset {
+            self.skipped += 1;
+            return true;
+        }
+        out.push((member.to_vec(), score));
+        self.limit < 0 || (out.len() as i64) < self.limit
+    }
 }
 
 #[cfg(test)]

@@ -81,9 +81,18 @@ fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut name = None;
     while i < args.len() {
-        if is(&args[i], "AUTH") && i + 2 < args.len() {
-            authenticate(ctx, Some(&args[i + 1]), &args[i + 2])?;
-            i += 3;
+        let more = args.len() - i - 1;
+        if is(&args[i], "AUTH") && more > 0 {
+            // Redis' form is AUTH <user> <password>; Kvrocks also takes AUTH <password>,
+            // and tells them apart by what follows: 2 or 4 more arguments (a SETNAME
+            // after the pair) mean a user name.
+            if more == 2 || more == 4 {
+                authenticate(ctx, Some(&args[i + 1]), &args[i + 2])?;
+                i += 3;
+            } else {
+                authenticate(ctx, None, &args[i + 1])?;
+                i += 2;
+            }
         } else if is(&args[i], "SETNAME") && i + 1 < args.len() {
             name = Some(valid_client_name(&args[i + 1])?);
             i += 2;
@@ -103,7 +112,17 @@ fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if let Some(name) = name {
         *ctx.client.info.name.lock() = name;
     }
+    // Kvrocks' resp3-enabled no: HELLO 3 answers as HELLO 2 and the connection stays
+    // in RESP2.
+    if !ctx.server.config.read().resp3_enabled {
+        protocol = ProtocolVersion::Resp2;
+    }
     ctx.client.protocol = protocol;
+    let role = if ctx.server.replication.is_replica() {
+        "replica"
+    } else {
+        "master"
+    };
     let mode = if ctx.server.cluster_enabled() {
         "cluster"
     } else {
@@ -129,7 +148,7 @@ fn hello(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             Frame::Integer(ctx.client.id() as i64),
         ),
         (Frame::bulk_from_str("mode"), Frame::bulk_from_str(mode)),
-        (Frame::bulk_from_str("role"), Frame::bulk_from_str("master")),
+        (Frame::bulk_from_str("role"), Frame::bulk_from_str(role)),
         (Frame::bulk_from_str("modules"), Frame::Array(Vec::new())),
     ]))
 }

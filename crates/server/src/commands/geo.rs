@@ -110,13 +110,19 @@ fn coordinates(lon: f64, lat: f64) -> Frame {
     ])
 }
 
-fn geopos(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+/// GEOPOS and GEOHASH: the score of each member named after the key (`None` when
+/// missing, and for every member of a missing key).
+fn member_scores(ctx: &mut Context<'_>, args: &[Bytes]) -> Result<Vec<Option<f64>>, CommandError> {
     let members: Vec<&[u8]> = args[2..].iter().map(|m| m.as_ref()).collect();
-    let scores = if key_of_type(ctx, &args[1], DataType::ZSet)? {
-        ctx.server.db.zmscore(&args[1], &members)?
+    if key_of_type(ctx, &args[1], DataType::ZSet)? {
+        Ok(ctx.server.db.zmscore(&args[1], &members)?)
     } else {
-        vec![None; members.len()]
-    };
+        Ok(vec![None; members.len()])
+    }
+}
+
+fn geopos(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let scores = member_scores(ctx, args)?;
     Ok(Frame::Array(
         scores
             .into_iter()
@@ -132,12 +138,7 @@ fn geopos(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn geohash(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let members: Vec<&[u8]> = args[2..].iter().map(|m| m.as_ref()).collect();
-    let scores = if key_of_type(ctx, &args[1], DataType::ZSet)? {
-        ctx.server.db.zmscore(&args[1], &members)?
-    } else {
-        vec![None; members.len()]
-    };
+    let scores = member_scores(ctx, args)?;
     Ok(Frame::Array(
         scores
             .into_iter()

@@ -33,30 +33,50 @@ use crate::command::CommandTable;
 use crate::context::Context;
 use crate::error::CommandError;
 
-/// Every command of the node, by name.
+/// Every command family's rows.
+const FAMILIES: &[&[crate::command::CommandSpec]] = &[
+    bitmap::COMMANDS,
+    cluster::COMMANDS,
+    connection::COMMANDS,
+    geo::COMMANDS,
+    hash::COMMANDS,
+    hll::COMMANDS,
+    server::COMMANDS,
+    set::COMMANDS,
+    sort::COMMANDS,
+    keyspace::COMMANDS,
+    list::COMMANDS,
+    operator::COMMANDS,
+    replication::COMMANDS,
+    scripting::COMMANDS,
+    pubsub::COMMANDS,
+    stream::COMMANDS,
+    stream_group::COMMANDS,
+    string::COMMANDS,
+    transaction::COMMANDS,
+    zset::COMMANDS,
+];
+
+/// The `rename-command` lines of the configuration, installed once at start-up
+/// ([`install_renames`]) before the first command is looked up.
+static RENAMES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Applies the configuration's `rename-command` lines to [`TABLE`]; must run before
+/// any command is looked up (the node's start). Errors name an unknown command.
+pub fn install_renames(renames: &[(String, String)]) -> Result<(), String> {
+    CommandTable::new(FAMILIES, renames)?;
+    RENAMES
+        .set(renames.to_vec())
+        .map_err(|_| "commands were renamed already".to_string())
+}
+
+/// Every command of the node, by name (after the configuration's renames).
 pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|| {
-    CommandTable::new(&[
-        bitmap::COMMANDS,
-        cluster::COMMANDS,
-        connection::COMMANDS,
-        geo::COMMANDS,
-        hash::COMMANDS,
-        hll::COMMANDS,
-        server::COMMANDS,
-        set::COMMANDS,
-        sort::COMMANDS,
-        keyspace::COMMANDS,
-        list::COMMANDS,
-        operator::COMMANDS,
-        replication::COMMANDS,
-        scripting::COMMANDS,
-        pubsub::COMMANDS,
-        stream::COMMANDS,
-        stream_group::COMMANDS,
-        string::COMMANDS,
-        transaction::COMMANDS,
-        zset::COMMANDS,
-    ])
+    let renames = RENAMES.get().map_or(&[][..], Vec::as_slice);
+    // install_renames checked the renames; without them the table cannot fail.
+    CommandTable::new(FAMILIES, renames)
+        .or_else(|_| CommandTable::new(FAMILIES, &[]))
+        .unwrap_or_else(|e| unreachable!("the command table without renames: {e}"))
 });
 
 /// A strict integer argument.

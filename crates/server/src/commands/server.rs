@@ -43,6 +43,21 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 pairs.push((Frame::bulk_from_str(name), Frame::bulk_from_str(value)));
             }
         }
+        // One `<name> <new name>` per rename-command line, as Kvrocks lists them.
+        let renames_wanted = args[2..].iter().any(|p| {
+            ferrokv_types::glob::matches(
+                &p.to_ascii_lowercase(),
+                crate::config::RENAME_COMMAND.as_bytes(),
+            )
+        });
+        if renames_wanted {
+            for (name, new_name) in &config.renamed_commands {
+                pairs.push((
+                    Frame::bulk_from_str(crate::config::RENAME_COMMAND),
+                    Frame::bulk(format!("{name} {new_name}")),
+                ));
+            }
+        }
         Ok(Frame::Map(pairs))
     } else if is(sub, "SET") {
         arity(args.len() >= 4 && args.len().is_multiple_of(2))?;
@@ -431,17 +446,59 @@ fn time(_ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     ]))
 }
 
+/// DEBUG SLEEP <seconds>: the whole node stops serving commands for that long (it holds
+/// the exec gate, as Redis' and Kvrocks' DEBUG SLEEP block their event loops), then
+/// replies OK. DEBUG PROTOCOL <type>: one reply of each RESP type, with Kvrocks' values
+/// (src/commands/cmd_server.cc), for testing clients.
 fn debug(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if is(&args[1], "SLEEP") && args.len() == 3 {
         let seconds = super::float_arg(&args[2])?;
-        if seconds > 0.0 && !ctx.in_exec {
-            ctx.client.action = Some(Action::Sleep(Duration::from_secs_f64(seconds.min(1e6))));
+        if seconds > 0.0 {
+            let duration = Duration::from_secs_f64(seconds.min(1e6));
+            // Inside EXEC the gate is held already.
+            let _gate = (!ctx.in_exec).then(|| ctx.server.exec_gate.write());
+            std::thread::sleep(duration);
         }
         return Ok(Frame::ok());
+    }
+    if is(&args[1], "PROTOCOL") && args.len() == 3 {
+        return debug_protocol(&args[2]);
     }
     Err(CommandError::UnknownSubcommand {
         command: "DEBUG",
         sub: text(&args[1]),
+    })
+}
+
+fn debug_protocol(kind: &[u8]) -> CmdResult {
+    let ints = || (0..3).map(Frame::Integer).collect::<Vec<_>>();
+    Ok(match kind.to_ascii_lowercase().as_slice() {
+        b"string" => Frame::bulk_from_str("Hello World"),
+        b"integer" => Frame::Integer(12345),
+        // Kvrocks' value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        b"double" => Frame::Double(3.141),
+        b"array" => Frame::Array(ints()),
+        b"set" => Frame::Set(ints()),
+        b"map" => Frame::Map(
+            (0..3)
+                .map(|i| (Frame::Integer(i), Frame::Boolean(i == 1)))
+                .collect(),
+        ),
+        b"bignum" => Frame::BigNumber("1234567999999999999999999999999999999".into()),
+        b"true" => Frame::Boolean(true),
+        b"false" => Frame::Boolean(false),
+        b"null" => Frame::Null,
+        b"attrib" => Frame::Attribute(vec![(
+            Frame::bulk_from_str("key-popularity"),
+            Frame::Array(vec![Frame::bulk_from_str("key:123"), Frame::Integer(90)]),
+        )]),
+        b"verbatim" => Frame::Verbatim(Bytes::from_static(b"verbatim string")),
+        _ => {
+            return Err(CommandError::err(
+                "Wrong protocol type name. Please use one of the following: string|integer|double|array|set|bignum|true|false|null|attrib|verbatim",
+            ))
+        }
     })
 }
 
@@ -468,5 +525,5 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("flushall", -1, WRITE, 0, 0, 0, flushdb, "server", "Removes all keys."),
     cmd("shutdown", -1, ADMIN | NO_MULTI, 0, 0, 0, shutdown, "server", "Stops the server cleanly."),
     cmd("time", 1, FAST | LOADING | STALE, 0, 0, 0, time, "server", "Returns the server time."),
-    cmd("debug", -2, ADMIN, 0, 0, 0, debug, "server", "Debugging aids (SLEEP)."),
+    cmd("debug", -2, ADMIN | OWN_GATE, 0, 0, 0, debug, "server", "Debugging aids (SLEEP, PROTOCOL)."),
 ];

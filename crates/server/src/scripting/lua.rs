@@ -519,7 +519,7 @@ fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Result<Value> {
                 array_to_lua(lua, items, resp3)?
             }
         }
-        Frame::Map(pairs) => {
+        Frame::Map(pairs) | Frame::Attribute(pairs) => {
             if resp3 {
                 let map = lua.create_table()?;
                 for (k, v) in pairs {

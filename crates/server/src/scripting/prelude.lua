@@ -29,46 +29,34 @@ local function readonly()
     error("Attempt to modify a readonly table", 2)
 end
 
-local function proxy(t)
+-- A table scripts cannot change: reads go through `index` (a table or a function),
+-- writes raise Redis' read-only error, and `rawset` refuses it.
+local function protect(index)
     local p = {}
     protected[p] = true
-    setmetatable(p, { __index = t, __newindex = readonly, __metatable = false })
+    setmetatable(p, { __index = index, __newindex = readonly, __metatable = false })
     return p
 end
 
--- A proxy whose missing fields are an error, as Redis' error metatable.
-local function strict_proxy(t)
-    local p = {}
-    protected[p] = true
-    setmetatable(p, {
-        __index = function(_, k)
-            local v = t[k]
-            if v == nil then
-                error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-            end
-            return v
-        end,
-        __newindex = readonly,
-        __metatable = false,
-    })
-    return p
-end
+local proxy = protect
 
-local current -- the table global lookups read: the run globals, or the load globals
-
-local env = {}
-protected[env] = true
-setmetatable(env, {
-    __index = function(_, k)
-        local v = current[k]
+-- A proxy whose missing fields are an error, as Redis' error metatable. `source()`
+-- gives the table read (the globals' table changes between runs and loads).
+local function strict_proxy(source)
+    return protect(function(_, k)
+        local v = source()[k]
         if v == nil then
             error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
         end
         return v
-    end,
-    __newindex = readonly,
-    __metatable = false,
-})
+    end)
+end
+
+local current -- the table global lookups read: the run globals, or the load globals
+
+local env = strict_proxy(function()
+    return current
+end)
 
 -- Locates an error in the user's code (as Redis' __redis__err__handler): the frame
 -- that raised it, or its caller when that is a C function; frames of this chunk are
@@ -399,7 +387,9 @@ if mode == "function" then
         reg.list[#reg.list + 1] = entry
     end
     lib_redis.register_function = register
-    load_globals = { redis = strict_proxy(lib_redis) }
+    load_globals = { redis = strict_proxy(function()
+        return lib_redis
+    end) }
 end
 
 current = run_globals

@@ -605,7 +605,7 @@ impl Raw {
                 out.push_str(&String::from_utf8_lossy(&data));
             }
             "*" | "~" | ">" => (0..n.max(0)).for_each(|_| self.wire_into(out)),
-            "%" => (0..n.max(0) * 2).for_each(|_| self.wire_into(out)),
+            "%" | "|" => (0..n.max(0) * 2).for_each(|_| self.wire_into(out)),
             _ => {}
         }
     }
