@@ -110,6 +110,15 @@ impl Node {
         v.parse().expect("version number")
     }
 
+    /// The slot of `key`, as the node computes it (CLUSTER KEYSLOT).
+    fn keyslot(&self, key: &str) -> u16 {
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut self.con())
+            .expect("keyslot")
+    }
+
     fn myid(&self) -> String {
         redis::cmd("CLUSTERX")
             .arg("MYID")
@@ -181,6 +190,22 @@ fn ctl_json(args: &[&str], code: i32) -> Value {
     assert_eq!(out.status.code(), Some(code), "{args:?}: {}", show(&out));
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: JSON: {e}: {}", show(&out)))
+}
+
+/// `rebalance <seed> --by <by> --threshold 10` with `how` (`--dry-run` or `--yes`),
+/// which must exit 0: its JSON report.
+fn rebalance_by(seed: &str, by: &str, how: &str) -> Value {
+    ctl_json(
+        &["rebalance", seed, "--by", by, "--threshold", "10", how],
+        0,
+    )
+}
+
+/// Every move of a JSON report (reshard, rebalance) ended in success.
+fn assert_moves_succeeded(report: &Value) {
+    for m in report["moves"].as_array().expect("moves") {
+        assert_eq!(m["state"], "success", "{m}");
+    }
 }
 
 fn cluster(n: usize) -> Vec<Node> {
@@ -303,35 +328,11 @@ fn create_reshard_under_writes_rebalance_and_del_node() {
     let added = ctl_json(&["add-node", &nodes[3].addr(), &n1], 0);
     let new_id = added["id"].as_str().expect("id").to_string();
     assert_eq!(nodes[3].myid(), new_id);
-    let plan = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "keys",
-            "--threshold",
-            "10",
-            "--dry-run",
-        ],
-        0,
-    );
+    let plan = rebalance_by(&n1, "keys", "--dry-run");
     assert!(!plan["plan"].as_array().expect("plan").is_empty());
     assert_eq!(nodes[3].owned_slots(), 0, "--dry-run changed nothing");
-    let done = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "keys",
-            "--threshold",
-            "10",
-            "--yes",
-        ],
-        0,
-    );
-    for m in done["moves"].as_array().expect("moves") {
-        assert_eq!(m["state"], "success", "{m}");
-    }
+    let done = rebalance_by(&n1, "keys", "--yes");
+    assert_moves_succeeded(&done);
     let info = ctl_json(&["info", &n1], 0);
     let keys: Vec<f64> = info["masters"]
         .as_array()
@@ -344,18 +345,7 @@ fn create_reshard_under_writes_rebalance_and_del_node() {
         assert!((k - mean).abs() <= 0.1 * mean, "keys per master {keys:?}");
     }
     check_clean(&nodes[0]);
-    let again = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "keys",
-            "--threshold",
-            "10",
-            "--yes",
-        ],
-        0,
-    );
+    let again = rebalance_by(&n1, "keys", "--yes");
     assert_eq!(
         again["plan"].as_array().map(Vec::len),
         Some(0),
@@ -671,11 +661,7 @@ fn check_finds_and_fix_repairs_data_out_of_place_and_a_job_not_handed_over() {
     let mut con = cluster_client(&nodes);
     for i in 0..3_000 {
         let key = format!("key:{i}");
-        let slot: u16 = redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(&key)
-            .query(&mut nodes[0].con())
-            .expect("keyslot");
+        let slot: u16 = nodes[0].keyslot(&key);
         let v: Option<usize> = con.get(&key).expect("get");
         if (100..=200).contains(&slot) {
             assert_eq!(v, None, "{key} was in a slot given away without its data");
@@ -700,11 +686,7 @@ fn fix_leaves_the_slots_of_a_running_job_alone() {
     let tag = (0..)
         .map(|i| format!("t{i}"))
         .find(|t| {
-            let slot: u16 = redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(t)
-                .query(&mut nodes[0].con())
-                .expect("keyslot");
+            let slot: u16 = nodes[0].keyslot(t);
             slot <= 99
         })
         .expect("a tag in 0-99");
@@ -800,11 +782,7 @@ fn rebalance_by_bytes_moves_slots_off_the_node_with_big_values() {
     let mine: Vec<String> = (0..6_000)
         .map(|i| format!("key:{i}"))
         .filter(|k| {
-            let slot: u16 = redis::cmd("CLUSTER")
-                .arg("KEYSLOT")
-                .arg(k)
-                .query(&mut nodes[0].con())
-                .expect("keyslot");
+            let slot: u16 = nodes[0].keyslot(k);
             slot <= 5460
         })
         .collect();
@@ -815,31 +793,9 @@ fn rebalance_by_bytes_moves_slots_off_the_node_with_big_values() {
         }
         pipe.query::<()>(&mut con).expect("big values");
     }
-    let by_keys = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "keys",
-            "--threshold",
-            "10",
-            "--dry-run",
-        ],
-        0,
-    );
+    let by_keys = rebalance_by(&n1, "keys", "--dry-run");
     assert_eq!(by_keys["plan"], serde_json::json!([]), "{by_keys}");
-    let by_bytes = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "bytes",
-            "--threshold",
-            "10",
-            "--dry-run",
-        ],
-        0,
-    );
+    let by_bytes = rebalance_by(&n1, "bytes", "--dry-run");
     assert_eq!(by_bytes["by"], "bytes");
     let masters = by_bytes["masters"].as_array().expect("masters");
     let load_of = |id: &str| {
@@ -862,21 +818,8 @@ fn rebalance_by_bytes_moves_slots_off_the_node_with_big_values() {
     for m in plan {
         assert_eq!(m["source"], id1.as_str(), "only node 1 gives: {by_bytes}");
     }
-    let done = ctl_json(
-        &[
-            "rebalance",
-            &n1,
-            "--by",
-            "bytes",
-            "--threshold",
-            "10",
-            "--yes",
-        ],
-        0,
-    );
-    for m in done["moves"].as_array().expect("moves") {
-        assert_eq!(m["state"], "success", "{m}");
-    }
+    let done = rebalance_by(&n1, "bytes", "--yes");
+    assert_moves_succeeded(&done);
     // Node 1 keeps about its target's worth of big keys (it receives none: it only
     // gives); slots without keys weigh nothing and stay where they are.
     let target = masters
@@ -911,11 +854,7 @@ fn reshard_in_a_terminal_draws_progress_bars() {
         pipe.set(format!("{{bar}}{i}"), i).ignore();
     }
     pipe.query::<()>(&mut con).expect("load");
-    let slot: u16 = redis::cmd("CLUSTER")
-        .arg("KEYSLOT")
-        .arg("{bar}")
-        .query(&mut nodes[0].con())
-        .expect("keyslot");
+    let slot: u16 = nodes[0].keyslot("{bar}");
     let owner = nodes
         .iter()
         .position(|n| {

@@ -3,6 +3,7 @@
 //! the keys found inside their options (STORE, STOREDIST).
 
 mod common;
+use common::fixtures::half_of_two;
 use common::{Reply, TestServer};
 
 const ME: &str = "07c37dfeb235213a872192d90877d0cd55635b91";
@@ -13,16 +14,7 @@ const CROSSSLOT: &str = "CROSSSLOT Attempted to access keys that don't hash to t
 /// One node owning slots 0-8191; 8192-16383 belong to a node that is not running
 /// (only MOVED replies name it).
 fn node() -> TestServer {
-    let server = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{ME} 127.0.0.1 {} master - 0-8191\n{OTHER} 127.0.0.1 1 master - 8192-16383",
-        server.port
-    );
-    assert_eq!(
-        server.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-        Reply::ok()
-    );
-    server
+    half_of_two(ME, OTHER)
 }
 
 #[test]
@@ -59,34 +51,20 @@ fn geo_store_keys_are_routed() {
         ]),
         Reply::err(CROSSSLOT)
     );
-    assert_eq!(
-        c.cmd(&[
+    for (dst, want) in [("x", Reply::err(CROSSSLOT)), ("{bar}x", Reply::Int(1))] {
+        let args = [
             "GEOSEARCHSTORE",
-            "x",
+            dst,
             "{bar}g",
             "FROMLONLAT",
             "13",
             "38",
             "BYRADIUS",
             "100",
-            "km"
-        ]),
-        Reply::err(CROSSSLOT)
-    );
-    assert_eq!(
-        c.cmd(&[
-            "GEOSEARCHSTORE",
-            "{bar}x",
-            "{bar}g",
-            "FROMLONLAT",
-            "13",
-            "38",
-            "BYRADIUS",
-            "100",
-            "km"
-        ]),
-        Reply::Int(1)
-    );
+            "km",
+        ];
+        assert_eq!(c.cmd(&args), want, "{args:?}");
+    }
     assert_eq!(
         c.cmd(&[
             "GEOSEARCH",

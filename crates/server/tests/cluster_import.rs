@@ -5,31 +5,16 @@
 mod common;
 use std::time::Duration;
 
+use common::fixtures::{half_of_two, key_in_slot, two_masters};
 use common::{wait_until, Raw, Reply, TestServer};
 
 const ME: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1";
 const OTHER: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";
 
-/// A node owning 0-8191 in a topology where a node that is never contacted owns the
-/// rest.
+/// One node owning slots 0-8191; 8192-16383 belong to a node that is not running
+/// (only MOVED replies name it).
 fn node() -> TestServer {
-    let server = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{ME} 127.0.0.1 {} master - 0-8191\n{OTHER} 127.0.0.1 1 master - 8192-16383",
-        server.port
-    );
-    assert_eq!(
-        server.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-        Reply::ok()
-    );
-    server
-}
-
-fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
-    (0..200_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| c.cmd(&["CLUSTER", "KEYSLOT", k]).int() == slot)
-        .expect("a key for the slot")
+    half_of_two(ME, OTHER)
 }
 
 fn import_state(c: &mut Raw) -> String {
@@ -187,18 +172,7 @@ fn info_reports_the_rocksdb_sequence() {
 
 #[test]
 fn a_node_whose_job_ended_can_be_flushed_and_reset() {
-    let src = TestServer::start(&["--cluster-enabled", "yes"]);
-    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{ME} 127.0.0.1 {} master - 0-8191\n{OTHER} 127.0.0.1 {} master - 8192-16383",
-        src.port, dst.port
-    );
-    for node in [&src, &dst] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
+    let (src, dst) = two_masters(ME, OTHER);
     let mut s = src.raw();
     let key = key_in_slot(&mut s, 5, "r");
     s.cmd(&["SET", &key, "v"]);

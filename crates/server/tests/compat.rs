@@ -3,12 +3,7 @@
 //! written out).
 
 mod common;
-use common::{same_as_redis, Raw, RedisServer, Reply, TestServer};
-
-/// Both servers, each with one RESP2 connection.
-fn pair() -> (TestServer, RedisServer) {
-    (TestServer::start(&[]), RedisServer::start())
-}
+use common::{same_as_redis, same_as_redis_table, Raw, Reply, SideBySide, TestServer};
 
 /// Sends `args` to both and compares the exact bytes of the replies.
 fn same_wire(ours: &mut Raw, redis: &mut Raw, args: &[&str]) {
@@ -18,7 +13,7 @@ fn same_wire(ours: &mut Raw, redis: &mut Raw, args: &[&str]) {
 
 #[test]
 fn blocking_timeouts_reply_as_redis_in_resp2_and_resp3_in_and_out_of_multi() {
-    let (server, redis) = pair();
+    let pair = SideBySide::start(&[]);
     let blocking: &[&[&str]] = &[
         &["BRPOPLPUSH", "src", "dst", "0.05"],
         &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0.05"],
@@ -31,7 +26,7 @@ fn blocking_timeouts_reply_as_redis_in_resp2_and_resp3_in_and_out_of_multi() {
         &["XREAD", "BLOCK", "50", "STREAMS", "s1", "0"],
     ];
     for protocol in ["2", "3"] {
-        let (mut ours, mut theirs) = (server.raw(), redis.raw());
+        let (mut ours, mut theirs) = (pair.ferrokv.raw(), pair.redis_server.raw());
         // (The HELLO replies differ: version and client id.)
         ours.cmd(&["HELLO", protocol]);
         theirs.cmd(&["HELLO", protocol]);
@@ -45,7 +40,7 @@ fn blocking_timeouts_reply_as_redis_in_resp2_and_resp3_in_and_out_of_multi() {
         }
     }
     // The issue's two cases, written out.
-    let mut c = server.raw();
+    let mut c = pair.ferrokv.raw();
     assert_eq!(c.cmd_wire(&["BRPOPLPUSH", "src", "dst", "0.1"]), "*-1\r\n");
     assert_eq!(
         c.cmd_wire(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0.1"]),
@@ -55,29 +50,37 @@ fn blocking_timeouts_reply_as_redis_in_resp2_and_resp3_in_and_out_of_multi() {
 
 #[test]
 fn counts_at_the_edge_of_64_bits_are_refused_before_the_key_is_looked_up() {
-    let (server, redis) = pair();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
-    let setup: &[&[&str]] = &[
-        &["SADD", "s", "a", "b", "c"],
-        &["HSET", "h", "f", "v"],
-        &["ZADD", "z", "1", "m"],
-        &["RPUSH", "l", "foo"],
-    ];
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        SADD s a b c
+        HSET h f v
+        ZADD z 1 m
+        RPUSH l foo
+        ",
+    );
     let min = "-9223372036854775808";
-    let edge: &[&[&str]] = &[
-        &["SRANDMEMBER", "s", min],
-        &["SRANDMEMBER", "missing", min],
-        &["HRANDFIELD", "h", min],
-        &["HRANDFIELD", "missing", min],
-        &["HRANDFIELD", "h", min, "WITHVALUES"],
-        &["ZRANDMEMBER", "z", min],
-        &["ZRANDMEMBER", "missing", min],
-        // Wrong type: the range is still checked first.
-        &["SRANDMEMBER", "h", min],
-        &["HRANDFIELD", "s", min],
-    ];
-    same_as_redis(&mut ours, &mut theirs, setup);
-    same_as_redis(&mut ours, &mut theirs, edge);
+    same_as_redis_table(
+        ours,
+        theirs,
+        &format!(
+            "
+            SRANDMEMBER s {min}
+            SRANDMEMBER missing {min}
+            HRANDFIELD h {min}
+            HRANDFIELD missing {min}
+            HRANDFIELD h {min} WITHVALUES
+            ZRANDMEMBER z {min}
+            ZRANDMEMBER missing {min}
+            // Wrong type: the range is still checked first.
+            SRANDMEMBER h {min}
+            HRANDFIELD s {min}
+            "
+        ),
+    );
     // Redis 7.2 checks LPOS RANK the same way (7.0 still replied with a position).
     let out_of_range = Reply::err(
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
@@ -90,73 +93,74 @@ fn counts_at_the_edge_of_64_bits_are_refused_before_the_key_is_looked_up() {
         );
     }
     // One past the edge is a rank like any other (no such match here).
-    same_as_redis(
-        &mut ours,
-        &mut theirs,
-        &[
-            &["LPOS", "l", "foo", "RANK", "-9223372036854775807"],
-            &["LPOS", "l", "foo", "RANK", "-1"],
-            &["SRANDMEMBER", "missing", "-9223372036854775807"],
-        ],
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        LPOS l foo RANK -9223372036854775807
+        LPOS l foo RANK -1
+        SRANDMEMBER missing -9223372036854775807
+        ",
     );
 }
 
 #[test]
 fn getex_looks_the_key_up_before_the_expiry() {
-    let (server, redis) = pair();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
-    same_as_redis(
-        &mut ours,
-        &mut theirs,
-        &[
-            &["GETEX", "missing", "EX", "0"],
-            &["GETEX", "missing", "EX", "-1"],
-            &["GETEX", "missing", "PX", "0"],
-            &["GETEX", "missing", "EXAT", "0"],
-            &["GETEX", "missing", "EX", "abc"],
-            &["GETEX", "missing", "EX", "9223372036854775807"],
-            &["GETEX", "missing", "PERSIST", "EX", "1"],
-            &["GETEX", "missing", "BOGUS"],
-            &["GETEX", "missing", "EX"],
-            &["SET", "x", "1"],
-            &["GETEX", "x", "EX", "0"],
-            &["GETEX", "x", "EX", "abc"],
-            &["GETEX", "x", "EX", "9223372036854775807"],
-            &["GETEX", "x", "PERSIST", "EX", "1"],
-            &["GETEX", "x", "EX", "100"],
-            &["TTL", "x"],
-            &["RPUSH", "list", "a"],
-            &["GETEX", "list", "EX", "0"],
-        ],
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        GETEX missing EX 0
+        GETEX missing EX -1
+        GETEX missing PX 0
+        GETEX missing EXAT 0
+        GETEX missing EX abc
+        GETEX missing EX 9223372036854775807
+        GETEX missing PERSIST EX 1
+        GETEX missing BOGUS
+        GETEX missing EX
+        SET x 1
+        GETEX x EX 0
+        GETEX x EX abc
+        GETEX x EX 9223372036854775807
+        GETEX x PERSIST EX 1
+        GETEX x EX 100
+        TTL x
+        RPUSH list a
+        GETEX list EX 0
+        ",
     );
 }
 
 #[test]
 fn client_list_and_kill_filters_reply_as_redis() {
-    let (server, redis) = pair();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
-    same_as_redis(
-        &mut ours,
-        &mut theirs,
-        &[
-            &["CLIENT", "LIST", "TYPE", "bogus"],
-            &["CLIENT", "LIST", "TYPE"],
-            &["CLIENT", "LIST", "bogus"],
-            &["CLIENT", "LIST", "ID", "abc"],
-            &["CLIENT", "LIST", "TYPE", "master"],
-            &["CLIENT", "LIST", "TYPE", "replica"],
-            &["CLIENT", "LIST", "TYPE", "slave"],
-            &["CLIENT", "LIST", "TYPE", "pubsub"],
-            &["CLIENT", "LIST", "ID", "999999"],
-            &["CLIENT", "KILL", "TYPE", "bogus"],
-            &["CLIENT", "KILL", "USER", "nobody"],
-            &["CLIENT", "KILL", "MAXAGE", "x"],
-            &["CLIENT", "KILL", "ID", "0"],
-            &["CLIENT", "KILL", "ID", "999999"],
-            &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
-            &["CLIENT", "SETNAME", "a b"],
-        ],
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        CLIENT LIST TYPE bogus
+        CLIENT LIST TYPE
+        CLIENT LIST bogus
+        CLIENT LIST ID abc
+        CLIENT LIST TYPE master
+        CLIENT LIST TYPE replica
+        CLIENT LIST TYPE slave
+        CLIENT LIST TYPE pubsub
+        CLIENT LIST ID 999999
+        CLIENT KILL TYPE bogus
+        CLIENT KILL USER nobody
+        CLIENT KILL MAXAGE x
+        CLIENT KILL ID 0
+        CLIENT KILL ID 999999
+        CLIENT KILL TYPE normal SKIPME yes
+        ",
     );
+    // A name with a space: not writable in a table.
+    same_as_redis(ours, theirs, &[&["CLIENT", "SETNAME", "a b"]]);
     // The normal clients are listed, by type and by id.
     let id = ours.cmd(&["CLIENT", "ID"]).int();
     let normal = ours.cmd(&["CLIENT", "LIST", "TYPE", "normal"]).text();
@@ -216,8 +220,8 @@ fn categories(c: &mut Raw, command: &str) -> Vec<String> {
 
 #[test]
 fn command_info_spells_acl_categories_as_redis() {
-    let (server, redis) = pair();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
     for command in [
         "get",
         "set",
@@ -251,21 +255,18 @@ fn command_info_spells_acl_categories_as_redis() {
         "geosearchstore",
     ] {
         assert_eq!(
-            categories(&mut ours, command),
-            categories(&mut theirs, command),
+            categories(ours, command),
+            categories(theirs, command),
             "{command}"
         );
     }
-    assert_eq!(
-        categories(&mut ours, "zadd"),
-        ["@write", "@sortedset", "@fast"]
-    );
+    assert_eq!(categories(ours, "zadd"), ["@write", "@sortedset", "@fast"]);
 }
 
 #[test]
 fn unsupported_commands_get_redis_unknown_command_error() {
-    let (server, redis) = pair();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
     // Commands Ferrokv does not have (docs/commands.md lists them) answer exactly as
     // Redis answers a command it does not know.
     for args in [

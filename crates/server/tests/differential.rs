@@ -772,58 +772,57 @@ fn replies_match_redis_for_random_sequences() {
 /// prints those as integers), which these cases keep to.
 #[test]
 fn error_texts_and_double_replies_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
-    let cases: &[&[&str]] = &[
-        &["RPUSH", "k", "a", "b"],
-        &["LPOP", "k", "1", "1"],
-        &["RPOP", "k", "a", "b"],
-        &["LPOP", "k", "a"],
-        &["LPOP", "k", "-1"],
-        &["LPOP", "k", "1"],
-        &["LMPOP", "a", "mylist", "LEFT"],
-        &["LMPOP", "0", "mylist", "LEFT"],
-        &["LMPOP", "-1", "mylist", "LEFT"],
-        &["LMPOP", "3", "mylist", "LEFT"],
-        &["LMPOP", "1", "mylist", "LEFT", "COUNT", "a"],
-        &["LMPOP", "1", "mylist", "LEFT", "COUNT", "0"],
-        &["LMPOP", "1", "mylist", "UP", "COUNT", "0"],
-        &["LMPOP", "1", "mylist", "LEFT", "BOGUS"],
-        &["BLMPOP", "0", "a", "mylist", "LEFT"],
-        &["BLMPOP", "x", "1", "mylist", "LEFT", "COUNT", "0"],
-        &["SINTERCARD", "a", "nokey"],
-        &["SINTERCARD", "0", "nokey"],
-        &["SINTERCARD", "3", "nokey"],
-        &["SINTERCARD", "1", "nokey", "LIMIT", "a"],
-        &["SINTERCARD", "1", "nokey", "LIMIT", "-1"],
-        &["ZINTERCARD", "1", "nokey", "LIMIT", "a"],
-        &["ZINTERCARD", "1", "nokey", "LIMIT", "-1"],
-        &["ZINTERCARD", "0", "nokey"],
-        &["ZINTERCARD", "-2", "nokey"],
-        &["ZINTERCARD", "a", "nokey"],
-        &["ZINTERCARD", "3", "nokey"],
-        &["ZINTERCARD", "1", "nokey", "LIMIT"],
-        &["ZINTERCARD", "1", "k", "LIMIT", "a"],
-        &["HINCRBYFLOAT", "h", "f", "+inf"],
-        &["HINCRBYFLOAT", "h", "f", "-inf"],
-        &["HINCRBYFLOAT", "h", "f", "1.5"],
-        &["INCRBYFLOAT", "s", "+inf"],
-        &["XINFO", "HELP", "xxx"],
-        &["XINFO", "help", "a", "b"],
-        &["ZADD", "z", "1.7976931348623157e308", "m"],
-        &["ZSCORE", "z", "m"],
-        &["ZADD", "z", "-1.7976931348623157e308", "n"],
-        &["ZADD", "z", "1e20", "big"],
-        &["ZADD", "z", "1e-300", "tiny"],
-        &["ZADD", "z", "123456789.25", "mid"],
-        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
-        &["ZINCRBY", "z", "2.5", "mid"],
-        &["ZMSCORE", "z", "m", "n", "big", "nosuch"],
-        &["ZPOPMAX", "z"],
-        &["ZADD", "z", "INCR", "1e100", "m2"],
-    ];
-    common::same_as_redis(&mut actual, &mut expected, cases);
+    let mut pair = common::SideBySide::start(&[]);
+    pair.same_table(
+        "
+        RPUSH k a b
+        LPOP k 1 1
+        RPOP k a b
+        LPOP k a
+        LPOP k -1
+        LPOP k 1
+        LMPOP a mylist LEFT
+        LMPOP 0 mylist LEFT
+        LMPOP -1 mylist LEFT
+        LMPOP 3 mylist LEFT
+        LMPOP 1 mylist LEFT COUNT a
+        LMPOP 1 mylist LEFT COUNT 0
+        LMPOP 1 mylist UP COUNT 0
+        LMPOP 1 mylist LEFT BOGUS
+        BLMPOP 0 a mylist LEFT
+        BLMPOP x 1 mylist LEFT COUNT 0
+        SINTERCARD a nokey
+        SINTERCARD 0 nokey
+        SINTERCARD 3 nokey
+        SINTERCARD 1 nokey LIMIT a
+        SINTERCARD 1 nokey LIMIT -1
+        ZINTERCARD 1 nokey LIMIT a
+        ZINTERCARD 1 nokey LIMIT -1
+        ZINTERCARD 0 nokey
+        ZINTERCARD -2 nokey
+        ZINTERCARD a nokey
+        ZINTERCARD 3 nokey
+        ZINTERCARD 1 nokey LIMIT
+        ZINTERCARD 1 k LIMIT a
+        HINCRBYFLOAT h f +inf
+        HINCRBYFLOAT h f -inf
+        HINCRBYFLOAT h f 1.5
+        INCRBYFLOAT s +inf
+        XINFO HELP xxx
+        XINFO help a b
+        ZADD z 1.7976931348623157e308 m
+        ZSCORE z m
+        ZADD z -1.7976931348623157e308 n
+        ZADD z 1e20 big
+        ZADD z 1e-300 tiny
+        ZADD z 123456789.25 mid
+        ZRANGE z 0 -1 WITHSCORES
+        ZINCRBY z 2.5 mid
+        ZMSCORE z m n big nosuch
+        ZPOPMAX z
+        ZADD z INCR 1e100 m2
+        ",
+    );
 }
 
 /// Runs `session` (given a server's port) against redis-server, then against a fresh
@@ -973,464 +972,99 @@ fn blocked_pops_match_redis() {
 /// side by side with redis-server.
 #[test]
 fn geo_replies_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
-    let cases: &[&[&str]] = &[
-        &[
-            "GEOADD",
-            "Sicily",
-            "13.361389",
-            "38.115556",
-            "Palermo",
-            "15.087269",
-            "37.502669",
-            "Catania",
-        ],
-        &[
-            "GEOADD", "Sicily", "NX", "CH", "13.5", "38.1", "Palermo", "12.5", "37.8", "Marsala",
-        ],
-        &[
-            "GEOADD",
-            "Sicily",
-            "XX",
-            "CH",
-            "13.583333",
-            "37.316667",
-            "Agrigento",
-            "12.5",
-            "37.8",
-            "Marsala",
-        ],
-        &[
-            "GEOADD", "Sicily", "CH", "12.5", "37.8", "Marsala", "14.5", "37.5", "Enna",
-        ],
-        &["GEOADD", "Sicily", "200", "100", "m"],
-        &["GEOADD", "Sicily", "10", "85.06", "m"],
-        &["GEOADD", "Sicily", "x", "1", "m"],
-        &["GEOADD", "Sicily", "NX", "XX", "1", "1", "m"],
-        &["GEOADD", "Sicily", "1", "1", "m", "2"],
-        &["GEOADD", "Sicily", "CH", "XX", "CH"],
-        &["GEOADD", "Sicily", "1", "1"],
-        &["ZRANGE", "Sicily", "0", "-1", "WITHSCORES"],
-        &["GEOPOS", "Sicily", "Palermo", "nosuch", "Catania", "Enna"],
-        &["GEOPOS", "nokey", "a", "b"],
-        &[
-            "GEOHASH", "Sicily", "Palermo", "Catania", "nosuch", "Marsala",
-        ],
-        &["GEOHASH", "nokey", "a"],
-        &["GEODIST", "Sicily", "Palermo", "Catania"],
-        &["GEODIST", "Sicily", "Palermo", "Catania", "km"],
-        &["GEODIST", "Sicily", "Palermo", "Catania", "MI"],
-        &["GEODIST", "Sicily", "Palermo", "Catania", "ft"],
-        &["GEODIST", "Sicily", "Palermo", "Catania", "parsec"],
-        &["GEODIST", "Sicily", "Palermo", "Catania", "km", "x"],
-        &["GEODIST", "Sicily", "Palermo", "nosuch"],
-        &["GEODIST", "nokey", "a", "b"],
-        &["GEODIST", "Sicily", "Palermo", "Palermo"],
-        &["GEORADIUS", "Sicily", "15", "37", "200", "km"],
-        &[
-            "GEORADIUS",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "WITHDIST",
-            "WITHCOORD",
-            "WITHHASH",
-            "ASC",
-        ],
-        &[
-            "GEORADIUS",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "WITHDIST",
-            "DESC",
-            "COUNT",
-            "2",
-        ],
-        &[
-            "GEORADIUS",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "COUNT",
-            "1",
-            "ANY",
-        ],
-        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "ANY"],
-        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "COUNT", "0"],
-        &["GEORADIUS", "Sicily", "15", "37", "200", "km", "COUNT", "x"],
-        &["GEORADIUS", "Sicily", "15", "37", "-1", "km"],
-        &["GEORADIUS", "Sicily", "15", "37", "x", "km"],
-        &["GEORADIUS", "Sicily", "15", "37", "1", "parsec"],
-        &["GEORADIUS", "Sicily", "15", "37", "1", "km", "BOGUS"],
-        &["GEORADIUS", "Sicily", "181", "37", "1", "km"],
-        &[
-            "GEORADIUS",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "dst",
-            "WITHDIST",
-        ],
-        &[
-            "GEORADIUS",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "dst",
-        ],
-        &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
-        &["GEORADIUS", "Sicily", "15", "37", "1", "m", "STORE", "dst"],
-        &["EXISTS", "dst"],
-        &["GEORADIUS", "nokey", "15", "37", "1", "m", "STORE", "dst"],
-        &["GEORADIUS", "nokey", "15", "37", "1", "m"],
-        &[
-            "GEORADIUS_RO",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "dst",
-        ],
-        &[
-            "GEORADIUS_RO",
-            "Sicily",
-            "15",
-            "37",
-            "200",
-            "km",
-            "WITHDIST",
-            "ASC",
-        ],
-        &[
-            "GEORADIUSBYMEMBER",
-            "Sicily",
-            "Palermo",
-            "150",
-            "km",
-            "WITHDIST",
-            "ASC",
-        ],
-        &["GEORADIUSBYMEMBER", "Sicily", "nosuch", "150", "km"],
-        &["GEORADIUSBYMEMBER", "nokey", "nosuch", "x", "km"],
-        &[
-            "GEORADIUSBYMEMBER_RO",
-            "Sicily",
-            "Enna",
-            "100",
-            "km",
-            "WITHCOORD",
-            "ASC",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "400",
-            "400",
-            "km",
-            "ASC",
-            "WITHDIST",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "100",
-            "km",
-            "DESC",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMMEMBER",
-            "nosuch",
-            "BYRADIUS",
-            "100",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "400",
-            "40",
-            "km",
-            "WITHHASH",
-        ],
-        &["GEOSEARCH", "Sicily", "BYRADIUS", "1", "km"],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "COUNT",
-            "1",
-        ],
-        &["GEOSEARCH", "Sicily", "BYRADIUS", "1", "km", "ASC"],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "ASC",
-            "DESC",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "1",
-            "km",
-            "ANY",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "-1",
-            "2",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "a",
-            "2",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "1",
-            "a",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "1",
-            "km",
-            "BYBOX",
-            "1",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "FROMMEMBER",
-            "Enna",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOSEARCH",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "500",
-            "km",
-            "STORE",
-            "x",
-        ],
-        &["geosearch", "Sicily", "BYRADIUS", "1", "km", "WITHDIST"],
-        &[
-            "GEOSEARCH",
-            "nokey",
-            "FROMMEMBER",
-            "x",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "dst",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-            "WITHDIST",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "dst",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-            "COUNT",
-            "2",
-            "DESC",
-        ],
-        &["ZRANGE", "dst", "0", "-1"],
-        &[
-            "GEOSEARCHSTORE",
-            "dst",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "500",
-            "500",
-            "km",
-            "STOREDIST",
-        ],
-        &["ZRANGE", "dst", "0", "-1"],
-        &[
-            "GEOSEARCHSTORE",
-            "dst",
-            "nokey",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "500",
-            "500",
-            "km",
-        ],
-        &["EXISTS", "dst"],
-        &["SET", "str", "v"],
-        &["GEOADD", "str", "1", "1", "m"],
-        &["GEOPOS", "str", "m"],
-        &["GEOHASH", "str", "m"],
-        &["GEODIST", "str", "a", "b"],
-        &["GEORADIUS", "str", "15", "37", "1", "km"],
-        &[
-            "GEOSEARCH",
-            "str",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOSEARCHSTORE",
-            "dst",
-            "str",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
-        &[
-            "GEOADD",
-            "poles",
-            "179.9",
-            "85",
-            "a",
-            "-179.9",
-            "85",
-            "b",
-            "0",
-            "-85.05112878",
-            "c",
-            "180",
-            "0",
-            "d",
-            "-180",
-            "0",
-            "e",
-        ],
-        &["GEOPOS", "poles", "a", "b", "c", "d", "e"],
-        &["GEOHASH", "poles", "a", "b", "c", "d", "e"],
-        &[
-            "GEORADIUS",
-            "poles",
-            "180",
-            "85",
-            "100",
-            "km",
-            "WITHDIST",
-            "ASC",
-        ],
-        &[
-            "GEORADIUS",
-            "poles",
-            "0",
-            "0",
-            "20000",
-            "km",
-            "WITHDIST",
-            "ASC",
-        ],
-        &[
-            "GEOSEARCH",
-            "poles",
-            "FROMLONLAT",
-            "179",
-            "0",
-            "BYBOX",
-            "1000",
-            "1000",
-            "km",
-            "WITHCOORD",
-            "ASC",
-        ],
-    ];
-    common::same_as_redis(&mut actual, &mut expected, cases);
+    let mut pair = common::SideBySide::start(&[]);
+    pair.same_table(
+        "
+        GEOADD Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+        GEOADD Sicily NX CH 13.5 38.1 Palermo 12.5 37.8 Marsala
+        GEOADD Sicily XX CH 13.583333 37.316667 Agrigento 12.5 37.8 Marsala
+        GEOADD Sicily CH 12.5 37.8 Marsala 14.5 37.5 Enna
+        GEOADD Sicily 200 100 m
+        GEOADD Sicily 10 85.06 m
+        GEOADD Sicily x 1 m
+        GEOADD Sicily NX XX 1 1 m
+        GEOADD Sicily 1 1 m 2
+        GEOADD Sicily CH XX CH
+        GEOADD Sicily 1 1
+        ZRANGE Sicily 0 -1 WITHSCORES
+        GEOPOS Sicily Palermo nosuch Catania Enna
+        GEOPOS nokey a b
+        GEOHASH Sicily Palermo Catania nosuch Marsala
+        GEOHASH nokey a
+        GEODIST Sicily Palermo Catania
+        GEODIST Sicily Palermo Catania km
+        GEODIST Sicily Palermo Catania MI
+        GEODIST Sicily Palermo Catania ft
+        GEODIST Sicily Palermo Catania parsec
+        GEODIST Sicily Palermo Catania km x
+        GEODIST Sicily Palermo nosuch
+        GEODIST nokey a b
+        GEODIST Sicily Palermo Palermo
+        GEORADIUS Sicily 15 37 200 km
+        GEORADIUS Sicily 15 37 200 km WITHDIST WITHCOORD WITHHASH ASC
+        GEORADIUS Sicily 15 37 200 km WITHDIST DESC COUNT 2
+        GEORADIUS Sicily 15 37 200 km COUNT 1 ANY
+        GEORADIUS Sicily 15 37 200 km ANY
+        GEORADIUS Sicily 15 37 200 km COUNT 0
+        GEORADIUS Sicily 15 37 200 km COUNT x
+        GEORADIUS Sicily 15 37 -1 km
+        GEORADIUS Sicily 15 37 x km
+        GEORADIUS Sicily 15 37 1 parsec
+        GEORADIUS Sicily 15 37 1 km BOGUS
+        GEORADIUS Sicily 181 37 1 km
+        GEORADIUS Sicily 15 37 200 km STORE dst WITHDIST
+        GEORADIUS Sicily 15 37 200 km STORE dst
+        ZRANGE dst 0 -1 WITHSCORES
+        GEORADIUS Sicily 15 37 1 m STORE dst
+        EXISTS dst
+        GEORADIUS nokey 15 37 1 m STORE dst
+        GEORADIUS nokey 15 37 1 m
+        GEORADIUS_RO Sicily 15 37 200 km STORE dst
+        GEORADIUS_RO Sicily 15 37 200 km WITHDIST ASC
+        GEORADIUSBYMEMBER Sicily Palermo 150 km WITHDIST ASC
+        GEORADIUSBYMEMBER Sicily nosuch 150 km
+        GEORADIUSBYMEMBER nokey nosuch x km
+        GEORADIUSBYMEMBER_RO Sicily Enna 100 km WITHCOORD ASC
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 400 400 km ASC WITHDIST
+        GEOSEARCH Sicily FROMMEMBER Palermo BYRADIUS 100 km DESC
+        GEOSEARCH Sicily FROMMEMBER nosuch BYRADIUS 100 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 400 40 km WITHHASH
+        GEOSEARCH Sicily BYRADIUS 1 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 COUNT 1
+        GEOSEARCH Sicily BYRADIUS 1 km ASC
+        GEOSEARCH Sicily FROMLONLAT 15 37 ASC DESC
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 1 km ANY
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX -1 2 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX a 2 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX 1 a km
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 1 km BYBOX 1 1 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 FROMMEMBER Enna BYRADIUS 1 km
+        GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 500 km STORE x
+        geosearch Sicily BYRADIUS 1 km WITHDIST
+        GEOSEARCH nokey FROMMEMBER x BYRADIUS 1 km
+        GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 200 km WITHDIST
+        GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 200 km COUNT 2 DESC
+        ZRANGE dst 0 -1
+        GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYBOX 500 500 km STOREDIST
+        ZRANGE dst 0 -1
+        GEOSEARCHSTORE dst nokey FROMLONLAT 15 37 BYBOX 500 500 km
+        EXISTS dst
+        SET str v
+        GEOADD str 1 1 m
+        GEOPOS str m
+        GEOHASH str m
+        GEODIST str a b
+        GEORADIUS str 15 37 1 km
+        GEOSEARCH str FROMLONLAT 15 37 BYRADIUS 1 km
+        GEOSEARCHSTORE dst str FROMLONLAT 15 37 BYRADIUS 1 km
+        GEOADD poles 179.9 85 a -179.9 85 b 0 -85.05112878 c 180 0 d -180 0 e
+        GEOPOS poles a b c d e
+        GEOHASH poles a b c d e
+        GEORADIUS poles 180 85 100 km WITHDIST ASC
+        GEORADIUS poles 0 0 20000 km WITHDIST ASC
+        GEOSEARCH poles FROMLONLAT 179 0 BYBOX 1000 1000 km WITHCOORD ASC
+        ",
+    );
     // STOREDIST scores are distances: the same double, which Redis 7.0 prints with
     // 17 digits and Ferrokv with the shortest round trip.
     let score = |c: &mut Raw, m: &str| -> Option<u64> {
@@ -1439,26 +1073,11 @@ fn geo_replies_match_redis() {
             reply => reply.text().parse::<f64>().ok().map(f64::to_bits),
         }
     };
-    common::same_as_redis(
-        &mut actual,
-        &mut expected,
-        &[&[
-            "GEOSEARCHSTORE",
-            "dst",
-            "Sicily",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "500",
-            "km",
-            "STOREDIST",
-        ]],
-    );
+    pair.same_table("GEOSEARCHSTORE dst Sicily FROMLONLAT 15 37 BYRADIUS 500 km STOREDIST");
     for member in ["Palermo", "Catania", "Agrigento", "Marsala", "Enna"] {
         assert_eq!(
-            score(&mut actual, member),
-            score(&mut expected, member),
+            score(&mut pair.actual, member),
+            score(&mut pair.expected, member),
             "{member}"
         );
     }
@@ -1468,9 +1087,7 @@ fn geo_replies_match_redis() {
 /// order (unsorted replies follow Redis' geohash box order), with the same distances.
 #[test]
 fn geo_random_searches_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
+    let mut pair = common::SideBySide::start(&[]);
     let mut rng = Rng(0x05ee_d6e0);
     let coordinate = |r: &mut Rng, span: f64, base: f64| -> String {
         let unit = (r.next() % 1_000_000) as f64 / 1_000_000.0;
@@ -1490,13 +1107,9 @@ fn geo_random_searches_match_redis() {
             add.push(format!("p{i}-{j}"));
         }
         let args: Vec<&str> = add.iter().map(String::as_str).collect();
-        common::same_as_redis(&mut actual, &mut expected, &[&args]);
+        pair.same(&[&args]);
     }
-    common::same_as_redis(
-        &mut actual,
-        &mut expected,
-        &[&["ZRANGE", "pts", "0", "-1", "WITHSCORES"]],
-    );
+    pair.same_table("ZRANGE pts 0 -1 WITHSCORES");
     let units = ["m", "km", "mi", "ft"];
     let mut non_empty = 0;
     for _ in 0..300 {
@@ -1548,8 +1161,8 @@ fn geo_random_searches_match_redis() {
             ],
         ));
         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        let want = expected.cmd(&args);
-        assert_eq!(actual.cmd(&args), want, "{args:?}");
+        let want = pair.expected.cmd(&args);
+        assert_eq!(pair.actual.cmd(&args), want, "{args:?}");
         if !want.items().is_empty() {
             non_empty += 1;
         }
@@ -1557,168 +1170,135 @@ fn geo_random_searches_match_redis() {
     assert!(non_empty > 100, "only {non_empty} searches found anything");
     // RESP3: coordinates are doubles with Redis' long-double text, distances bulk.
     // (HELLO's own reply differs: server version and client id.)
-    expected.cmd(&["HELLO", "3"]);
-    actual.cmd(&["HELLO", "3"]);
-    common::same_as_redis(
-        &mut actual,
-        &mut expected,
-        &[
-            &["GEOPOS", "pts", "p0-1", "nosuch"],
-            &[
-                "GEOSEARCH",
-                "pts",
-                "FROMMEMBER",
-                "p0-1",
-                "BYRADIUS",
-                "30",
-                "km",
-                "WITHDIST",
-                "WITHCOORD",
-                "ASC",
-            ],
-            &["GEODIST", "pts", "p0-1", "p0-2"],
-        ],
+    pair.hello("3");
+    pair.same_table(
+        "
+        GEOPOS pts p0-1 nosuch
+        GEOSEARCH pts FROMMEMBER p0-1 BYRADIUS 30 km WITHDIST WITHCOORD ASC
+        GEODIST pts p0-1 p0-2
+        ",
     );
 }
 
 /// COPY, SORT/SORT_RO and LCS side by side with redis-server.
 #[test]
 fn copy_sort_lcs_match_redis() {
-    let redis = common::RedisServer::start();
-    let ferrokv = TestServer::start(&[]);
-    let (mut expected, mut actual) = (redis.raw(), ferrokv.raw());
-    let cases: &[&[&str]] = &[
+    let mut pair = common::SideBySide::start(&[]);
+    pair.same_table(
+        "
         // COPY: every type, REPLACE, DB, expiry kept.
-        &["SET", "s", "hello"],
-        &["PEXPIRE", "s", "100000"],
-        &["COPY", "s", "s2"],
-        &["GET", "s2"],
-        &["TTL", "s2"],
-        &["COPY", "s", "s2"],
-        &["SET", "s", "other"],
-        &["COPY", "s", "s2", "REPLACE"],
-        &["GET", "s2"],
-        &["TTL", "s2"],
-        &["COPY", "s", "s"],
-        &["COPY", "nosuch", "x"],
-        &["COPY", "s", "s3", "DB", "0"],
-        &["COPY", "s", "s4", "DB", "16"],
-        &["COPY", "s", "s4", "DB", "x"],
-        &["COPY", "s", "s4", "BOGUS"],
-        &["COPY", "s", "s4", "DB"],
-        &["RPUSH", "l", "3", "1", "2", "10", "-1"],
-        &["COPY", "l", "l2"],
-        &["LRANGE", "l2", "0", "-1"],
-        &["RPUSH", "l2", "x"],
-        &["LRANGE", "l", "0", "-1"],
-        &["HSET", "h", "f", "v", "g", "w"],
-        &["COPY", "h", "h2"],
-        &["HGET", "h2", "g"],
-        &["ZADD", "z", "1", "a", "2", "b", "0.5", "c"],
-        &["COPY", "z", "z2"],
-        &["ZRANGE", "z2", "0", "-1", "WITHSCORES"],
-        &["SADD", "set", "5", "3", "9", "1"],
-        &["COPY", "set", "set2"],
-        &["SCARD", "set2"],
-        &["XADD", "x", "1-1", "f", "v"],
-        &["COPY", "x", "x2"],
-        &["XRANGE", "x2", "-", "+"],
-        &["COPY", "l", "h"],
-        &["TYPE", "h"],
-        &["COPY", "l", "h", "REPLACE"],
-        &["TYPE", "h"],
+        SET s hello
+        PEXPIRE s 100000
+        COPY s s2
+        GET s2
+        TTL s2
+        COPY s s2
+        SET s other
+        COPY s s2 REPLACE
+        GET s2
+        TTL s2
+        COPY s s
+        COPY nosuch x
+        COPY s s3 DB 0
+        COPY s s4 DB 16
+        COPY s s4 DB x
+        COPY s s4 BOGUS
+        COPY s s4 DB
+        RPUSH l 3 1 2 10 -1
+        COPY l l2
+        LRANGE l2 0 -1
+        RPUSH l2 x
+        LRANGE l 0 -1
+        HSET h f v g w
+        COPY h h2
+        HGET h2 g
+        ZADD z 1 a 2 b 0.5 c
+        COPY z z2
+        ZRANGE z2 0 -1 WITHSCORES
+        SADD set 5 3 9 1
+        COPY set set2
+        SCARD set2
+        XADD x 1-1 f v
+        COPY x x2
+        XRANGE x2 - +
+        COPY l h
+        TYPE h
+        COPY l h REPLACE
+        TYPE h
         // SORT.
-        &["SORT", "l"],
-        &["SORT", "l", "DESC"],
-        &["SORT", "l", "LIMIT", "1", "2"],
-        &["SORT", "l", "LIMIT", "-5", "2"],
-        &["SORT", "l", "LIMIT", "10", "2"],
-        &["SORT", "l", "LIMIT", "0", "-1"],
-        &["SORT", "l", "ALPHA"],
-        &["SORT", "l", "ALPHA", "DESC", "LIMIT", "0", "3"],
-        &["SORT", "set"],
-        &["SORT", "set", "DESC"],
-        &["SORT", "z"],
-        &["SORT", "z", "ALPHA"],
-        &["SORT", "z", "BY", "nosort"],
-        &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "5"],
-        &["SORT", "l", "BY", "nosort"],
-        &["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
-        &[
-            "MSET", "w_3", "30", "w_1", "10", "w_2", "-20", "w_10", "5", "o_1", "one", "o_3",
-            "three",
-        ],
-        &["HSET", "hw_1", "f", "b", "hw_2", "f", "a"],
-        &["HSET", "hw_3", "f", "c"],
-        &["SORT", "l", "BY", "w_*"],
-        &["SORT", "l", "BY", "w_*", "DESC", "GET", "#", "GET", "o_*"],
-        &["SORT", "l", "BY", "hw_*->f", "ALPHA"],
-        &["SORT", "l", "BY", "hw_*->f", "ALPHA", "DESC"],
-        &[
-            "SORT", "l", "GET", "o_*", "GET", "hw_*->f", "GET", "#", "GET", "nostar",
-        ],
-        &["SORT", "l", "BY", "w_*", "STORE", "dst"],
-        &["LRANGE", "dst", "0", "-1"],
-        &["SORT", "l", "BY", "w_*", "GET", "o_*", "STORE", "dst"],
-        &["LRANGE", "dst", "0", "-1"],
-        &["SORT", "set", "BY", "nosort", "STORE", "dst"],
-        &["LRANGE", "dst", "0", "-1"],
-        &["SORT", "nosuch", "STORE", "dst"],
-        &["EXISTS", "dst"],
-        &["SORT", "nosuch"],
-        &["RPUSH", "bad", "1", "x", "2"],
-        &["SORT", "bad"],
-        &["SORT", "bad", "STORE", "dst2"],
-        &["SORT", "bad", "ALPHA"],
-        &["SORT", "s"],
-        &["SORT", "l", "BOGUS"],
-        &["SORT", "l", "LIMIT", "1"],
-        &["SORT", "l", "LIMIT", "a", "1"],
-        &["SORT_RO", "l", "DESC"],
-        &["SORT_RO", "l", "STORE", "dst"],
-        &["RPUSH", "e", "", "1.5", "-inf", "1e3"],
-        &["SORT", "e"],
+        SORT l
+        SORT l DESC
+        SORT l LIMIT 1 2
+        SORT l LIMIT -5 2
+        SORT l LIMIT 10 2
+        SORT l LIMIT 0 -1
+        SORT l ALPHA
+        SORT l ALPHA DESC LIMIT 0 3
+        SORT set
+        SORT set DESC
+        SORT z
+        SORT z ALPHA
+        SORT z BY nosort
+        SORT z BY nosort DESC LIMIT 1 5
+        SORT l BY nosort
+        SORT l BY nosort DESC LIMIT 1 2
+        MSET w_3 30 w_1 10 w_2 -20 w_10 5 o_1 one o_3 three
+        HSET hw_1 f b hw_2 f a
+        HSET hw_3 f c
+        SORT l BY w_*
+        SORT l BY w_* DESC GET # GET o_*
+        SORT l BY hw_*->f ALPHA
+        SORT l BY hw_*->f ALPHA DESC
+        SORT l GET o_* GET hw_*->f GET # GET nostar
+        SORT l BY w_* STORE dst
+        LRANGE dst 0 -1
+        SORT l BY w_* GET o_* STORE dst
+        LRANGE dst 0 -1
+        SORT set BY nosort STORE dst
+        LRANGE dst 0 -1
+        SORT nosuch STORE dst
+        EXISTS dst
+        SORT nosuch
+        RPUSH bad 1 x 2
+        SORT bad
+        SORT bad STORE dst2
+        SORT bad ALPHA
+        SORT s
+        SORT l BOGUS
+        SORT l LIMIT 1
+        SORT l LIMIT a 1
+        SORT_RO l DESC
+        SORT_RO l STORE dst
+        RPUSH e '' 1.5 -inf 1e3
+        SORT e
         // LCS.
-        &["MSET", "k1", "ohmytext", "k2", "mynewtext"],
-        &["LCS", "k1", "k2"],
-        &["LCS", "k1", "k2", "LEN"],
-        &["LCS", "k1", "k2", "IDX"],
-        &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4"],
-        &[
-            "LCS",
-            "k1",
-            "k2",
-            "IDX",
-            "MINMATCHLEN",
-            "-4",
-            "WITHMATCHLEN",
-        ],
-        &["LCS", "k1", "k2", "IDX", "WITHMATCHLEN"],
-        &["LCS", "k1", "k2", "LEN", "IDX"],
-        &["LCS", "k1", "k2", "MINMATCHLEN"],
-        &["LCS", "k1", "k2", "MINMATCHLEN", "x"],
-        &["LCS", "k1", "k2", "BOGUS"],
-        &["LCS", "k1", "nosuch"],
-        &["LCS", "k1", "nosuch", "IDX"],
-        &["LCS", "k1", "l"],
-        &["MSET", "k3", "aaaabbbbccccdddd", "k4", "xaaxbbbxccxddddd"],
-        &["LCS", "k3", "k4", "IDX", "WITHMATCHLEN"],
-        &["LCS", "k4", "k3", "IDX", "WITHMATCHLEN", "MINMATCHLEN", "2"],
-    ];
-    common::same_as_redis(&mut actual, &mut expected, cases);
+        MSET k1 ohmytext k2 mynewtext
+        LCS k1 k2
+        LCS k1 k2 LEN
+        LCS k1 k2 IDX
+        LCS k1 k2 IDX MINMATCHLEN 4
+        LCS k1 k2 IDX MINMATCHLEN -4 WITHMATCHLEN
+        LCS k1 k2 IDX WITHMATCHLEN
+        LCS k1 k2 LEN IDX
+        LCS k1 k2 MINMATCHLEN
+        LCS k1 k2 MINMATCHLEN x
+        LCS k1 k2 BOGUS
+        LCS k1 nosuch
+        LCS k1 nosuch IDX
+        LCS k1 l
+        MSET k3 aaaabbbbccccdddd k4 xaaxbbbxccxddddd
+        LCS k3 k4 IDX WITHMATCHLEN
+        LCS k4 k3 IDX WITHMATCHLEN MINMATCHLEN 2
+        ",
+    );
     // One database: any other index is one that does not exist (Redis has 16).
     assert_eq!(
-        actual.cmd(&["COPY", "s", "s4", "DB", "1"]),
+        pair.actual.cmd(&["COPY", "s", "s4", "DB", "1"]),
         Reply::err("ERR DB index is out of range")
     );
     // RESP3: LCS IDX is a map.
-    expected.cmd(&["HELLO", "3"]);
-    actual.cmd(&["HELLO", "3"]);
-    common::same_as_redis(
-        &mut actual,
-        &mut expected,
-        &[&["LCS", "k1", "k2", "IDX", "WITHMATCHLEN"]],
-    );
+    pair.hello("3");
+    pair.same_table("LCS k1 k2 IDX WITHMATCHLEN");
     // Random strings over a small alphabet.
     let mut rng = Rng(0x1c5);
     let text = |r: &mut Rng| -> String {
@@ -1728,16 +1308,12 @@ fn copy_sort_lcs_match_redis() {
     };
     for _ in 0..100 {
         let (a, b) = (text(&mut rng), text(&mut rng));
-        common::same_as_redis(
-            &mut actual,
-            &mut expected,
-            &[
-                &["MSET", "ra", &a, "rb", &b],
-                &["LCS", "ra", "rb"],
-                &["LCS", "ra", "rb", "IDX", "WITHMATCHLEN"],
-                &["LCS", "rb", "ra", "IDX", "MINMATCHLEN", "2"],
-            ],
-        );
+        pair.same(&[
+            &["MSET", "ra", &a, "rb", &b],
+            &["LCS", "ra", "rb"],
+            &["LCS", "ra", "rb", "IDX", "WITHMATCHLEN"],
+            &["LCS", "rb", "ra", "IDX", "MINMATCHLEN", "2"],
+        ]);
     }
 }
 
@@ -1988,70 +1564,31 @@ fn stream_dump_restore_round_trips_with_redis() {
         r.cmd(&["CONFIG", "SET", "sanitize-dump-payload", "yes"]),
         Reply::ok()
     );
-    let mut setup: Vec<Vec<String>> = [
-        &["XADD", "s", "1-1", "a", "1", "b", "2"][..],
-        &["XADD", "s", "1-2", "a", "3", "b", "4"],
-        &["XADD", "s", "2-0", "c", "hello"],
-        &["XADD", "s", "2-5", "a", "5", "b", "6"],
-        &["XADD", "s", "3-0", "a", "-70000", "b", ""],
-        &["XDEL", "s", "1-2"],
-        &["XGROUP", "CREATE", "s", "g1", "0"],
-        &["XGROUP", "CREATE", "s", "g2", "$"],
-        &["XGROUP", "CREATE", "s", "g3", "0", "ENTRIESREAD", "1"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "alice",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g1",
-            "bob",
-            "COUNT",
-            "2",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-        &[
-            "XCLAIM",
-            "s",
-            "g1",
-            "bob",
-            "0",
-            "1-1",
-            "RETRYCOUNT",
-            "5",
-            "JUSTID",
-        ],
-        &["XGROUP", "CREATECONSUMER", "s", "g1", "carol"],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g3",
-            "dave",
-            "COUNT",
-            "1",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-        &["XACK", "s", "g1", "2-0"],
+    common::same_as_redis_table(
+        &mut f,
+        &mut r,
+        "
+        XADD s 1-1 a 1 b 2
+        XADD s 1-2 a 3 b 4
+        XADD s 2-0 c hello
+        XADD s 2-5 a 5 b 6
+        XADD s 3-0 a -70000 b ''
+        XDEL s 1-2
+        XGROUP CREATE s g1 0
+        XGROUP CREATE s g2 $
+        XGROUP CREATE s g3 0 ENTRIESREAD 1
+        XREADGROUP GROUP g1 alice COUNT 1 STREAMS s >
+        XREADGROUP GROUP g1 bob COUNT 2 STREAMS s >
+        XCLAIM s g1 bob 0 1-1 RETRYCOUNT 5 JUSTID
+        XGROUP CREATECONSUMER s g1 carol
+        XREADGROUP GROUP g3 dave COUNT 1 STREAMS s >
+        XACK s g1 2-0
         // Empty, but with its counters and a group (streams outlive their entries).
-        &["XGROUP", "CREATE", "empty", "g", "0", "MKSTREAM"],
-        &["XADD", "empty", "5-0", "f", "v"],
-        &["XDEL", "empty", "5-0"],
-    ]
-    .iter()
-    .map(|c| c.iter().map(|s| s.to_string()).collect())
-    .collect();
+        XGROUP CREATE empty g 0 MKSTREAM
+        XADD empty 5-0 f v
+        XDEL empty 5-0
+        ",
+    );
     // Several nodes: 300 entries, some with their own fields, some long.
     for i in 1..=300 {
         let mut c: Vec<String> = vec!["XADD".into(), "big".into(), format!("{i}-{}", i % 4)];
@@ -2059,41 +1596,19 @@ fn stream_dump_restore_round_trips_with_redis() {
             0 => c.extend(["other".into(), "x".repeat(300), "n".into(), i.to_string()]),
             _ => c.extend(["n".into(), i.to_string(), "s".into(), format!("v{i}")]),
         }
-        setup.push(c);
-    }
-    for c in [
-        &["XGROUP", "CREATE", "big", "g", "0"][..],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c1",
-            "COUNT",
-            "150",
-            "STREAMS",
-            "big",
-            ">",
-        ],
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c2",
-            "COUNT",
-            "20",
-            "STREAMS",
-            "big",
-            ">",
-        ],
-        &["XACK", "big", "g", "2-2", "3-3", "160-0"],
-    ] {
-        setup.push(c.iter().map(|s| s.to_string()).collect());
-    }
-    for c in &setup {
         let args: Vec<&str> = c.iter().map(String::as_str).collect();
-        let (want, got) = (r.cmd(&args), f.cmd(&args));
-        assert_eq!(got, want, "{args:?}");
+        common::same_as_redis(&mut f, &mut r, &[&args]);
     }
+    common::same_as_redis_table(
+        &mut f,
+        &mut r,
+        "
+        XGROUP CREATE big g 0
+        XREADGROUP GROUP g c1 COUNT 150 STREAMS big >
+        XREADGROUP GROUP g c2 COUNT 20 STREAMS big >
+        XACK big g 2-2 3-3 160-0
+        ",
+    );
     for key in ["s", "empty", "big"] {
         let full = |c: &mut Raw, key: &str| {
             blank_radix(c.cmd(&["XINFO", "STREAM", key, "FULL", "COUNT", "0"]))
@@ -2121,31 +1636,23 @@ fn stream_dump_restore_round_trips_with_redis() {
     }
     // The restored groups go on as the originals: Redis' original against Ferrokv's
     // copy of it, and Ferrokv's original against Redis' copy.
-    let next: &[&[&str]] = &[
-        &["XADD", "K", "9-0", "z", "1"],
-        &["XINFO", "GROUPS", "K"],
-        &["XREADGROUP", "GROUP", "g2", "erin", "STREAMS", "K", ">"],
-        &["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "K", "0"],
-        &["XACK", "K", "g1", "1-1", "2-5"],
-        &["XPENDING", "K", "g1"],
-        &[
-            "XAUTOCLAIM",
-            "K",
-            "g1",
-            "zed",
-            "0",
-            "0-0",
-            "COUNT",
-            "10",
-            "JUSTID",
-        ],
-        &["XINFO", "GROUPS", "K"],
-        &["XINFO", "STREAM", "K"],
-    ];
+    let next = common::commands(
+        "
+        XADD K 9-0 z 1
+        XINFO GROUPS K
+        XREADGROUP GROUP g2 erin STREAMS K >
+        XREADGROUP GROUP g1 bob STREAMS K 0
+        XACK K g1 1-1 2-5
+        XPENDING K g1
+        XAUTOCLAIM K g1 zed 0 0-0 COUNT 10 JUSTID
+        XINFO GROUPS K
+        XINFO STREAM K
+        ",
+    );
     for (original, copy, on_copy_redis) in
         [("s", "s:from-redis", false), ("s", "s:from-ferrokv", true)]
     {
-        for args in next {
+        for args in &next {
             let original_args: Vec<&str> = args
                 .iter()
                 .map(|a| if *a == "K" { original } else { a })
@@ -2271,6 +1778,14 @@ fn pipelined(c: &mut Raw, commands: &[Vec<String>]) -> Vec<Reply> {
         .collect()
 }
 
+/// A fixed pipeline, in the form [`pipelined`] takes.
+fn owned(commands: &[&[&str]]) -> Vec<Vec<String>> {
+    commands
+        .iter()
+        .map(|c| c.iter().map(|a| a.to_string()).collect())
+        .collect()
+}
+
 /// What `PIPE_KEYS` hold, type and contents, for comparing two servers.
 fn pipe_state(c: &mut Raw) -> Vec<Reply> {
     let mut out = Vec::new();
@@ -2332,31 +1847,26 @@ fn pipelined_writes_match_redis() {
 /// ZADD that changes nothing, a WRONGTYPE write, writes to other keys), as in Redis.
 #[test]
 fn merged_writes_abort_watchers_as_redis_does() {
-    let cmds = |list: &[&[&str]]| -> Vec<Vec<String>> {
-        list.iter()
-            .map(|c| c.iter().map(|a| a.to_string()).collect())
-            .collect()
-    };
     // (key watched, the other connection's pipeline)
     let cases: Vec<(&str, Vec<Vec<String>>)> = vec![
         (
             "s",
-            cmds(&[&["SET", "x", "1"], &["SADD", "s", "m"], &["GET", "x"]]),
+            owned(&[&["SET", "x", "1"], &["SADD", "s", "m"], &["GET", "x"]]),
         ),
         (
             "s",
-            cmds(&[
+            owned(&[
                 &["SET", "x", "2"],
                 &["SADD", "s", "m"],
                 &["HSET", "h", "f", "v"],
             ]),
         ),
-        ("z", cmds(&[&["ZADD", "z", "1", "m"], &["SADD", "s", "n"]])),
-        ("z", cmds(&[&["SADD", "s", "o"], &["ZADD", "z", "1", "m"]])),
-        ("z", cmds(&[&["SADD", "s", "p"], &["ZADD", "z", "2", "m"]])),
+        ("z", owned(&[&["ZADD", "z", "1", "m"], &["SADD", "s", "n"]])),
+        ("z", owned(&[&["SADD", "s", "o"], &["ZADD", "z", "1", "m"]])),
+        ("z", owned(&[&["SADD", "s", "p"], &["ZADD", "z", "2", "m"]])),
         (
             "l",
-            cmds(&[
+            owned(&[
                 &["SET", "x", "3"],
                 &["RPUSH", "l", "a"],
                 &["LPUSH", "l", "b"],
@@ -2364,20 +1874,20 @@ fn merged_writes_abort_watchers_as_redis_does() {
         ),
         (
             "x",
-            cmds(&[
+            owned(&[
                 &["HSET", "x", "f", "v"],
                 &["LPUSH", "x", "v"],
                 &["SADD", "s", "q"],
             ]),
         ),
-        ("x", cmds(&[&["SADD", "s", "r"], &["SET", "x", "4"]])),
+        ("x", owned(&[&["SADD", "s", "r"], &["SET", "x", "4"]])),
         (
             "h",
-            cmds(&[&["HSET", "h", "f", "v"], &["HMSET", "h", "f", "v"]]),
+            owned(&[&["HSET", "h", "f", "v"], &["HMSET", "h", "f", "v"]]),
         ),
         (
             "h",
-            cmds(&[&["SET", "other", "v"], &["ZADD", "h", "1", "m"]]),
+            owned(&[&["SET", "other", "v"], &["ZADD", "h", "1", "m"]]),
         ),
     ];
     same_replies_as_redis(|port| {
@@ -2406,29 +1916,25 @@ fn merged_push_wakes_blocked_pops_as_redis_does() {
         for (wait, pipeline) in [
             (
                 "q",
-                vec![
-                    vec!["SET", "a", "1"],
-                    vec!["RPUSH", "q", "x", "y"],
-                    vec!["SADD", "s", "m"],
-                ],
+                owned(&[
+                    &["SET", "a", "1"],
+                    &["RPUSH", "q", "x", "y"],
+                    &["SADD", "s", "m"],
+                ]),
             ),
             (
                 "q2",
-                vec![
-                    vec!["HSET", "h", "f", "v"],
-                    vec!["LPUSH", "q2", "z"],
-                    vec!["ZADD", "zz", "1", "m"],
-                ],
+                owned(&[
+                    &["HSET", "h", "f", "v"],
+                    &["LPUSH", "q2", "z"],
+                    &["ZADD", "zz", "1", "m"],
+                ]),
             ),
         ] {
             blocked.send(&Raw::encode(&[b"BLPOP", wait.as_bytes(), b"0"]));
             common::wait_until("one blocked client", Duration::from_secs(5), || {
                 common::info_field(&mut other, "clients", "blocked_clients") == 1
             });
-            let pipeline: Vec<Vec<String>> = pipeline
-                .iter()
-                .map(|c| c.iter().map(|a| a.to_string()).collect())
-                .collect();
             replies.extend(pipelined(&mut other, &pipeline));
             replies.push(blocked.read());
             replies.push(other.cmd(&["LRANGE", wait, "0", "-1"]));
@@ -2443,8 +1949,8 @@ fn merged_push_wakes_blocked_pops_as_redis_does() {
 fn pipelined_writes_inside_multi_match_redis() {
     let redis = common::RedisServer::start();
     let ferrokv = TestServer::start(&[]);
-    let pipeline: Vec<Vec<String>> = [
-        &["MULTI"][..],
+    let pipeline = owned(&[
+        &["MULTI"],
         &["SET", "a", "1"],
         &["HSET", "h", "f", "v"],
         &["SADD", "s", "m", "n"],
@@ -2453,10 +1959,7 @@ fn pipelined_writes_inside_multi_match_redis() {
         &["GET", "a"],
         &["SET", "a", "2"],
         &["SMEMBERS", "s"],
-    ]
-    .iter()
-    .map(|c| c.iter().map(|a| a.to_string()).collect())
-    .collect();
+    ]);
     let want = pipelined(&mut redis.raw(), &pipeline);
     let got = pipelined(&mut ferrokv.raw(), &pipeline);
     assert_eq!(got, want);

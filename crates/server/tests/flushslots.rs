@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::fixtures::{cluster_node, set_nodes, two_masters};
 use common::{wait_until, Raw, Reply, TestServer};
 
 const ME: &str = "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1";
@@ -32,18 +33,13 @@ fn set_topology(server: &TestServer, mine: (u16, u16), version: i64) {
         server.port,
         other.join(" ")
     );
-    assert_eq!(
-        server
-            .raw()
-            .cmd(&["CLUSTERX", "SETNODES", &topology, &version.to_string()]),
-        Reply::ok()
-    );
+    set_nodes(&[server], &topology, version);
 }
 
 /// A node owning 0-8191 holding `n` keys `k:<i>` of those slots, then told (version 2)
 /// that it owns only 0-4095: the keys of 4096-8191 stay, in slots it does not own.
 fn node_with_foreign_data(n: usize) -> (TestServer, Vec<String>) {
-    let server = TestServer::start(&["--cluster-enabled", "yes"]);
+    let server = cluster_node();
     set_topology(&server, (0, 8191), 1);
     let keys: Vec<String> = (0..)
         .map(|i| format!("k:{i}"))
@@ -276,7 +272,7 @@ fn a_transaction_watching_a_flushed_key_fails() {
 
 #[test]
 fn refused_while_an_import_touches_the_slots() {
-    let server = TestServer::start(&["--cluster-enabled", "yes"]);
+    let server = cluster_node();
     set_topology(&server, (0, 8191), 1);
     let mut link = server.raw();
     let mut admin = server.raw();
@@ -336,18 +332,7 @@ fn job_state(c: &mut Raw) -> String {
 
 #[test]
 fn refused_on_both_ends_while_a_job_moves_the_slots() {
-    let src = TestServer::start(&["--cluster-enabled", "yes"]);
-    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
-        src.port, dst.port
-    );
-    for n in [&src, &dst] {
-        assert_eq!(
-            n.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
+    let (src, dst) = two_masters(SRC, DST);
     let mut s = src.raw();
     let mut d = dst.raw();
     // 3,000 keys of 1 KB in slot 900 and a few in 901, copied at 1 MB/s: about 3 s.

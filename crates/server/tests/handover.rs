@@ -18,6 +18,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use common::fixtures::{cluster_node, halves, set_nodes, two_masters};
 use common::{job_field, wait_until, CommitDelay, Raw, Reply, TestServer};
 use ferrokv_keyslot::key_slot;
 
@@ -32,21 +33,8 @@ struct Pair {
 
 impl Pair {
     fn start() -> Pair {
-        let pair = Pair {
-            src: TestServer::start(&["--cluster-enabled", "yes"]),
-            dst: TestServer::start(&["--cluster-enabled", "yes"]),
-        };
-        let topology = format!(
-            "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
-            pair.src.port, pair.dst.port
-        );
-        for node in [&pair.src, &pair.dst] {
-            assert_eq!(
-                node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-                Reply::ok()
-            );
-        }
-        pair
+        let (src, dst) = two_masters(SRC, DST);
+        Pair { src, dst }
     }
 
     /// `CLUSTERX SETSLOT <slots> NODE <id> <version>` on both nodes: their replies.
@@ -57,6 +45,52 @@ impl Pair {
                 .cmd(&["CLUSTERX", "SETSLOT", slots, "NODE", id, &version])
         })
     }
+}
+
+/// Two masters as [`Pair`], with the source's link to the destination through a
+/// [`CommitDelay`] that holds its commit of slots 100-199 for 1.5 s: the topology names
+/// the destination at the relay, so the link (and the commit) go through it, and the
+/// destination learns its id from SETNODEID. The source holds 1,000 keys of 100-199,
+/// and its fence may last 10 s.
+fn fenced_pair() -> (TestServer, TestServer, CommitDelay) {
+    let (src, dst) = (cluster_node(), cluster_node());
+    let relay = CommitDelay::start(dst.port, "100-199", Duration::from_millis(1500));
+    assert_eq!(dst.raw().cmd(&["CLUSTERX", "SETNODEID", DST]), Reply::ok());
+    set_nodes(
+        &[&src, &dst],
+        &halves((SRC, src.port), (DST, relay.port)),
+        1,
+    );
+    let fill: Vec<(String, String)> = keys_in("f", 100, 199, 1000)
+        .into_iter()
+        .map(|k| (k, "v".to_string()))
+        .collect();
+    write_all(&src, &fill);
+    assert_eq!(
+        src.raw()
+            .cmd(&["CONFIG", "SET", "migrate-fence-max-ms", "10000"]),
+        Reply::ok()
+    );
+    (src, dst, relay)
+}
+
+/// Starts moving 100-199 from the source (`s`) of a [`fenced_pair`] and returns once the
+/// relay holds its commit: the source is fenced from then on.
+fn migrate_into_the_fence(s: &mut Raw, relay: &CommitDelay) {
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "100-199", DST]), Reply::ok());
+    wait_until(
+        "the source never sent its commit",
+        Duration::from_secs(30),
+        || relay.caught(),
+    );
+}
+
+/// The MOVED error that sends `key` (or a shard channel) to the node on `port`.
+fn moved_to(key: &str, port: u16) -> Reply {
+    Reply::err(&format!(
+        "MOVED {} 127.0.0.1:{port}",
+        key_slot(key.as_bytes())
+    ))
 }
 
 /// `count` keys `<prefix>:<n>` whose slots are in `first..=last`.
@@ -545,32 +579,8 @@ fn between_commit_and_setslot_the_source_lists_only_what_it_serves_and_both_name
 
 #[test]
 fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
-    let src = TestServer::start(&["--cluster-enabled", "yes"]);
-    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
-    // The topology names the destination at the relay, so the source's link (and its
-    // commit) go through it; the destination learns its id from SETNODEID.
-    let relay = CommitDelay::start(dst.port, "100-199", Duration::from_millis(1500));
-    let topology = format!(
-        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
-        src.port, relay.port
-    );
-    assert_eq!(dst.raw().cmd(&["CLUSTERX", "SETNODEID", DST]), Reply::ok());
-    for node in [&src, &dst] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
+    let (src, dst, relay) = fenced_pair();
     let mut s = src.raw();
-    let fill: Vec<(String, String)> = keys_in("f", 100, 199, 1000)
-        .into_iter()
-        .map(|k| (k, "v".to_string()))
-        .collect();
-    write_all(&src, &fill);
-    assert_eq!(
-        s.cmd(&["CONFIG", "SET", "migrate-fence-max-ms", "10000"]),
-        Reply::ok()
-    );
 
     // A transaction queued before the cut-over, on a key of the moving slots.
     let tx_key = keys_in("tx", 100, 199, 1).remove(0);
@@ -583,12 +593,7 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
     let plain_key = keys_in("plain", 100, 199, 1).remove(0);
     let mut plain = src.raw();
 
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "100-199", DST]), Reply::ok());
-    wait_until(
-        "the source never sent its commit",
-        Duration::from_secs(30),
-        || relay.caught(),
-    );
+    migrate_into_the_fence(&mut s, &relay);
     // Fenced, the commit held back by the relay: a plain SET and the EXEC, at once.
     let sent = Instant::now();
     plain.send(&Raw::encode(&[b"SET", plain_key.as_bytes(), b"plain"]));
@@ -606,11 +611,7 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
         job_field(&end, "fence_ms").map(|f| show(&f)).unwrap_or_default(),
     );
     assert_eq!(state_of(&end), "success", "{}", show(&end));
-    let moved = Reply::err(&format!(
-        "MOVED {} 127.0.0.1:{}",
-        key_slot(plain_key.as_bytes()),
-        relay.port
-    ));
+    let moved = moved_to(&plain_key, relay.port);
     // The scenario holds only if the plain write really was held by the fence.
     assert!(
         plain_reply == moved && plain_ms >= 500,
@@ -649,30 +650,8 @@ fn exec_during_the_fence_is_held_then_answered_like_a_plain_write() {
 /// `sunsubscribe` push when the commit gives the slot away.
 #[test]
 fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit() {
-    let src = TestServer::start(&["--cluster-enabled", "yes"]);
-    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
-    let relay = CommitDelay::start(dst.port, "100-199", Duration::from_millis(1500));
-    let topology = format!(
-        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
-        src.port, relay.port
-    );
-    assert_eq!(dst.raw().cmd(&["CLUSTERX", "SETNODEID", DST]), Reply::ok());
-    for node in [&src, &dst] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
+    let (src, dst, relay) = fenced_pair();
     let mut s = src.raw();
-    let fill: Vec<(String, String)> = keys_in("f", 100, 199, 1000)
-        .into_iter()
-        .map(|k| (k, "v".to_string()))
-        .collect();
-    write_all(&src, &fill);
-    assert_eq!(
-        s.cmd(&["CONFIG", "SET", "migrate-fence-max-ms", "10000"]),
-        Reply::ok()
-    );
     let lib = "#!lua name=l\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
     for node in [&src, &dst] {
         assert_eq!(node.raw().cmd(&["FUNCTION", "LOAD", lib]), Reply::bulk("l"));
@@ -691,12 +670,7 @@ fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit(
     );
     let (mut eval, mut fcall) = (src.raw(), src.raw());
 
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "100-199", DST]), Reply::ok());
-    wait_until(
-        "the source never sent its commit",
-        Duration::from_secs(30),
-        || relay.caught(),
-    );
+    migrate_into_the_fence(&mut s, &relay);
     // Fenced: both scripts at once, and a shard message (not a write: served here).
     let sent = Instant::now();
     eval.send(&Raw::encode(&[
@@ -739,12 +713,7 @@ fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit(
         ("EVAL", &eval_reply, eval_ms, &eval_key),
         ("FCALL", &fcall_reply, fcall_ms, &fcall_key),
     ] {
-        let moved = format!(
-            "MOVED {} 127.0.0.1:{}",
-            key_slot(key.as_bytes()),
-            relay.port
-        );
-        assert_eq!(*reply, Reply::err(&moved), "{what}");
+        assert_eq!(*reply, moved_to(key, relay.port), "{what}");
         assert!(
             ms >= 500,
             "{what} answered after {ms} ms: not held by the fence"
@@ -760,11 +729,7 @@ fn scripts_are_held_at_the_fence_and_shard_subscribers_are_let_go_at_the_commit(
     );
     assert_eq!(
         s.cmd(&["SPUBLISH", &channel, "after"]),
-        Reply::err(&format!(
-            "MOVED {} 127.0.0.1:{}",
-            key_slot(channel.as_bytes()),
-            relay.port
-        ))
+        moved_to(&channel, relay.port)
     );
     // The held scripts did not run on the source: on the destination, where MOVED
     // sends them, they run once.

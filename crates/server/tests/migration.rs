@@ -2,10 +2,12 @@
 //! keep writing, the seed scenario of the Kvrocks proposal, validation errors, status.
 
 mod common;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::fixtures::{
+    cluster_node, counter_value, fill_slot, halves, key_in_slot, keys_in_slot, set_nodes,
+    RedirectedWriter,
+};
 use common::{info_field, wait_until, Raw, Reply, TestServer};
 
 const SRC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
@@ -20,33 +22,18 @@ struct Pair {
 impl Pair {
     fn start() -> Pair {
         let pair = Pair {
-            src: TestServer::start(&["--cluster-enabled", "yes"]),
-            dst: TestServer::start(&["--cluster-enabled", "yes"]),
+            src: cluster_node(),
+            dst: cluster_node(),
         };
-        let topology = pair.topology(1);
-        for node in [&pair.src, &pair.dst] {
-            assert_eq!(
-                node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-                Reply::ok()
-            );
-        }
+        set_nodes(&[&pair.src, &pair.dst], &pair.topology(1), 1);
         pair
     }
 
+    /// The two halves, and a replica of the destination that is never contacted.
     fn topology(&self, _version: i64) -> String {
-        format!(
-            "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383\n{SLAVE} 127.0.0.1 1 slave {DST}",
-            self.src.port, self.dst.port
-        )
+        let masters = halves((SRC, self.src.port), (DST, self.dst.port));
+        format!("{masters}\n{SLAVE} 127.0.0.1 1 slave {DST}")
     }
-}
-
-/// A key of `slot`, found by asking the server.
-fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
-    (0..200_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| c.cmd(&["CLUSTER", "KEYSLOT", k]).int() == slot)
-        .expect("a key for the slot")
 }
 
 fn status_field(status: &Reply, name: &str) -> Reply {
@@ -65,15 +52,10 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     let pair = Pair::start();
     let mut s = pair.src.raw();
     let slot = 100;
-    let k = |c: &mut Raw, p: &str| key_in_slot(c, slot, p);
-    let (string, hash, list, set, zset, stream, ttl) = (
-        k(&mut s, "str"),
-        k(&mut s, "hash"),
-        k(&mut s, "list"),
-        k(&mut s, "set"),
-        k(&mut s, "zset"),
-        k(&mut s, "stream"),
-        k(&mut s, "ttl"),
+    let [string, hash, list, set, zset, stream, ttl] = keys_in_slot(
+        &mut s,
+        slot,
+        ["str", "hash", "list", "set", "zset", "stream", "ttl"],
     );
     s.cmd(&["SET", &string, "v"]);
     s.cmd(&["HSET", &hash, "f1", "a", "f2", "b"]);
@@ -346,38 +328,12 @@ fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
     let mut s = pair.src.raw();
     let counter = key_in_slot(&mut s, 500, "counter");
     // Bulk data so that the copy takes a while.
-    let mut con = pair.src.client();
-    for chunk in 0..20 {
-        let mut pipe = redis::pipe();
-        for i in 0..1000 {
-            let k = format!("{{{counter}}}:{chunk}:{i}");
-            pipe.cmd("SET").arg(k).arg("x".repeat(100)).ignore();
-        }
-        pipe.query::<()>(&mut con).unwrap();
-    }
-    let acknowledged = Arc::new(AtomicI64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let acknowledged = acknowledged.clone();
-        let stop = stop.clone();
-        let (src_port, dst_port, counter) = (pair.src.port, pair.dst.port, counter.clone());
-        std::thread::spawn(move || {
-            let mut src = Raw::connect(src_port);
-            let mut dst = Raw::connect(dst_port);
-            let mut on_dst = false;
-            while !stop.load(Ordering::Relaxed) {
-                let conn = if on_dst { &mut dst } else { &mut src };
-                match conn.cmd(&["INCR", &counter]) {
-                    Reply::Int(_) => {
-                        acknowledged.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Reply::Error(e) if e.starts_with("MOVED") => on_dst = true,
-                    Reply::Error(e) if e.starts_with("TRYAGAIN") => {}
-                    other => panic!("unexpected reply {other:?}"),
-                }
-            }
-        })
-    };
+    fill_slot(&pair.src, &counter, 20_000, 100);
+    let writer = RedirectedWriter::start(
+        pair.src.port,
+        pair.dst.port,
+        vec!["INCR".into(), counter.clone()],
+    );
     std::thread::sleep(Duration::from_millis(200));
     let start = Instant::now();
     assert_eq!(
@@ -386,18 +342,10 @@ fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
     );
     let took = start.elapsed();
     std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
-    let value = pair
-        .dst
-        .raw()
-        .cmd(&["GET", &counter])
-        .text()
-        .parse::<i64>()
-        .unwrap();
+    let acknowledged = writer.stop();
+    let value = counter_value(&pair.dst, &counter);
     assert_eq!(
-        value,
-        acknowledged.load(Ordering::Relaxed),
+        value, acknowledged,
         "every acknowledged INCR is there, once"
     );
     assert_eq!(
@@ -408,22 +356,6 @@ fn no_acknowledged_write_is_lost_while_clients_keep_writing() {
     let fence_ms = status_field(&status, "fence_ms").int();
     assert!(fence_ms < 1000, "writes were held {fence_ms} ms");
     println!("migrated 20,001 keys in {took:?}, fence {fence_ms} ms");
-}
-
-/// Fills `slot` with `count` keys of `size` bytes.
-fn fill_slot(server: &TestServer, tag: &str, count: usize, size: usize) {
-    let mut con = server.client();
-    let value = "x".repeat(size);
-    for chunk in 0..count.div_ceil(1000) {
-        let mut pipe = redis::pipe();
-        for i in chunk * 1000..((chunk + 1) * 1000).min(count) {
-            pipe.cmd("SET")
-                .arg(format!("{{{tag}}}:{i}"))
-                .arg(&value)
-                .ignore();
-        }
-        pipe.query::<()>(&mut con).unwrap();
-    }
 }
 
 /// Fills `slot` with 3,000 keys of 1 KB, starts migrating it at 1 MB/s (about 3 s) and
@@ -439,6 +371,16 @@ fn start_slow_migration(pair: &Pair, s: &mut Raw, slot: i64) -> String {
     );
     std::thread::sleep(Duration::from_millis(700));
     tag
+}
+
+/// Waits up to 10 s for the destination `d` to drop its import (`import_state: error`
+/// in CLUSTER INFO), failing with `what`.
+fn wait_import_dropped(d: &mut Raw, what: &str) {
+    wait_until(what, Duration::from_secs(10), || {
+        d.cmd(&["CLUSTER", "INFO"])
+            .text()
+            .contains("import_state: error")
+    });
 }
 
 fn wait_for_state(c: &mut Raw, state: &str) {
@@ -562,15 +504,7 @@ fn killing_the_source_mid_copy_leaves_nothing_on_the_destination() {
         "importing data is not listed"
     );
     pair.src.kill9();
-    wait_until(
-        "the destination did not drop the import",
-        Duration::from_secs(10),
-        || {
-            d.cmd(&["CLUSTER", "INFO"])
-                .text()
-                .contains("import_state: error")
-        },
-    );
+    wait_import_dropped(&mut d, "the destination did not drop the import");
     assert_eq!(d.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "800"]), Reply::Int(0));
     pair.src.restart();
     let mut s = pair.src.raw();
@@ -811,19 +745,12 @@ fn during_the_copy_the_destination_serves_only_asking_clients() {
 
 #[test]
 fn jobs_to_different_destinations_run_at_once() {
-    let a = TestServer::start(&["--cluster-enabled", "yes"]);
-    let b = TestServer::start(&["--cluster-enabled", "yes"]);
-    let c = TestServer::start(&["--cluster-enabled", "yes"]);
+    let (a, b, c) = (cluster_node(), cluster_node(), cluster_node());
     let topology = format!(
         "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-12000\n{SLAVE} 127.0.0.1 {} master - 12001-16383",
         a.port, b.port, c.port
     );
-    for node in [&a, &b, &c] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
+    set_nodes(&[&a, &b, &c], &topology, 1);
     let mut s = a.raw();
     let t1 = key_in_slot(&mut s, 10, "t");
     let t2 = key_in_slot(&mut s, 20, "u");
@@ -940,31 +867,15 @@ fn stream_groups_consumers_and_pending_entries_move_with_the_slot() {
         s.cmd(&["XGROUP", "CREATE", &stream, "g2", "$"]),
         Reply::ok()
     );
-    s.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g1",
-        "alice",
-        "COUNT",
-        "2",
-        "STREAMS",
-        &stream,
-        ">",
-    ]);
-    s.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", &stream, ">"]);
-    s.cmd(&["XACK", &stream, "g1", "3-1"]);
-    s.cmd(&[
-        "XCLAIM",
-        &stream,
-        "g1",
-        "bob",
-        "0",
-        "1-1",
-        "RETRYCOUNT",
-        "5",
-        "JUSTID",
-    ]);
-    s.cmd(&["XGROUP", "CREATECONSUMER", &stream, "g2", "idle"]);
+    s.cmd_table(&format!(
+        "
+        XREADGROUP GROUP g1 alice COUNT 2 STREAMS {stream} >
+        XREADGROUP GROUP g1 bob STREAMS {stream} >
+        XACK {stream} g1 3-1
+        XCLAIM {stream} g1 bob 0 1-1 RETRYCOUNT 5 JUSTID
+        XGROUP CREATECONSUMER {stream} g2 idle
+        "
+    ));
     // Every time in the full description is absolute, so it must be the same there.
     let full = s.cmd(&["XINFO", "STREAM", &stream, "FULL"]);
     let pending = s.cmd(&["XPENDING", &stream, "g1", "-", "+", "10"]);
@@ -1003,12 +914,7 @@ fn stream_groups_consumers_and_pending_entries_move_with_the_slot() {
         "{SRC} 127.0.0.1 {} master - 0-99 101-8191\n{DST} 127.0.0.1 {} master - 100 8192-16383",
         pair.src.port, pair.dst.port
     );
-    for node in [&pair.src, &pair.dst] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "2"]),
-            Reply::ok()
-        );
-    }
+    set_nodes(&[&pair.src, &pair.dst], &topology, 2);
     assert_eq!(s.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "100"]), Reply::Int(0));
     assert_eq!(d.cmd(&["XINFO", "GROUPS", &stream]).items().len(), 2);
 }
@@ -1029,15 +935,10 @@ fn the_sst_path_moves_every_type_with_exact_expiry_times() {
         Reply::ok()
     );
     let slot = 300;
-    let k = |c: &mut Raw, p: &str| key_in_slot(c, slot, p);
-    let (string, hash, big, list, set, zset, stream) = (
-        k(&mut s, "str"),
-        k(&mut s, "hash"),
-        k(&mut s, "big"),
-        k(&mut s, "list"),
-        k(&mut s, "set"),
-        k(&mut s, "zset"),
-        k(&mut s, "stream"),
+    let [string, hash, big, list, set, zset, stream] = keys_in_slot(
+        &mut s,
+        slot,
+        ["str", "hash", "big", "list", "set", "zset", "stream"],
     );
     s.cmd(&["SET", &string, "v"]);
     s.cmd(&["HSET", &hash, "f1", "a", "f2", "b"]);
@@ -1057,18 +958,12 @@ fn the_sst_path_moves_every_type_with_exact_expiry_times() {
     for id in ["1-1", "2-1", "3-1"] {
         s.cmd(&["XADD", &stream, id, "f", id]);
     }
-    s.cmd(&["XGROUP", "CREATE", &stream, "g", "0"]);
-    s.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "c",
-        "COUNT",
-        "2",
-        "STREAMS",
-        &stream,
-        ">",
-    ]);
+    s.cmd_table(&format!(
+        "
+        XGROUP CREATE {stream} g 0
+        XREADGROUP GROUP g c COUNT 2 STREAMS {stream} >
+        "
+    ));
     // Exact expiry times, different for each key (a copy that rewrote them would not
     // keep the milliseconds).
     let keys = [&string, &hash, &big, &list, &set, &zset, &stream];
@@ -1184,15 +1079,7 @@ fn a_cancelled_or_aborted_sst_import_leaves_nothing_on_the_destination() {
     );
     wait_for_state(&mut s, "cancelled");
     let mut d = pair.dst.raw();
-    wait_until(
-        "the destination kept the cancelled import",
-        Duration::from_secs(10),
-        || {
-            d.cmd(&["CLUSTER", "INFO"])
-                .text()
-                .contains("import_state: error")
-        },
-    );
+    wait_import_dropped(&mut d, "the destination kept the cancelled import");
     assert_slot_empty(&pair.dst, 1200, "after the cancel");
     pair.dst.restart();
     assert_slot_empty(&pair.dst, 1200, "after the cancel and a restart");
@@ -1201,15 +1088,7 @@ fn a_cancelled_or_aborted_sst_import_leaves_nothing_on_the_destination() {
     start_slow_sst_migration(&pair, &mut s, 1300);
     pair.src.kill9();
     let mut d = pair.dst.raw();
-    wait_until(
-        "the destination did not drop the import",
-        Duration::from_secs(10),
-        || {
-            d.cmd(&["CLUSTER", "INFO"])
-                .text()
-                .contains("import_state: error")
-        },
-    );
+    wait_import_dropped(&mut d, "the destination did not drop the import");
     assert_slot_empty(&pair.dst, 1300, "after the source died");
     pair.dst.restart();
     assert_slot_empty(&pair.dst, 1300, "after that and a restart");

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{info_field, same_as_redis, Raw, RedisServer, Reply, TestServer};
+use common::{info_field, same_as_redis_table, Raw, RedisServer, Reply, SideBySide, TestServer};
 
 /// `field:value` lines of an INFO reply.
 fn info_map(c: &mut Raw, sections: &[&str]) -> HashMap<String, String> {
@@ -211,23 +211,25 @@ fn used_memory_counts_rocksdb_and_the_heap() {
 
 #[test]
 fn commandstats_and_errorstats_match_redis() {
-    let server = TestServer::start(&[]);
-    let redis = RedisServer::start();
-    let (mut ours, mut theirs) = (server.raw(), redis.raw());
-    let script: &[&[&str]] = &[
-        &["CONFIG", "RESETSTAT"],
-        &["SET", "x", "1"],
-        &["GET", "x"],
-        &["GET", "x"],
-        &["GET"],
-        &["LPUSH", "x", "a"],
-        &["INCR", "x"],
-        &["NOSUCH", "a"],
-        &["MULTI"],
-        &["INCR", "x"],
-        &["EXEC"],
-    ];
-    same_as_redis(&mut ours, &mut theirs, script);
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        CONFIG RESETSTAT
+        SET x 1
+        GET x
+        GET x
+        GET
+        LPUSH x a
+        INCR x
+        NOSUCH a
+        MULTI
+        INCR x
+        EXEC
+        ",
+    );
     // Calls, rejected and failed calls as Redis counts them (times differ).
     let without_time = |line: &str| {
         line.split(',')
@@ -244,8 +246,8 @@ fn commandstats_and_errorstats_match_redis() {
             .map(without_time)
             .collect::<Vec<_>>()
     };
-    let ours_stats = stats(&mut ours);
-    let mut reference = stats(&mut theirs);
+    let ours_stats = stats(ours);
+    let mut reference = stats(theirs);
     // Redis lists them in its hash table's order, Ferrokv by name.
     reference.sort();
     assert_eq!(ours_stats, reference);
@@ -284,36 +286,35 @@ fn commandstats_and_errorstats_match_redis() {
             .map(str::to_string)
             .collect::<Vec<_>>()
     };
-    assert_eq!(errors(&mut ours), errors(&mut theirs));
+    assert_eq!(errors(ours), errors(theirs));
     assert_eq!(
-        errors(&mut ours),
+        errors(ours),
         ["errorstat_ERR:count=2", "errorstat_WRONGTYPE:count=1"]
     );
     assert_eq!(
-        info_field(&mut ours, "stats", "total_error_replies"),
-        info_field(&mut theirs, "stats", "total_error_replies")
+        info_field(ours, "stats", "total_error_replies"),
+        info_field(theirs, "stats", "total_error_replies")
     );
 }
 
 #[test]
 fn slowlog_get_len_reset_and_its_options() {
-    let server = TestServer::start(&[]);
-    let redis = RedisServer::start();
-    let (mut c, mut theirs) = (server.raw(), redis.raw());
-    same_as_redis(
-        &mut c,
-        &mut theirs,
-        &[
-            &["CONFIG", "GET", "slowlog-log-slower-than"],
-            &["CONFIG", "GET", "slowlog-max-len"],
-            &["SLOWLOG", "GET", "-2"],
-            &["SLOWLOG", "GET", "abc"],
-            &["SLOWLOG", "BOGUS"],
-            &["SLOWLOG"],
-            &["SLOWLOG", "LEN", "x"],
-            &["SLOWLOG", "RESET"],
-            &["SLOWLOG", "LEN"],
-        ],
+    let mut pair = SideBySide::start(&[]);
+    let (c, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        c,
+        theirs,
+        "
+        CONFIG GET slowlog-log-slower-than
+        CONFIG GET slowlog-max-len
+        SLOWLOG GET -2
+        SLOWLOG GET abc
+        SLOWLOG BOGUS
+        SLOWLOG
+        SLOWLOG LEN x
+        SLOWLOG RESET
+        SLOWLOG LEN
+        ",
     );
     // Everything is slow at 0 microseconds.
     c.cmd(&["CLIENT", "SETNAME", "slowpoke"]);
@@ -421,35 +422,37 @@ fn role_is_master_with_its_offset() {
 
 #[test]
 fn memory_usage_and_object_report_honest_values() {
-    let server = TestServer::start(&[]);
-    let redis = RedisServer::start();
-    let (mut c, mut theirs) = (server.raw(), redis.raw());
-    same_as_redis(
-        &mut c,
-        &mut theirs,
-        &[
-            &["SET", "n", "12345"],
-            &["SET", "short", "hello"],
-            &["SET", "long", &"x".repeat(100)],
-            &["MEMORY", "USAGE", "missing"],
-            &["MEMORY", "USAGE", "n", "SAMPLES", "-1"],
-            &["MEMORY", "USAGE", "n", "SAMPLES", "abc"],
-            &["MEMORY", "USAGE", "n", "BOGUS"],
-            &["MEMORY", "BOGUS"],
-            &["OBJECT", "ENCODING", "n"],
-            &["OBJECT", "ENCODING", "short"],
-            &["OBJECT", "ENCODING", "long"],
-            &["OBJECT", "ENCODING", "missing"],
-            &["OBJECT", "REFCOUNT", "missing"],
-            &["OBJECT", "IDLETIME", "missing"],
-            &["OBJECT", "FREQ", "short"],
-            &["OBJECT", "BOGUS", "x"],
-            &["OBJECT", "REFCOUNT", "short"],
-        ],
+    let mut pair = SideBySide::start(&[]);
+    let (c, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        c,
+        theirs,
+        &format!(
+            "
+            SET n 12345
+            SET short hello
+            SET long {long}
+            MEMORY USAGE missing
+            MEMORY USAGE n SAMPLES -1
+            MEMORY USAGE n SAMPLES abc
+            MEMORY USAGE n BOGUS
+            MEMORY BOGUS
+            OBJECT ENCODING n
+            OBJECT ENCODING short
+            OBJECT ENCODING long
+            OBJECT ENCODING missing
+            OBJECT REFCOUNT missing
+            OBJECT IDLETIME missing
+            OBJECT FREQ short
+            OBJECT BOGUS x
+            OBJECT REFCOUNT short
+            ",
+            long = "x".repeat(100)
+        ),
     );
     let usage = |c: &mut Raw, key: &str| c.cmd(&["MEMORY", "USAGE", key]).int();
-    assert!(usage(&mut c, "long") >= 100 + 4);
-    assert!(usage(&mut c, "long") > usage(&mut c, "short"));
+    assert!(usage(c, "long") >= 100 + 4);
+    assert!(usage(c, "long") > usage(c, "short"));
     // A collection: every element measured, or a sample scaled to the size.
     let fields: Vec<String> = (0..1000).map(|i| format!("field{i:04}")).collect();
     let mut hset = vec!["HSET".to_string(), "h".to_string()];
@@ -460,7 +463,7 @@ fn memory_usage_and_object_report_honest_values() {
     let refs: Vec<&str> = hset.iter().map(String::as_str).collect();
     c.cmd(&refs);
     let exact = c.cmd(&["MEMORY", "USAGE", "h", "SAMPLES", "0"]).int();
-    let sampled = usage(&mut c, "h");
+    let sampled = usage(c, "h");
     assert!(exact > 1000 * (9 + 11), "{exact}");
     assert!((exact - sampled).abs() < exact / 10, "{exact} vs {sampled}");
     // Collections are stored one record per element: the general encodings.

@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use common::fixtures::{key_in_slot, two_masters};
 use common::{Raw, Reply, TestServer};
 
 /// A connection read by bytes: everything a server sent until it has been quiet a
@@ -251,29 +252,6 @@ fn messages_arrive_in_publish_order() {
 const SRC: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
 const DST: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2";
 
-fn cluster_pair() -> (TestServer, TestServer) {
-    let src = TestServer::start(&["--cluster-enabled", "yes"]);
-    let dst = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{SRC} 127.0.0.1 {} master - 0-8191\n{DST} 127.0.0.1 {} master - 8192-16383",
-        src.port, dst.port
-    );
-    for node in [&src, &dst] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
-    (src, dst)
-}
-
-fn channel_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
-    (0..200_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| c.cmd(&["CLUSTER", "KEYSLOT", k]).int() == slot)
-        .expect("a channel for the slot")
-}
-
 fn sunsubscribe(channel: &str, count: usize) -> String {
     format!(
         "*3\r\n$12\r\nsunsubscribe\r\n${}\r\n{channel}\r\n:{count}\r\n",
@@ -283,11 +261,12 @@ fn sunsubscribe(channel: &str, count: usize) -> String {
 
 #[test]
 fn shard_channels_route_by_slot_and_end_when_the_slot_moves() {
-    let (src, dst) = cluster_pair();
+    let (src, dst) = two_masters(SRC, DST);
     let mut c = src.raw();
-    let here = channel_in_slot(&mut c, 100, "ch");
-    let stays = channel_in_slot(&mut c, 200, "ch");
-    let there = channel_in_slot(&mut c, 9000, "ch");
+    // Shard channels hash to slots as keys do.
+    let here = key_in_slot(&mut c, 100, "ch");
+    let stays = key_in_slot(&mut c, 200, "ch");
+    let there = key_in_slot(&mut c, 9000, "ch");
     // Routing: MOVED for another node's slot, CROSSSLOT across slots.
     assert_eq!(
         c.cmd(&["SSUBSCRIBE", &there]),

@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::fixtures::{counter_value, fill_slot, key_in_slot, two_masters, RedirectedWriter};
 use common::{wait_until, Raw, RedisServer, Reply, TestServer};
 
 /// Runs every command on both servers and compares the replies' bytes.
@@ -599,39 +600,10 @@ fn functions_survive_a_restart_and_reach_a_replica() {
 const NODE1: &str = "cccccccccccccccccccccccccccccccccccccc01";
 const NODE2: &str = "cccccccccccccccccccccccccccccccccccccc02";
 
-struct Pair {
-    a: TestServer,
-    b: TestServer,
-}
-
-fn cluster_pair() -> Pair {
-    let a = TestServer::start(&["--cluster-enabled", "yes"]);
-    let b = TestServer::start(&["--cluster-enabled", "yes"]);
-    let topology = format!(
-        "{NODE1} 127.0.0.1 {} master - 0-8191\n{NODE2} 127.0.0.1 {} master - 8192-16383",
-        a.port, b.port
-    );
-    for node in [&a, &b] {
-        assert_eq!(
-            node.raw().cmd(&["CLUSTERX", "SETNODES", &topology, "1"]),
-            Reply::ok()
-        );
-    }
-    Pair { a, b }
-}
-
-/// A key in `slot`, found by asking the server.
-fn key_in_slot(c: &mut Raw, slot: i64, prefix: &str) -> String {
-    (0..)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|k| c.cmd(&["CLUSTER", "KEYSLOT", k]).int() == slot)
-        .unwrap()
-}
-
 #[test]
 fn cluster_routing_of_scripts() {
-    let pair = cluster_pair();
-    let mut a = pair.a.raw();
+    let (node_a, node_b) = two_masters(NODE1, NODE2);
+    let mut a = node_a.raw();
     let here = key_in_slot(&mut a, 100, "here");
     let here_too = key_in_slot(&mut a, 200, "also");
     let there = key_in_slot(&mut a, 9000, "there");
@@ -643,11 +615,11 @@ fn cluster_routing_of_scripts() {
     );
     assert_eq!(
         a.cmd(&["EVAL", set, "1", &there]),
-        Reply::err(&format!("MOVED 9000 127.0.0.1:{}", pair.b.port))
+        Reply::err(&format!("MOVED 9000 127.0.0.1:{}", node_b.port))
     );
     assert_eq!(
         a.cmd(&["FCALL", "nosuch", "1", &there]),
-        Reply::err(&format!("MOVED 9000 127.0.0.1:{}", pair.b.port))
+        Reply::err(&format!("MOVED 9000 127.0.0.1:{}", node_b.port))
     );
     // Undeclared keys: the declared slot only, and only keys this node serves.
     let reply = a.cmd(&[
@@ -691,75 +663,35 @@ fn cluster_routing_of_scripts() {
 
 #[test]
 fn scripts_incrementing_across_a_cut_over_lose_and_double_nothing() {
-    let pair = cluster_pair();
-    let mut a = pair.a.raw();
+    let (node_a, node_b) = two_masters(NODE1, NODE2);
+    let mut a = node_a.raw();
     let counter = key_in_slot(&mut a, 500, "counter");
     // Bulk data so that the copy takes a while.
-    let mut con = pair.a.client();
-    for chunk in 0..10 {
-        let mut pipe = redis::pipe();
-        for i in 0..1000 {
-            pipe.cmd("SET")
-                .arg(format!("{{{counter}}}:{chunk}:{i}"))
-                .arg("x".repeat(100))
-                .ignore();
-        }
-        pipe.query::<()>(&mut con).unwrap();
-    }
+    fill_slot(&node_a, &counter, 10_000, 100);
     let lib = "#!lua name=l\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
-    for node in [&pair.a, &pair.b] {
+    for node in [&node_a, &node_b] {
         assert_eq!(node.raw().cmd(&["FUNCTION", "LOAD", lib]), Reply::bulk("l"));
     }
-    let acknowledged = Arc::new(AtomicI64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..2)
-        .map(|w| {
-            let acknowledged = acknowledged.clone();
-            let stop = stop.clone();
-            let (a_port, b_port, counter) = (pair.a.port, pair.b.port, counter.clone());
-            std::thread::spawn(move || {
-                let mut a = Raw::connect(a_port);
-                let mut b = Raw::connect(b_port);
-                let mut on_b = false;
-                while !stop.load(Ordering::Relaxed) {
-                    let conn = if on_b { &mut b } else { &mut a };
-                    let reply = if w == 0 {
-                        conn.cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", &counter])
-                    } else {
-                        conn.cmd(&["FCALL", "bump", "1", &counter])
-                    };
-                    match reply {
-                        Reply::Int(_) => {
-                            acknowledged.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Reply::Error(e) if e.starts_with("MOVED") => on_b = true,
-                        Reply::Error(e) if e.starts_with("TRYAGAIN") => {}
-                        other => panic!("unexpected reply {other:?}"),
-                    }
-                }
-            })
-        })
-        .collect();
+    let writers = [
+        vec![
+            "EVAL".to_string(),
+            "return redis.call('incr', KEYS[1])".into(),
+            "1".into(),
+            counter.clone(),
+        ],
+        vec!["FCALL".into(), "bump".into(), "1".into(), counter.clone()],
+    ]
+    .map(|command| RedirectedWriter::start(node_a.port, node_b.port, command));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         a.cmd(&["CLUSTERX", "MIGRATE", "500", NODE2, "sync", "60"]),
         Reply::ok()
     );
     std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().unwrap();
-    }
-    let value = pair
-        .b
-        .raw()
-        .cmd(&["GET", &counter])
-        .text()
-        .parse::<i64>()
-        .unwrap();
+    let acknowledged: i64 = writers.into_iter().map(RedirectedWriter::stop).sum();
+    let value = counter_value(&node_b, &counter);
     assert_eq!(
-        value,
-        acknowledged.load(Ordering::Relaxed),
+        value, acknowledged,
         "every acknowledged increment is there, once"
     );
     assert!(value > 0);

@@ -82,10 +82,11 @@ fn blank_pel_row(row: Reply) -> Reply {
     }
 }
 
-/// Sends each command to both servers and compares the replies: exact RESP bytes when
-/// no time is in them, decoded with times blanked otherwise.
-fn same(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
-    for args in commands {
+/// Sends each command of `table` (one a line, see [`common::commands`]) to both servers
+/// and compares the replies: exact RESP bytes when no time is in them, decoded with
+/// times blanked otherwise.
+fn same(ours: &mut Raw, redis: &mut Raw, table: &str) {
+    for args in &common::commands(table) {
         let timed = matches!(args[0].to_ascii_uppercase().as_str(), "XPENDING" | "XINFO")
             && !(args[0].eq_ignore_ascii_case("XPENDING") && args.len() == 3)
             && !args
@@ -103,268 +104,168 @@ fn same(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
     }
 }
 
-const SCENARIO: &[&[&str]] = &[
+/// The scenario both servers run, one command a line (see [`common::commands`]).
+const SCENARIO: &str = "
     // XGROUP CREATE: the key must exist unless MKSTREAM; options and their errors.
-    &["XGROUP", "CREATE", "s", "g", "$"],
-    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
-    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
-    &["TYPE", "s"],
-    &["XLEN", "s"],
-    &["XGROUP", "CREATE", "s", "g2", "1-x"],
-    &["XGROUP", "CREATE", "s", "g2", "+"],
-    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-2"],
-    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "x"],
-    &["XGROUP", "CREATE", "s", "g2", "0", "FOO"],
-    &[
-        "XGROUP",
-        "CREATE",
-        "s",
-        "g2",
-        "0",
-        "ENTRIESREAD",
-        "1",
-        "ENTRIESREAD",
-        "2",
-        "MKSTREAM",
-    ],
-    &["XGROUP", "CREATE", "s"],
-    &["XGROUP", "FOO", "s"],
-    &["XGROUP", "HELP"],
-    &["XGROUP", "HELP", "x"],
-    &["SET", "str", "x"],
-    &["XGROUP", "CREATE", "str", "g", "$", "MKSTREAM"],
-    &["XGROUP", "SETID", "nokey", "g", "0"],
-    &["XGROUP", "SETID", "s", "nog", "0"],
-    &["XGROUP", "DESTROY", "s", "nog"],
-    &["XGROUP", "CREATECONSUMER", "s", "nog", "c"],
-    &["XADD", "s", "1-1", "a", "1"],
-    &["XADD", "s", "2-1", "b", "2"],
-    &["XADD", "s", "3-1", "c", "3"],
-    &["XGROUP", "CREATE", "s", "g0", "0"],
-    &["XGROUP", "CREATE", "s", "g9", "$", "ENTRIESREAD", "3"],
-    &["XINFO", "GROUPS", "s"],
-    &["XINFO", "STREAM", "s"],
+    XGROUP CREATE s g $
+    XGROUP CREATE s g $ MKSTREAM
+    XGROUP CREATE s g $ MKSTREAM
+    TYPE s
+    XLEN s
+    XGROUP CREATE s g2 1-x
+    XGROUP CREATE s g2 +
+    XGROUP CREATE s g2 0 ENTRIESREAD -2
+    XGROUP CREATE s g2 0 ENTRIESREAD x
+    XGROUP CREATE s g2 0 FOO
+    XGROUP CREATE s g2 0 ENTRIESREAD 1 ENTRIESREAD 2 MKSTREAM
+    XGROUP CREATE s
+    XGROUP FOO s
+    XGROUP HELP
+    XGROUP HELP x
+    SET str x
+    XGROUP CREATE str g $ MKSTREAM
+    XGROUP SETID nokey g 0
+    XGROUP SETID s nog 0
+    XGROUP DESTROY s nog
+    XGROUP CREATECONSUMER s nog c
+    XADD s 1-1 a 1
+    XADD s 2-1 b 2
+    XADD s 3-1 c 3
+    XGROUP CREATE s g0 0
+    XGROUP CREATE s g9 $ ENTRIESREAD 3
+    XINFO GROUPS s
+    XINFO STREAM s
     // Reading: new entries, the consumer's history, NOACK, errors.
-    &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g0",
-        "alice",
-        "COUNT",
-        "1",
-        "STREAMS",
-        "s",
-        ">",
-    ],
-    &["XREADGROUP", "GROUP", "g0", "bob", "STREAMS", "s", ">"],
-    &["XREADGROUP", "GROUP", "g0", "bob", "STREAMS", "s", ">"],
-    &["XREADGROUP", "GROUP", "g0", "alice", "STREAMS", "s", "0"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g0",
-        "bob",
-        "COUNT",
-        "1",
-        "STREAMS",
-        "s",
-        "0",
-    ],
-    &["XREADGROUP", "GROUP", "g0", "carol", "STREAMS", "s", "0"],
-    &["XREADGROUP", "GROUP", "g0", "alice", "STREAMS", "s", "$"],
-    &["XREADGROUP", "GROUP", "nog", "alice", "STREAMS", "s", ">"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g0",
-        "alice",
-        "STREAMS",
-        "nokey",
-        ">",
-    ],
-    &["XREADGROUP", "GROUP", "g0", "alice", "STREAMS", "str", ">"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g0",
-        "alice",
-        "STREAMS",
-        "s",
-        ">",
-        "s",
-    ],
-    &["XREADGROUP", "COUNT", "1", "STREAMS", "s", ">", "x"],
-    &["XREADGROUP", "GROUP", "g0", "a", "STREAMS", "s"],
-    &["XREAD", "GROUP", "g0", "a", "STREAMS", "s", ">"],
-    &["XREAD", "NOACK", "STREAMS", "s", "0"],
-    &["XREAD", "STREAMS", "s", ">"],
-    &["XINFO", "GROUPS", "s"],
-    &["XINFO", "CONSUMERS", "s", "g0"],
-    &["XINFO", "CONSUMERS", "s", "nog"],
-    &["XINFO", "CONSUMERS", "nokey", "g"],
-    &["XINFO", "CONSUMERS", "s"],
-    &["XPENDING", "s", "g0"],
-    &["XPENDING", "s", "g"],
-    &["XPENDING", "s", "g0", "-", "+", "10"],
-    &["XPENDING", "s", "g0", "-", "+", "10", "bob"],
-    &["XPENDING", "s", "g0", "-", "+", "10", "nobody"],
-    &["XPENDING", "s", "g0", "(1-1", "+", "1"],
-    &["XPENDING", "s", "g0", "IDLE", "0", "-", "+", "10"],
-    &["XPENDING", "s", "g0", "IDLE", "100000", "-", "+", "10"],
-    &["XPENDING", "s", "g0", "-", "+", "x"],
-    &["XPENDING", "s", "g0", "x", "+", "10"],
-    &["XPENDING", "s", "g0", "-", "+"],
-    &["XPENDING", "s", "g0", "IDLE", "1", "-", "+"],
-    &["XPENDING", "s", "nog"],
-    &["XPENDING", "nokey", "g", "-", "+", "x"],
+    XREADGROUP GROUP g alice STREAMS s >
+    XREADGROUP GROUP g0 alice COUNT 1 STREAMS s >
+    XREADGROUP GROUP g0 bob STREAMS s >
+    XREADGROUP GROUP g0 bob STREAMS s >
+    XREADGROUP GROUP g0 alice STREAMS s 0
+    XREADGROUP GROUP g0 bob COUNT 1 STREAMS s 0
+    XREADGROUP GROUP g0 carol STREAMS s 0
+    XREADGROUP GROUP g0 alice STREAMS s $
+    XREADGROUP GROUP nog alice STREAMS s >
+    XREADGROUP GROUP g0 alice STREAMS nokey >
+    XREADGROUP GROUP g0 alice STREAMS str >
+    XREADGROUP GROUP g0 alice STREAMS s > s
+    XREADGROUP COUNT 1 STREAMS s > x
+    XREADGROUP GROUP g0 a STREAMS s
+    XREAD GROUP g0 a STREAMS s >
+    XREAD NOACK STREAMS s 0
+    XREAD STREAMS s >
+    XINFO GROUPS s
+    XINFO CONSUMERS s g0
+    XINFO CONSUMERS s nog
+    XINFO CONSUMERS nokey g
+    XINFO CONSUMERS s
+    XPENDING s g0
+    XPENDING s g
+    XPENDING s g0 - + 10
+    XPENDING s g0 - + 10 bob
+    XPENDING s g0 - + 10 nobody
+    XPENDING s g0 (1-1 + 1
+    XPENDING s g0 IDLE 0 - + 10
+    XPENDING s g0 IDLE 100000 - + 10
+    XPENDING s g0 - + x
+    XPENDING s g0 x + 10
+    XPENDING s g0 - +
+    XPENDING s g0 IDLE 1 - +
+    XPENDING s nog
+    XPENDING nokey g - + x
     // Acknowledging.
-    &["XACK", "s", "g0", "1-1", "1-1", "9-9"],
-    &["XACK", "s", "g0", "x"],
-    &["XACK", "nokey", "g0", "x"],
-    &["XACK", "s", "nog", "1-1"],
-    &["XPENDING", "s", "g0"],
+    XACK s g0 1-1 1-1 9-9
+    XACK s g0 x
+    XACK nokey g0 x
+    XACK s nog 1-1
+    XPENDING s g0
     // Claiming.
-    &["XCLAIM", "s", "g0", "dave", "0", "2-1", "9-9", "JUSTID"],
-    &["XCLAIM", "s", "g0", "dave", "0", "3-1"],
-    &[
-        "XCLAIM",
-        "s",
-        "g0",
-        "erin",
-        "0",
-        "1-1",
-        "FORCE",
-        "RETRYCOUNT",
-        "7",
-    ],
-    &["XCLAIM", "s", "g0", "erin", "0", "1-1", "JUSTID"],
-    &["XCLAIM", "s", "g0", "erin", "100000", "2-1"],
-    &[
-        "XCLAIM", "s", "g0", "erin", "0", "2-1", "LASTID", "5-0", "JUSTID",
-    ],
-    &["XCLAIM", "s", "g0", "erin", "x", "2-1"],
-    &["XCLAIM", "s", "g0", "erin", "0", "2-1", "FOO"],
-    &["XCLAIM", "s", "g0", "erin", "0", "2-1", "IDLE", "x"],
-    &["XCLAIM", "s", "g0", "erin", "0", "2-1", "TIME", "x"],
-    &["XCLAIM", "s", "g0", "erin", "0", "2-1", "RETRYCOUNT", "x"],
-    &["XCLAIM", "s", "g0", "erin", "0", "2-1", "LASTID", "x"],
-    &["XCLAIM", "nokey", "g0", "erin", "x", "2-1"],
-    &["XCLAIM", "s", "g0", "nobody", "0", "9-9"],
-    &["XINFO", "GROUPS", "s"],
-    &["XINFO", "CONSUMERS", "s", "g0"],
-    &["XPENDING", "s", "g0", "-", "+", "10"],
+    XCLAIM s g0 dave 0 2-1 9-9 JUSTID
+    XCLAIM s g0 dave 0 3-1
+    XCLAIM s g0 erin 0 1-1 FORCE RETRYCOUNT 7
+    XCLAIM s g0 erin 0 1-1 JUSTID
+    XCLAIM s g0 erin 100000 2-1
+    XCLAIM s g0 erin 0 2-1 LASTID 5-0 JUSTID
+    XCLAIM s g0 erin x 2-1
+    XCLAIM s g0 erin 0 2-1 FOO
+    XCLAIM s g0 erin 0 2-1 IDLE x
+    XCLAIM s g0 erin 0 2-1 TIME x
+    XCLAIM s g0 erin 0 2-1 RETRYCOUNT x
+    XCLAIM s g0 erin 0 2-1 LASTID x
+    XCLAIM nokey g0 erin x 2-1
+    XCLAIM s g0 nobody 0 9-9
+    XINFO GROUPS s
+    XINFO CONSUMERS s g0
+    XPENDING s g0 - + 10
     // XAUTOCLAIM, with a deleted entry in the PEL.
-    &["XDEL", "s", "2-1"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "0", "COUNT", "1"],
-    &[
-        "XAUTOCLAIM",
-        "s",
-        "g0",
-        "frank",
-        "0",
-        "0",
-        "COUNT",
-        "1",
-        "JUSTID",
-    ],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "0"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "(1-1", "JUSTID"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "100000", "0"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "x", "0"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "x"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "0", "COUNT", "0"],
-    &["XAUTOCLAIM", "s", "g0", "frank", "0", "0", "FOO"],
-    &["XAUTOCLAIM", "nokey", "g0", "frank", "0", "0"],
-    &["XPENDING", "s", "g0"],
-    &["XINFO", "STREAM", "s", "FULL"],
-    &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+    XDEL s 2-1
+    XAUTOCLAIM s g0 frank 0 0 COUNT 1
+    XAUTOCLAIM s g0 frank 0 0 COUNT 1 JUSTID
+    XAUTOCLAIM s g0 frank 0 0
+    XAUTOCLAIM s g0 frank 0 (1-1 JUSTID
+    XAUTOCLAIM s g0 frank 100000 0
+    XAUTOCLAIM s g0 frank x 0
+    XAUTOCLAIM s g0 frank 0 x
+    XAUTOCLAIM s g0 frank 0 0 COUNT 0
+    XAUTOCLAIM s g0 frank 0 0 FOO
+    XAUTOCLAIM nokey g0 frank 0 0
+    XPENDING s g0
+    XINFO STREAM s FULL
+    XINFO STREAM s FULL COUNT 1
     // History with a deleted entry, then lag after deletions.
-    &["XADD", "s", "6-1", "d", "4"],
-    &["XREADGROUP", "GROUP", "g0", "frank", "STREAMS", "s", ">"],
-    &["XDEL", "s", "3-1"],
-    &["XREADGROUP", "GROUP", "g0", "frank", "STREAMS", "s", "0"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g0",
-        "frank",
-        "NOACK",
-        "STREAMS",
-        "s",
-        ">",
-    ],
-    &["XINFO", "GROUPS", "s"],
-    &["XGROUP", "SETID", "s", "g", "0"],
-    &["XGROUP", "SETID", "s", "g", "-", "ENTRIESREAD", "0"],
-    &["XGROUP", "SETID", "s", "g", "0", "FOO"],
-    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "-5"],
-    &["XINFO", "GROUPS", "s"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "zed",
-        "NOACK",
-        "STREAMS",
-        "s",
-        ">",
-    ],
-    &["XINFO", "GROUPS", "s"],
-    &["XGROUP", "SETID", "s", "g", "$"],
-    &["XINFO", "GROUPS", "s"],
+    XADD s 6-1 d 4
+    XREADGROUP GROUP g0 frank STREAMS s >
+    XDEL s 3-1
+    XREADGROUP GROUP g0 frank STREAMS s 0
+    XREADGROUP GROUP g0 frank NOACK STREAMS s >
+    XINFO GROUPS s
+    XGROUP SETID s g 0
+    XGROUP SETID s g - ENTRIESREAD 0
+    XGROUP SETID s g 0 FOO
+    XGROUP SETID s g 0 ENTRIESREAD -5
+    XINFO GROUPS s
+    XREADGROUP GROUP g zed NOACK STREAMS s >
+    XINFO GROUPS s
+    XGROUP SETID s g $
+    XINFO GROUPS s
     // Consumers and groups go away.
-    &["XGROUP", "CREATECONSUMER", "s", "g0", "alice"],
-    &["XGROUP", "CREATECONSUMER", "s", "g0", "new"],
-    &["XGROUP", "DELCONSUMER", "s", "g0", "frank"],
-    &["XGROUP", "DELCONSUMER", "s", "g0", "nobody"],
-    &["XPENDING", "s", "g0"],
-    &["XINFO", "CONSUMERS", "s", "g0"],
-    &["XGROUP", "DESTROY", "s", "g0"],
-    &["XGROUP", "DESTROY", "s", "g0"],
-    &["XINFO", "GROUPS", "s"],
-    &["XINFO", "STREAM", "s"],
+    XGROUP CREATECONSUMER s g0 alice
+    XGROUP CREATECONSUMER s g0 new
+    XGROUP DELCONSUMER s g0 frank
+    XGROUP DELCONSUMER s g0 nobody
+    XPENDING s g0
+    XINFO CONSUMERS s g0
+    XGROUP DESTROY s g0
+    XGROUP DESTROY s g0
+    XINFO GROUPS s
+    XINFO STREAM s
     // A stream that is deleted and created again has no groups.
-    &["DEL", "s"],
-    &["XADD", "s", "1-1", "a", "1"],
-    &["XINFO", "GROUPS", "s"],
-    &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
+    DEL s
+    XADD s 1-1 a 1
+    XINFO GROUPS s
+    XREADGROUP GROUP g alice STREAMS s >
     // RENAME carries the groups.
-    &["XGROUP", "CREATE", "s", "g", "0"],
-    &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
-    &["RENAME", "s", "t"],
-    &["XPENDING", "t", "g"],
-    &["XINFO", "GROUPS", "t"],
-    &["XINFO", "GROUPS", "s"],
+    XGROUP CREATE s g 0
+    XREADGROUP GROUP g alice STREAMS s >
+    RENAME s t
+    XPENDING t g
+    XINFO GROUPS t
+    XINFO GROUPS s
     // Transactions: a group read inside MULTI.
-    &["MULTI"],
-    &[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "bob",
-        "BLOCK",
-        "100",
-        "STREAMS",
-        "t",
-        ">",
-    ],
-    &["XACK", "t", "g", "1-1"],
-    &["EXEC"],
-];
+    MULTI
+    XREADGROUP GROUP g bob BLOCK 100 STREAMS t >
+    XACK t g 1-1
+    EXEC
+    ";
 
 #[test]
 fn group_commands_match_redis() {
-    let redis = common::RedisServer::start();
-    let ours = TestServer::start(&[]);
-    let (mut r, mut o) = (redis.raw(), ours.raw());
-    same(&mut o, &mut r, SCENARIO);
+    let mut pair = common::SideBySide::start(&[]);
+    same(&mut pair.actual, &mut pair.expected, SCENARIO);
     // The same in RESP3: maps and nulls of their own.
-    r.cmd(&["FLUSHALL"]);
-    o.cmd(&["FLUSHALL"]);
-    r.cmd(&["HELLO", "3"]);
-    o.cmd(&["HELLO", "3"]);
-    same(&mut o, &mut r, SCENARIO);
+    pair.expected.cmd(&["FLUSHALL"]);
+    pair.actual.cmd(&["FLUSHALL"]);
+    pair.hello("3");
+    same(&mut pair.actual, &mut pair.expected, SCENARIO);
 }
 
 #[test]
@@ -428,20 +329,14 @@ fn xreadgroup_blocks_until_an_entry_arrives() {
 fn idle_times_and_min_idle_filters() {
     let server = TestServer::start(&[]);
     let mut c = server.raw();
-    c.cmd(&["XADD", "s", "1-1", "f", "v"]);
-    c.cmd(&["XADD", "s", "2-1", "f", "v"]);
-    c.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
-    c.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g",
-        "a",
-        "COUNT",
-        "1",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
+    c.cmd_table(
+        "
+        XADD s 1-1 f v
+        XADD s 2-1 f v
+        XGROUP CREATE s g 0
+        XREADGROUP GROUP g a COUNT 1 STREAMS s >
+        ",
+    );
     std::thread::sleep(Duration::from_millis(300));
     c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"]);
     let idle = c.cmd(&["XPENDING", "s", "g", "IDLE", "200", "-", "+", "10"]);
@@ -528,30 +423,14 @@ fn groups_consumers_and_pending_entries_reach_a_replica() {
         m.cmd(&["XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "4"]),
         Reply::ok()
     );
-    m.cmd(&[
-        "XREADGROUP",
-        "GROUP",
-        "g1",
-        "alice",
-        "COUNT",
-        "2",
-        "STREAMS",
-        "s",
-        ">",
-    ]);
-    m.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "s", ">"]);
-    m.cmd(&[
-        "XCLAIM",
-        "s",
-        "g1",
-        "bob",
-        "0",
-        "1-1",
-        "RETRYCOUNT",
-        "4",
-        "JUSTID",
-    ]);
-    m.cmd(&["XGROUP", "CREATECONSUMER", "s", "g2", "idle"]);
+    m.cmd_table(
+        "
+        XREADGROUP GROUP g1 alice COUNT 2 STREAMS s >
+        XREADGROUP GROUP g1 bob STREAMS s >
+        XCLAIM s g1 bob 0 1-1 RETRYCOUNT 4 JUSTID
+        XGROUP CREATECONSUMER s g2 idle
+        ",
+    );
     let port = master.port.to_string();
     assert_eq!(
         replica.raw().cmd(&["SLAVEOF", "127.0.0.1", &port]),

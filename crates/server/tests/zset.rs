@@ -44,6 +44,15 @@ fn abcde(c: &mut Raw) {
     );
 }
 
+/// A fresh server and a connection to it, `z` filled by [`abcde`]; the server lives as
+/// long as the first of the pair.
+fn with_abcde() -> (TestServer, Raw) {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    abcde(&mut c);
+    (server, c)
+}
+
 #[test]
 fn zadd_flags_and_errors() {
     let server = TestServer::start(&[]);
@@ -149,16 +158,21 @@ fn zadd_flags_and_errors() {
     assert_eq!(c.cmd(&["ZADD", "z", "GT", "LT", "1", "a"]), err(gt_lt));
     assert_eq!(c.cmd(&["ZADD", "z", "GT", "NX", "1", "a"]), err(gt_lt));
     assert_eq!(c.cmd(&["ZADD", "z", "LT", "NX", "1", "a"]), err(gt_lt));
-    assert_eq!(
-        c.cmd(&["ZADD", "z", "INCR", "1", "a", "2", "b"]),
-        err("ERR INCR option supports a single increment-element pair")
-    );
-    assert_eq!(c.cmd(&["ZADD", "z", "1", "a", "2"]), err(SYNTAX));
-    assert_eq!(c.cmd(&["ZADD", "z", "NX", "1"]), err(SYNTAX));
-    assert_eq!(c.cmd(&["ZADD", "z", "x", "a"]), err(NOT_FLOAT));
-    assert_eq!(c.cmd(&["ZADD", "z", "nan", "a"]), err(NOT_FLOAT));
-    assert_eq!(c.cmd(&["ZADD", "z", "1e400", "a"]), err(NOT_FLOAT));
-    assert_eq!(c.cmd(&["ZADD", "z", "1", "ok", "x", "a"]), err(NOT_FLOAT));
+    let errors: &[(&[&str], &str)] = &[
+        (
+            &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+            "ERR INCR option supports a single increment-element pair",
+        ),
+        (&["ZADD", "z", "1", "a", "2"], SYNTAX),
+        (&["ZADD", "z", "NX", "1"], SYNTAX),
+        (&["ZADD", "z", "x", "a"], NOT_FLOAT),
+        (&["ZADD", "z", "nan", "a"], NOT_FLOAT),
+        (&["ZADD", "z", "1e400", "a"], NOT_FLOAT),
+        (&["ZADD", "z", "1", "ok", "x", "a"], NOT_FLOAT),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     assert_eq!(
         c.cmd(&["ZSCORE", "z", "ok"]),
         Reply::Nil,
@@ -278,70 +292,56 @@ fn zrank_and_zrevrank() {
 
 #[test]
 fn zrange_by_rank() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "-1"]),
-        bulks(&["a", "b", "c", "d", "e"])
-    );
-    assert_eq!(c.cmd(&["ZRANGE", "z", "1", "2"]), bulks(&["b", "c"]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "-2", "-1"]), bulks(&["d", "e"]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "-100", "1"]), bulks(&["a", "b"]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "3", "100"]), bulks(&["d", "e"]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "3", "1"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "5", "10"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "-1", "-2"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGE", "nope", "0", "-1"]), bulks(&[]));
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "1", "WITHSCORES"]),
-        bulks(&["a", "1", "b", "2"])
-    );
-    assert_eq!(c.cmd(&["ZRANGE", "z", "0", "1", "REV"]), bulks(&["e", "d"]));
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "-2", "-1", "REV", "WITHSCORES"]),
-        bulks(&["b", "2", "a", "1"])
-    );
-    assert_eq!(
-        c.cmd(&["ZREVRANGE", "z", "0", "2"]),
-        bulks(&["e", "d", "c"])
-    );
-    assert_eq!(
-        c.cmd(&["ZREVRANGE", "z", "-1", "-1", "WITHSCORES"]),
-        bulks(&["a", "1"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "-1", "LIMIT", "0", "2"]),
-        err(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-        )
-    );
-    assert_eq!(c.cmd(&["ZRANGE", "z", "a", "-1"]), err(NOT_INT));
-    assert_eq!(c.cmd(&["ZRANGE", "z", "0", "-1", "FOO"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "-1", "LIMIT", "1"]),
-        err(SYNTAX)
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "-1", "REV", "REV"]),
-        err(SYNTAX)
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0", "-1", "BYSCORE", "BYLEX"]),
-        err(SYNTAX)
-    );
-    assert_eq!(c.cmd(&["ZREVRANGE", "z", "0", "-1", "REV"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "0"]),
-        err("ERR wrong number of arguments for 'zrange' command")
-    );
+    let (_server, mut c) = with_abcde();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGE", "z", "0", "-1"], &["a", "b", "c", "d", "e"]),
+        (&["ZRANGE", "z", "1", "2"], &["b", "c"]),
+        (&["ZRANGE", "z", "-2", "-1"], &["d", "e"]),
+        (&["ZRANGE", "z", "-100", "1"], &["a", "b"]),
+        (&["ZRANGE", "z", "3", "100"], &["d", "e"]),
+        (&["ZRANGE", "z", "3", "1"], &[]),
+        (&["ZRANGE", "z", "5", "10"], &[]),
+        (&["ZRANGE", "z", "-1", "-2"], &[]),
+        (&["ZRANGE", "nope", "0", "-1"], &[]),
+        (
+            &["ZRANGE", "z", "0", "1", "WITHSCORES"],
+            &["a", "1", "b", "2"],
+        ),
+        (&["ZRANGE", "z", "0", "1", "REV"], &["e", "d"]),
+        (
+            &["ZRANGE", "z", "-2", "-1", "REV", "WITHSCORES"],
+            &["b", "2", "a", "1"],
+        ),
+        (&["ZREVRANGE", "z", "0", "2"], &["e", "d", "c"]),
+        (&["ZREVRANGE", "z", "-1", "-1", "WITHSCORES"], &["a", "1"]),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
+    let errors: &[(&[&str], &str)] = &[
+        (
+            &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "2"],
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ),
+        (&["ZRANGE", "z", "a", "-1"], NOT_INT),
+        (&["ZRANGE", "z", "0", "-1", "FOO"], SYNTAX),
+        (&["ZRANGE", "z", "0", "-1", "LIMIT", "1"], SYNTAX),
+        (&["ZRANGE", "z", "0", "-1", "REV", "REV"], SYNTAX),
+        (&["ZRANGE", "z", "0", "-1", "BYSCORE", "BYLEX"], SYNTAX),
+        (&["ZREVRANGE", "z", "0", "-1", "REV"], SYNTAX),
+        (
+            &["ZRANGE", "z", "0"],
+            "ERR wrong number of arguments for 'zrange' command",
+        ),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
 }
 
 #[test]
 fn zrange_by_score() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
+    let (_server, mut c) = with_abcde();
     c.cmd(&["ZADD", "z", "-1.5", "neg", "-inf", "ninf", "+inf", "pinf"]);
     let all = ["ninf", "neg", "a", "b", "c", "d", "e", "pinf"];
     assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "-inf", "+inf"]), bulks(&all));
@@ -349,141 +349,119 @@ fn zrange_by_score() {
         c.cmd(&["ZRANGE", "z", "-inf", "inf", "BYSCORE"]),
         bulks(&all)
     );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "2", "4"]),
-        bulks(&["b", "c", "d"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "(2", "4"]),
-        bulks(&["c", "d"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "2", "(4"]),
-        bulks(&["b", "c"])
-    );
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "(2", "(4"]), bulks(&["c"]));
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "(3", "(3"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "3", "3"]), bulks(&["c"]));
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "4", "2"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "-2", "0"]), bulks(&["neg"]));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "(-inf", "(1"]),
-        bulks(&["neg"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "(5", "+inf"]),
-        bulks(&["pinf"])
-    );
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "(5", "(+inf"]), bulks(&[]));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "nope", "-inf", "+inf"]),
-        bulks(&[])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "2", "WITHSCORES"]),
-        bulks(&["a", "1", "b", "2"])
-    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGEBYSCORE", "z", "2", "4"], &["b", "c", "d"]),
+        (&["ZRANGEBYSCORE", "z", "(2", "4"], &["c", "d"]),
+        (&["ZRANGEBYSCORE", "z", "2", "(4"], &["b", "c"]),
+        (&["ZRANGEBYSCORE", "z", "(2", "(4"], &["c"]),
+        (&["ZRANGEBYSCORE", "z", "(3", "(3"], &[]),
+        (&["ZRANGEBYSCORE", "z", "3", "3"], &["c"]),
+        (&["ZRANGEBYSCORE", "z", "4", "2"], &[]),
+        (&["ZRANGEBYSCORE", "z", "-2", "0"], &["neg"]),
+        (&["ZRANGEBYSCORE", "z", "(-inf", "(1"], &["neg"]),
+        (&["ZRANGEBYSCORE", "z", "(5", "+inf"], &["pinf"]),
+        (&["ZRANGEBYSCORE", "z", "(5", "(+inf"], &[]),
+        (&["ZRANGEBYSCORE", "nope", "-inf", "+inf"], &[]),
+        (
+            &["ZRANGEBYSCORE", "z", "1", "2", "WITHSCORES"],
+            &["a", "1", "b", "2"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     // LIMIT offset count: negative count = all, negative offset = nothing.
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "1", "2"]),
-        bulks(&["b", "c"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "3", "-1"]),
-        bulks(&["d", "e"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "0", "0"]),
-        bulks(&[])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "10", "5"]),
-        bulks(&[])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "-1", "5"]),
-        bulks(&[])
-    );
-    assert_eq!(
-        c.cmd(&[
-            "ZRANGEBYSCORE",
-            "z",
-            "1",
-            "5",
-            "WITHSCORES",
-            "LIMIT",
-            "4",
-            "1"
-        ]),
-        bulks(&["e", "5"])
-    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "1", "2"],
+            &["b", "c"],
+        ),
+        (
+            &["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "3", "-1"],
+            &["d", "e"],
+        ),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "0", "0"], &[]),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "10", "5"], &[]),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "-1", "5"], &[]),
+        (
+            &[
+                "ZRANGEBYSCORE",
+                "z",
+                "1",
+                "5",
+                "WITHSCORES",
+                "LIMIT",
+                "4",
+                "1",
+            ],
+            &["e", "5"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     // Reverse forms take max first.
-    assert_eq!(
-        c.cmd(&["ZREVRANGEBYSCORE", "z", "4", "2"]),
-        bulks(&["d", "c", "b"])
-    );
-    assert_eq!(c.cmd(&["ZREVRANGEBYSCORE", "z", "(4", "(2"]), bulks(&["c"]));
-    assert_eq!(c.cmd(&["ZREVRANGEBYSCORE", "z", "2", "4"]), bulks(&[]));
-    assert_eq!(
-        c.cmd(&["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "1", "3"]),
-        bulks(&["e", "d", "c"])
-    );
-    assert_eq!(
-        c.cmd(&[
-            "ZREVRANGEBYSCORE",
-            "z",
-            "5",
-            "1",
-            "WITHSCORES",
-            "LIMIT",
-            "0",
-            "2"
-        ]),
-        bulks(&["e", "5", "d", "4"])
-    );
-    assert_eq!(
-        c.cmd(&[
-            "ZRANGE",
-            "z",
-            "(5",
-            "3",
-            "BYSCORE",
-            "REV",
-            "LIMIT",
-            "0",
-            "5",
-            "WITHSCORES"
-        ]),
-        bulks(&["d", "4", "c", "3"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "1", "5", "BYSCORE", "LIMIT", "1", "-5"]),
-        bulks(&["b", "c", "d", "e"])
-    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZREVRANGEBYSCORE", "z", "4", "2"], &["d", "c", "b"]),
+        (&["ZREVRANGEBYSCORE", "z", "(4", "(2"], &["c"]),
+        (&["ZREVRANGEBYSCORE", "z", "2", "4"], &[]),
+        (
+            &["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "1", "3"],
+            &["e", "d", "c"],
+        ),
+        (
+            &[
+                "ZREVRANGEBYSCORE",
+                "z",
+                "5",
+                "1",
+                "WITHSCORES",
+                "LIMIT",
+                "0",
+                "2",
+            ],
+            &["e", "5", "d", "4"],
+        ),
+        (
+            &[
+                "ZRANGE",
+                "z",
+                "(5",
+                "3",
+                "BYSCORE",
+                "REV",
+                "LIMIT",
+                "0",
+                "5",
+                "WITHSCORES",
+            ],
+            &["d", "4", "c", "3"],
+        ),
+        (
+            &["ZRANGE", "z", "1", "5", "BYSCORE", "LIMIT", "1", "-5"],
+            &["b", "c", "d", "e"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     // Errors.
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "a", "5"]), err(MINMAX_FLOAT));
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "1", "(x"]), err(MINMAX_FLOAT));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "nan", "1"]),
-        err(MINMAX_FLOAT)
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "z", "[1", "5", "BYSCORE"]),
-        err(MINMAX_FLOAT)
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "x", "1"]),
-        err(NOT_INT)
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "1"]),
-        err(SYNTAX)
-    );
-    assert_eq!(c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "REV"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYSCORE", "z", "1", "5", "BYLEX"]),
-        err(SYNTAX)
-    );
+    let errors: &[(&[&str], &str)] = &[
+        (&["ZRANGEBYSCORE", "z", "a", "5"], MINMAX_FLOAT),
+        (&["ZRANGEBYSCORE", "z", "1", "(x"], MINMAX_FLOAT),
+        (&["ZRANGEBYSCORE", "z", "nan", "1"], MINMAX_FLOAT),
+        (&["ZRANGE", "z", "[1", "5", "BYSCORE"], MINMAX_FLOAT),
+        (
+            &["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "x", "1"],
+            NOT_INT,
+        ),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "LIMIT", "1"], SYNTAX),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "REV"], SYNTAX),
+        (&["ZRANGEBYSCORE", "z", "1", "5", "BYLEX"], SYNTAX),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     // ZCOUNT.
     assert_eq!(c.cmd(&["ZCOUNT", "z", "-inf", "+inf"]), Reply::Int(8));
     assert_eq!(c.cmd(&["ZCOUNT", "z", "(1", "3"]), Reply::Int(2));
@@ -499,72 +477,67 @@ fn zrange_by_lex() {
     for m in ["a", "b", "c", "d", "e", "f", "g"] {
         c.cmd(&["ZADD", "l", "0", m]);
     }
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "-", "[c"]),
-        bulks(&["a", "b", "c"])
-    );
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "-", "(c"]), bulks(&["a", "b"]));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "[aaa", "(g"]),
-        bulks(&["b", "c", "d", "e", "f"])
-    );
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "(e", "+"]), bulks(&["f", "g"]));
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "+", "-"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "[d", "[b"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "nope", "-", "+"]), bulks(&[]));
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "2", "3"]),
-        bulks(&["c", "d", "e"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "5", "-1"]),
-        bulks(&["f", "g"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "-1", "2"]),
-        bulks(&[])
-    );
-    assert_eq!(
-        c.cmd(&["ZREVRANGEBYLEX", "l", "[c", "-"]),
-        bulks(&["c", "b", "a"])
-    );
-    assert_eq!(
-        c.cmd(&["ZREVRANGEBYLEX", "l", "+", "(e"]),
-        bulks(&["g", "f"])
-    );
-    assert_eq!(
-        c.cmd(&["ZREVRANGEBYLEX", "l", "+", "-", "LIMIT", "1", "2"]),
-        bulks(&["f", "e"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "l", "[b", "[d", "BYLEX"]),
-        bulks(&["b", "c", "d"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "l", "[d", "[b", "BYLEX", "REV"]),
-        bulks(&["d", "c", "b"])
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "l", "+", "-", "BYLEX", "REV", "LIMIT", "0", "2"]),
-        bulks(&["g", "f"])
-    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGEBYLEX", "l", "-", "[c"], &["a", "b", "c"]),
+        (&["ZRANGEBYLEX", "l", "-", "(c"], &["a", "b"]),
+        (
+            &["ZRANGEBYLEX", "l", "[aaa", "(g"],
+            &["b", "c", "d", "e", "f"],
+        ),
+        (&["ZRANGEBYLEX", "l", "(e", "+"], &["f", "g"]),
+        (&["ZRANGEBYLEX", "l", "+", "-"], &[]),
+        (&["ZRANGEBYLEX", "l", "[d", "[b"], &[]),
+        (&["ZRANGEBYLEX", "nope", "-", "+"], &[]),
+        (
+            &["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "2", "3"],
+            &["c", "d", "e"],
+        ),
+        (
+            &["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "5", "-1"],
+            &["f", "g"],
+        ),
+        (&["ZRANGEBYLEX", "l", "-", "+", "LIMIT", "-1", "2"], &[]),
+        (&["ZREVRANGEBYLEX", "l", "[c", "-"], &["c", "b", "a"]),
+        (&["ZREVRANGEBYLEX", "l", "+", "(e"], &["g", "f"]),
+        (
+            &["ZREVRANGEBYLEX", "l", "+", "-", "LIMIT", "1", "2"],
+            &["f", "e"],
+        ),
+        (&["ZRANGE", "l", "[b", "[d", "BYLEX"], &["b", "c", "d"]),
+        (
+            &["ZRANGE", "l", "[d", "[b", "BYLEX", "REV"],
+            &["d", "c", "b"],
+        ),
+        (
+            &["ZRANGE", "l", "+", "-", "BYLEX", "REV", "LIMIT", "0", "2"],
+            &["g", "f"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     assert_eq!(c.cmd(&["ZLEXCOUNT", "l", "-", "+"]), Reply::Int(7));
     assert_eq!(c.cmd(&["ZLEXCOUNT", "l", "[b", "(f"]), Reply::Int(4));
     assert_eq!(c.cmd(&["ZLEXCOUNT", "nope", "-", "+"]), Reply::Int(0));
     // Errors.
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "a", "+"]), err(MINMAX_LEX));
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "-", "+x"]), err(MINMAX_LEX));
-    assert_eq!(c.cmd(&["ZRANGEBYLEX", "l", "", "+"]), err(MINMAX_LEX));
-    assert_eq!(c.cmd(&["ZLEXCOUNT", "l", "-", "b"]), err(MINMAX_LEX));
-    assert_eq!(c.cmd(&["ZRANGE", "l", "0", "-1", "BYLEX"]), err(MINMAX_LEX));
-    assert_eq!(
-        c.cmd(&["ZRANGE", "l", "-", "+", "BYLEX", "WITHSCORES"]),
-        err("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-    );
-    assert_eq!(
-        c.cmd(&["ZRANGEBYLEX", "l", "-", "+", "WITHSCORES"]),
-        err("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-    );
+    let errors: &[(&[&str], &str)] = &[
+        (&["ZRANGEBYLEX", "l", "a", "+"], MINMAX_LEX),
+        (&["ZRANGEBYLEX", "l", "-", "+x"], MINMAX_LEX),
+        (&["ZRANGEBYLEX", "l", "", "+"], MINMAX_LEX),
+        (&["ZLEXCOUNT", "l", "-", "b"], MINMAX_LEX),
+        (&["ZRANGE", "l", "0", "-1", "BYLEX"], MINMAX_LEX),
+        (
+            &["ZRANGE", "l", "-", "+", "BYLEX", "WITHSCORES"],
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ),
+        (
+            &["ZRANGEBYLEX", "l", "-", "+", "WITHSCORES"],
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     // ZREMRANGEBYLEX.
     assert_eq!(c.cmd(&["ZREMRANGEBYLEX", "l", "[b", "(d"]), Reply::Int(2));
     assert_eq!(
@@ -578,9 +551,7 @@ fn zrange_by_lex() {
 
 #[test]
 fn zremrange_by_rank_and_score() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
+    let (_server, mut c) = with_abcde();
     assert_eq!(c.cmd(&["ZREMRANGEBYRANK", "z", "0", "1"]), Reply::Int(2));
     assert_eq!(c.cmd(&["ZRANGE", "z", "0", "-1"]), bulks(&["c", "d", "e"]));
     assert_eq!(c.cmd(&["ZREMRANGEBYRANK", "z", "-1", "-1"]), Reply::Int(1));
@@ -617,9 +588,7 @@ fn zremrange_by_rank_and_score() {
 
 #[test]
 fn zrangestore() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
+    let (_server, mut c) = with_abcde();
     assert_eq!(c.cmd(&["ZRANGESTORE", "dst", "z", "1", "3"]), Reply::Int(3));
     assert_eq!(
         c.cmd(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
@@ -686,23 +655,31 @@ fn zrangestore() {
 
 #[test]
 fn zpopmin_zpopmax() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
-    assert_eq!(c.cmd(&["ZPOPMIN", "z"]), bulks(&["a", "1"]));
-    assert_eq!(c.cmd(&["ZPOPMAX", "z"]), bulks(&["e", "5"]));
-    assert_eq!(c.cmd(&["ZPOPMIN", "z", "2"]), bulks(&["b", "2", "c", "3"]));
-    assert_eq!(c.cmd(&["ZPOPMIN", "z", "0"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZPOPMAX", "z", "10"]), bulks(&["d", "4"]));
+    let (_server, mut c) = with_abcde();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZPOPMIN", "z"], &["a", "1"]),
+        (&["ZPOPMAX", "z"], &["e", "5"]),
+        (&["ZPOPMIN", "z", "2"], &["b", "2", "c", "3"]),
+        (&["ZPOPMIN", "z", "0"], &[]),
+        (&["ZPOPMAX", "z", "10"], &["d", "4"]),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     assert_eq!(c.cmd(&["EXISTS", "z"]), Reply::Int(0));
     assert_eq!(c.cmd(&["ZPOPMIN", "z"]), bulks(&[]));
     assert_eq!(c.cmd(&["ZPOPMAX", "z", "3"]), bulks(&[]));
-    assert_eq!(
-        c.cmd(&["ZPOPMIN", "z", "-1"]),
-        err("ERR value is out of range, must be positive")
-    );
-    assert_eq!(c.cmd(&["ZPOPMIN", "z", "x"]), err(NOT_INT));
-    assert_eq!(c.cmd(&["ZPOPMIN", "z", "1", "2"]), err(SYNTAX));
+    let errors: &[(&[&str], &str)] = &[
+        (
+            &["ZPOPMIN", "z", "-1"],
+            "ERR value is out of range, must be positive",
+        ),
+        (&["ZPOPMIN", "z", "x"], NOT_INT),
+        (&["ZPOPMIN", "z", "1", "2"], SYNTAX),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
 }
 
 #[test]
@@ -725,20 +702,25 @@ fn zmpop_and_bzmpop() {
         popped("z2", &[("c", "3"), ("b", "2")])
     );
     assert_eq!(wire(server.port, &["ZMPOP", "1", "z2", "MIN"]), "*-1\r\n");
-    assert_eq!(
-        c.cmd(&["ZMPOP", "0", "z", "MIN"]),
-        err("ERR numkeys should be greater than 0")
-    );
-    assert_eq!(c.cmd(&["ZMPOP", "1", "z", "MIDDLE"]), err(SYNTAX));
-    assert_eq!(c.cmd(&["ZMPOP", "3", "z", "MIN"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZMPOP", "1", "z", "MIN", "COUNT", "0"]),
-        err("ERR count should be greater than 0")
-    );
-    assert_eq!(
-        c.cmd(&["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "1"]),
-        err(SYNTAX)
-    );
+    let errors: &[(&[&str], &str)] = &[
+        (
+            &["ZMPOP", "0", "z", "MIN"],
+            "ERR numkeys should be greater than 0",
+        ),
+        (&["ZMPOP", "1", "z", "MIDDLE"], SYNTAX),
+        (&["ZMPOP", "3", "z", "MIN"], SYNTAX),
+        (
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
+            "ERR count should be greater than 0",
+        ),
+        (
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "1"],
+            SYNTAX,
+        ),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     c.cmd(&["ZADD", "z3", "7", "x"]);
     assert_eq!(
         c.cmd(&["BZMPOP", "1", "2", "z1", "z3", "MIN"]),
@@ -877,33 +859,35 @@ fn union_inter_diff() {
         c.cmd(&["ZINTERSTORE", "out", "3", "z1", "z2", "s"]),
         Reply::Int(1)
     );
-    assert_eq!(
-        c.cmd(&["ZRANGE", "out", "0", "-1", "WITHSCORES"]),
-        bulks(&["c", "24"])
-    );
-    assert_eq!(
-        c.cmd(&["ZUNION", "2", "z1", "s", "WITHSCORES"]),
-        bulks(&["a", "1", "d", "1", "e", "1", "b", "2", "c", "4"])
-    );
-    assert_eq!(
-        c.cmd(&[
-            "ZINTER",
-            "2",
-            "z1",
-            "z2",
-            "WEIGHTS",
-            "1",
-            "-1",
-            "WITHSCORES"
-        ]),
-        bulks(&["c", "-17", "b", "-8"])
-    );
-    assert_eq!(c.cmd(&["ZINTER", "2", "z1", "nope"]), bulks(&[]));
-    assert_eq!(c.cmd(&["ZDIFF", "2", "z1", "z2"]), bulks(&["a"]));
-    assert_eq!(
-        c.cmd(&["ZDIFF", "3", "z2", "z1", "nope", "WITHSCORES"]),
-        bulks(&["d", "30"])
-    );
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGE", "out", "0", "-1", "WITHSCORES"], &["c", "24"]),
+        (
+            &["ZUNION", "2", "z1", "s", "WITHSCORES"],
+            &["a", "1", "d", "1", "e", "1", "b", "2", "c", "4"],
+        ),
+        (
+            &[
+                "ZINTER",
+                "2",
+                "z1",
+                "z2",
+                "WEIGHTS",
+                "1",
+                "-1",
+                "WITHSCORES",
+            ],
+            &["c", "-17", "b", "-8"],
+        ),
+        (&["ZINTER", "2", "z1", "nope"], &[]),
+        (&["ZDIFF", "2", "z1", "z2"], &["a"]),
+        (
+            &["ZDIFF", "3", "z2", "z1", "nope", "WITHSCORES"],
+            &["d", "30"],
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(c.cmd(args), bulks(want), "{args:?}");
+    }
     assert_eq!(c.cmd(&["ZDIFFSTORE", "out", "2", "z2", "s"]), Reply::Int(1));
     assert_eq!(
         c.cmd(&["ZRANGE", "out", "0", "-1", "WITHSCORES"]),
@@ -929,42 +913,44 @@ fn union_inter_diff() {
     );
     assert_eq!(c.cmd(&["ZINTERCARD", "3", "z1", "z2", "s"]), Reply::Int(1));
     // Errors.
-    assert_eq!(
-        c.cmd(&["ZUNIONSTORE", "out", "0", "z1"]),
-        err("ERR at least 1 input key is needed for 'zunionstore' command")
-    );
-    assert_eq!(
-        c.cmd(&["ZINTER", "0", "z1"]),
-        err("ERR at least 1 input key is needed for 'zinter' command")
-    );
-    assert_eq!(c.cmd(&["ZUNIONSTORE", "out", "3", "z1", "z2"]), err(SYNTAX));
-    assert_eq!(c.cmd(&["ZUNIONSTORE", "out", "x", "z1"]), err(NOT_INT));
-    assert_eq!(
-        c.cmd(&["ZUNIONSTORE", "out", "2", "z1", "z2", "WEIGHTS", "1", "x"]),
-        err("ERR weight value is not a float")
-    );
-    assert_eq!(
-        c.cmd(&["ZUNIONSTORE", "out", "2", "z1", "z2", "WEIGHTS", "1"]),
-        err(SYNTAX)
-    );
-    assert_eq!(
-        c.cmd(&["ZUNIONSTORE", "out", "1", "z1", "AGGREGATE", "AVG"]),
-        err(SYNTAX)
-    );
-    assert_eq!(
-        c.cmd(&["ZUNIONSTORE", "out", "1", "z1", "WITHSCORES"]),
-        err(SYNTAX)
-    );
-    assert_eq!(c.cmd(&["ZDIFF", "1", "z1", "WEIGHTS", "1"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZINTERCARD", "0", "z1"]),
-        err("ERR at least 1 input key is needed for 'zintercard' command")
-    );
-    assert_eq!(c.cmd(&["ZINTERCARD", "3", "z1"]), err(SYNTAX));
-    assert_eq!(
-        c.cmd(&["ZINTERCARD", "1", "z1", "LIMIT", "-1"]),
-        err("ERR LIMIT can't be negative")
-    );
+    let errors: &[(&[&str], &str)] = &[
+        (
+            &["ZUNIONSTORE", "out", "0", "z1"],
+            "ERR at least 1 input key is needed for 'zunionstore' command",
+        ),
+        (
+            &["ZINTER", "0", "z1"],
+            "ERR at least 1 input key is needed for 'zinter' command",
+        ),
+        (&["ZUNIONSTORE", "out", "3", "z1", "z2"], SYNTAX),
+        (&["ZUNIONSTORE", "out", "x", "z1"], NOT_INT),
+        (
+            &["ZUNIONSTORE", "out", "2", "z1", "z2", "WEIGHTS", "1", "x"],
+            "ERR weight value is not a float",
+        ),
+        (
+            &["ZUNIONSTORE", "out", "2", "z1", "z2", "WEIGHTS", "1"],
+            SYNTAX,
+        ),
+        (
+            &["ZUNIONSTORE", "out", "1", "z1", "AGGREGATE", "AVG"],
+            SYNTAX,
+        ),
+        (&["ZUNIONSTORE", "out", "1", "z1", "WITHSCORES"], SYNTAX),
+        (&["ZDIFF", "1", "z1", "WEIGHTS", "1"], SYNTAX),
+        (
+            &["ZINTERCARD", "0", "z1"],
+            "ERR at least 1 input key is needed for 'zintercard' command",
+        ),
+        (&["ZINTERCARD", "3", "z1"], SYNTAX),
+        (
+            &["ZINTERCARD", "1", "z1", "LIMIT", "-1"],
+            "ERR LIMIT can't be negative",
+        ),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     c.cmd(&["SET", "str", "v"]);
     assert_eq!(
         c.cmd(&["ZUNIONSTORE", "out", "2", "z1", "str"]),
@@ -994,9 +980,7 @@ fn union_inter_diff() {
 
 #[test]
 fn zrandmember_and_zscan() {
-    let server = TestServer::start(&[]);
-    let mut c = server.raw();
-    abcde(&mut c);
+    let (_server, mut c) = with_abcde();
     let one = c.cmd(&["ZRANDMEMBER", "z"]).text();
     assert!(["a", "b", "c", "d", "e"].contains(&one.as_str()));
     assert_eq!(c.cmd(&["ZRANDMEMBER", "nope"]), Reply::Nil);
@@ -1014,12 +998,17 @@ fn zrandmember_and_zscan() {
         let expected = (pair[0].as_bytes()[0] - b'a' + 1).to_string();
         assert_eq!(pair[1], expected, "{pair:?}");
     }
-    assert_eq!(c.cmd(&["ZRANDMEMBER", "z", "1", "FOO"]), err(SYNTAX));
-    assert_eq!(c.cmd(&["ZRANDMEMBER", "z", "x"]), err(NOT_INT));
-    assert_eq!(
-        c.cmd(&["ZRANDMEMBER", "z", "-9223372036854775807", "WITHSCORES"]),
-        err("ERR value is out of range")
-    );
+    let errors: &[(&[&str], &str)] = &[
+        (&["ZRANDMEMBER", "z", "1", "FOO"], SYNTAX),
+        (&["ZRANDMEMBER", "z", "x"], NOT_INT),
+        (
+            &["ZRANDMEMBER", "z", "-9223372036854775807", "WITHSCORES"],
+            "ERR value is out of range",
+        ),
+    ];
+    for (args, want) in errors {
+        assert_eq!(c.cmd(args), err(want), "{args:?}");
+    }
     // ZSCAN walks every member once, with its score.
     for i in 0..30 {
         c.cmd(&["ZADD", "big", &i.to_string(), &format!("m{i}")]);

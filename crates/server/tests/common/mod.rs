@@ -2,6 +2,8 @@
 //! for checking exact reply bytes and error texts.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -320,6 +322,77 @@ pub fn same_as_redis(ours: &mut Raw, redis: &mut Raw, commands: &[&[&str]]) {
     }
 }
 
+/// Commands written one a line, their arguments split at white space: the form of the
+/// tests' tables of cases, e.g. `"GEOADD Sicily 13.36 38.11 Palermo\nGEOPOS Sicily
+/// Palermo"`. `''` stands for an empty argument, as in a shell. Blank lines are skipped, and so are
+/// lines starting with `//`, a table's own comments. An argument that holds white
+/// space cannot be written so: such cases stay `&[&str]` slices. Panics on a table
+/// without commands: it would check nothing.
+pub fn commands(table: &str) -> Vec<Vec<&str>> {
+    let commands: Vec<Vec<&str>> = table
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .map(|line| {
+            line.split_whitespace()
+                .map(|arg| if arg == "''" { "" } else { arg })
+                .collect()
+        })
+        .collect();
+    assert!(!commands.is_empty(), "a table without commands: {table:?}");
+    commands
+}
+
+/// [`same_as_redis`] for a table of commands written as [`commands`] reads it.
+pub fn same_as_redis_table(ours: &mut Raw, redis: &mut Raw, table: &str) {
+    for args in commands(table) {
+        same_as_redis(ours, redis, &[&args]);
+    }
+}
+
+/// A redis-server and a fresh ferrokv-server side by side, each with one RESP2
+/// connection: the form of most differential tests. The servers live as long as this.
+pub struct SideBySide {
+    pub redis_server: RedisServer,
+    pub ferrokv: TestServer,
+    /// A connection to redis-server: the expected replies.
+    pub expected: Raw,
+    /// A connection to ferrokv-server: the replies checked.
+    pub actual: Raw,
+}
+
+impl SideBySide {
+    /// Starts both servers (ferrokv-server with `extra` options) and connects to each.
+    pub fn start(extra: &[&str]) -> SideBySide {
+        let redis_server = RedisServer::start();
+        let ferrokv = TestServer::start(extra);
+        let (expected, actual) = (redis_server.raw(), ferrokv.raw());
+        SideBySide {
+            redis_server,
+            ferrokv,
+            expected,
+            actual,
+        }
+    }
+
+    /// [`same_as_redis`] on the two connections.
+    pub fn same(&mut self, commands: &[&[&str]]) {
+        same_as_redis(&mut self.actual, &mut self.expected, commands);
+    }
+
+    /// Switches both connections to RESP `protocol`; HELLO's own replies differ (server
+    /// version, client id) and are not compared.
+    pub fn hello(&mut self, protocol: &str) {
+        self.expected.cmd(&["HELLO", protocol]);
+        self.actual.cmd(&["HELLO", protocol]);
+    }
+
+    /// [`same_as_redis_table`] on the two connections.
+    pub fn same_table(&mut self, table: &str) {
+        same_as_redis_table(&mut self.actual, &mut self.expected, table);
+    }
+}
+
 /// Ready means answering, not just listening: a PING gets a reply (PONG, or NOAUTH
 /// when a password is set).
 fn answers_ping(port: u16) -> bool {
@@ -442,6 +515,12 @@ impl Raw {
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.cmd_bytes(&args)
+    }
+
+    /// Sends each command of `table` (one a line, see [`commands`]) and returns the
+    /// replies in order.
+    pub fn cmd_table(&mut self, table: &str) -> Vec<Reply> {
+        commands(table).iter().map(|args| self.cmd(args)).collect()
     }
 
     pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Reply {
