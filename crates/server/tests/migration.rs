@@ -52,10 +52,12 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     let pair = Pair::start();
     let mut s = pair.src.raw();
     let slot = 100;
-    let [string, hash, list, set, zset, stream, ttl] = keys_in_slot(
+    let [string, hash, list, set, zset, stream, ttl, sortint] = keys_in_slot(
         &mut s,
         slot,
-        ["str", "hash", "list", "set", "zset", "stream", "ttl"],
+        [
+            "str", "hash", "list", "set", "zset", "stream", "ttl", "sortint",
+        ],
     );
     s.cmd(&["SET", &string, "v"]);
     s.cmd(&["HSET", &hash, "f1", "a", "f2", "b"]);
@@ -65,7 +67,6 @@ fn every_type_moves_with_its_ttl_and_routing_follows() {
     s.cmd(&["XADD", &stream, "1-1", "f", "v"]);
     s.cmd(&["SET", &ttl, "t", "EX", "1000"]);
     // Kvrocks' sorted integers, as its slotmigrate test writes them.
-    let sortint = k(&mut s, "sortint");
     assert_eq!(
         s.cmd(&["SIADD", &sortint, "2", "4", "1", "3"]),
         Reply::Int(4)

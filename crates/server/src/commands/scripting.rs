@@ -332,7 +332,9 @@ fn run(
         .store(server.config.read().busy_script_time, Ordering::Relaxed);
     let mut state = CallState {
         read_only: ro || flags.no_writes,
-        allow_cross_slot: flags.allow_cross_slot,
+        // A script without a shebang (Redis 6 semantics) may touch keys of several
+        // slots of this node, as Redis 7 lets it (script.c, SCRIPT_ALLOW_CROSS_SLOT).
+        allow_cross_slot: flags.allow_cross_slot || flags.compat,
         slot: match (&server.cluster, keys.first()) {
             (Some(_), Some(key)) => Some(ferrokv_keyslot::key_slot(key)),
             _ => None,
