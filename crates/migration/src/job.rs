@@ -20,8 +20,11 @@ pub struct Options {
     /// WAL lag (in sequence numbers) under which the cut-over starts.
     pub sequence_gap: u64,
     pub fence_max_ms: u64,
-    /// Kvrocks' `migrate-speed`: keys per second of the copy (0 = no limit).
-    pub keys_per_sec: u64,
+    /// Kvrocks' `migrate-speed`: commands per second of the copy (0 = no limit),
+    /// counted as Kvrocks' redis-command migration sends them
+    /// (src/cluster/slot_migrate.cc): one per key, and one per 16 members of a
+    /// collection (its RPUSH/HSET/SADD/ZADD carry at most 16 items).
+    pub commands_per_sec: u64,
     /// Ship the snapshot with `APPLYSST` (the destination builds and ingests SST
     /// files) rather than `APPLYBATCH`.
     pub snapshot_as_sst: bool,

@@ -163,12 +163,16 @@ pub fn run_job(job: Arc<Job>, control: Arc<dyn ClusterControl>) {
     control.finished(&job);
 }
 
+/// Collection members per command of Kvrocks' redis-command migration
+/// (`kMaxItemsInCommand`): what `migrate-speed` counts as one command.
+const ITEMS_PER_COMMAND: u64 = 16;
+
 /// The settings the copy thread reads, as atomics: it runs at the lowest CPU priority
 /// and must not hold the node's config lock (a `CONFIG SET` waiting behind it would
 /// hold up every client reading the config). The job thread refreshes them.
 struct Pace {
     batch_size_kb: AtomicU64,
-    keys_per_sec: AtomicU64,
+    commands_per_sec: AtomicU64,
     rate_limit_mb: AtomicU64,
 }
 
@@ -176,7 +180,7 @@ impl Pace {
     fn new(options: &Options) -> Pace {
         let pace = Pace {
             batch_size_kb: AtomicU64::new(0),
-            keys_per_sec: AtomicU64::new(0),
+            commands_per_sec: AtomicU64::new(0),
             rate_limit_mb: AtomicU64::new(0),
         };
         pace.update(options);
@@ -187,8 +191,8 @@ impl Pace {
     fn update(&self, options: &Options) {
         self.batch_size_kb
             .store(options.batch_size_kb.max(1), Ordering::Relaxed);
-        self.keys_per_sec
-            .store(options.keys_per_sec, Ordering::Relaxed);
+        self.commands_per_sec
+            .store(options.commands_per_sec, Ordering::Relaxed);
         self.rate_limit_mb
             .store(options.rate_limit_mb, Ordering::Relaxed);
     }
@@ -513,9 +517,11 @@ fn copy_snapshot(
     }
     job.keys_total.store(keys_total, Ordering::Relaxed);
     job.bytes_total.store(bytes_total, Ordering::Relaxed);
-    let keys_throttle = Throttle::with_burst(Duration::from_millis(10));
+    let throttle = Throttle::with_burst(Duration::from_millis(10));
     let pace = sender.pace;
     let mut keys = 0u64;
+    // Members copied since the last command counted (Kvrocks sends 16 per command).
+    let mut members = 0u64;
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
@@ -524,16 +530,27 @@ fn copy_snapshot(
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
                 let mut full = batch.size_in_bytes() as u64 >= pace.batch_bytes();
-                if cf == Cf::Metadata {
-                    keys += 1;
-                    job.keys_sent.fetch_add(1, Ordering::Relaxed);
-                    let keys_per_sec = pace.keys_per_sec.load(Ordering::Relaxed);
-                    if !keys_throttle.try_acquire(1, keys_per_sec) {
+                let command = match cf {
+                    Cf::Metadata => {
+                        keys += 1;
+                        job.keys_sent.fetch_add(1, Ordering::Relaxed);
+                        true
+                    }
+                    Cf::Members => {
+                        members += 1;
+                        members.is_multiple_of(ITEMS_PER_COMMAND)
+                    }
+                    // The score index comes with the members (ZADD carries both).
+                    Cf::Scores => false,
+                };
+                if command {
+                    let commands_per_sec = pace.commands_per_sec.load(Ordering::Relaxed);
+                    if !throttle.try_acquire(1, commands_per_sec) {
                         // Throttled: what is ready goes now, so the copy streams.
                         sender.send_snapshot(&batch)?;
                         batch.clear();
                         full = false;
-                        keys_throttle.acquire(1, keys_per_sec);
+                        throttle.acquire(1, commands_per_sec);
                     }
                 }
                 if full {
@@ -740,7 +757,7 @@ mod tests {
                 rate_limit_mb: 0,
                 sequence_gap: 0,
                 fence_max_ms: 1000,
-                keys_per_sec: 0,
+                commands_per_sec: 0,
                 snapshot_as_sst: self.sst,
                 io_timeout_ms: 1000,
                 password: None,

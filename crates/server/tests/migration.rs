@@ -673,6 +673,29 @@ fn kvrocks_migrate_speed_slows_the_copy() {
         "300 keys at 500/s: {:?}",
         start.elapsed()
     );
+
+    // One collection counts one command per 16 members, as Kvrocks' migration sends
+    // them (its "Slow migrate speed" case: 1000 elements at 16 commands per second).
+    let list = key_in_slot(&mut s, 1001, "list");
+    let elements: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+    let mut lpush = vec!["LPUSH", list.as_str()];
+    lpush.extend(elements.iter().map(String::as_str));
+    assert_eq!(s.cmd(&lpush), Reply::Int(1000));
+    s.cmd(&["CONFIG", "SET", "migrate-speed", "32"]);
+    let start = Instant::now();
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "1001", DST]), Reply::ok());
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(s
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("migrating_state: start\r\n"));
+    wait_for_state(&mut s, "success");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "63 commands at 32/s: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(pair.dst.raw().cmd(&["LLEN", &list]), Reply::Int(1000));
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub fn options(server: &Server) -> Options {
         rate_limit_mb: config.migrate_batch_rate_limit_mb,
         sequence_gap: config.migrate_sequence_gap,
         fence_max_ms: config.migrate_fence_max_ms,
-        keys_per_sec: config.migrate_speed,
+        commands_per_sec: config.migrate_speed,
         snapshot_as_sst: config.migrate_sst_file_mb > 0,
         io_timeout_ms: config.migrate_io_timeout_ms,
         password: (!config.requirepass.is_empty()).then(|| config.requirepass.clone()),
