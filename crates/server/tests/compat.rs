@@ -311,3 +311,46 @@ fn unsupported_commands_get_redis_unknown_command_error() {
         );
     }
 }
+
+/// Repeated options and extra arguments as Kvrocks' tests (and Redis) have them: a
+/// repeated expiry option counts its last value, two kinds are a syntax error;
+/// SPOP/SRANDMEMBER refuse a third argument; a count reaching the size returns the
+/// whole collection in its stored order.
+#[test]
+fn repeated_options_and_whole_collections_as_redis() {
+    let mut pair = SideBySide::start(&[]);
+    let (ours, theirs) = (&mut pair.actual, &mut pair.expected);
+    same_as_redis_table(
+        ours,
+        theirs,
+        "
+        SET foo bar EX 1 EX 2 EX 10
+        TTL foo
+        SET foo bar PX 1 PX 10000
+        PTTL foo
+        SET foo bar EX 10 PX 10000
+        SET foo bar KEEPTTL KEEPTTL
+        SET foo bar EX 10 KEEPTTL
+        SET foo bar NX NX
+        SET foo bar XX XX GET
+        SET foo bar NX XX
+        SET foo bar EX
+        GETEX foo EX 1 EX 10
+        TTL foo
+        GETEX foo PXAT 99999999999999 PXAT 99999999999998
+        PEXPIRETIME foo
+        GETEX foo PERSIST PERSIST
+        TTL foo
+        GETEX foo PERSIST EX 10
+        GETEX foo EX 10 PERSIST
+        GETEX foo EX
+        GETEX foo KEEPTTL
+        SADD myset a
+        SPOP myset 1 1
+        SRANDMEMBER myset 1 1
+        HSET h key1 value1 key2 value2 key3 value3
+        HRANDFIELD h 5
+        HRANDFIELD h 3 WITHVALUES
+        ",
+    );
+}

@@ -64,12 +64,16 @@ pub(crate) fn repeating_picks(count: i64) -> Result<u64> {
 }
 
 /// The random picks of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER from `all` (not empty):
-/// `count` > 0 distinct items (at most all of them, in random order), < 0 `-count`
+/// `count` > 0 distinct items in random order, or all of them in their stored order
+/// when `count` reaches the size (Redis' "case 1": the whole collection), < 0 `-count`
 /// items that may repeat (`ValueOutOfRange` past [`MAX_RANDOM_PICKS`]).
 pub(crate) fn random_picks<T: Clone>(mut all: Vec<T>, count: i64) -> Result<Vec<T>> {
     use rand::seq::SliceRandom;
     use rand::Rng;
     let mut rng = rand::thread_rng();
+    if count > 0 && count as u64 >= all.len() as u64 {
+        return Ok(all);
+    }
     if count > 0 {
         all.shuffle(&mut rng);
         all.truncate(count as usize);

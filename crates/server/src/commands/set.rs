@@ -57,6 +57,10 @@ fn smembers(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis: `SRANDMEMBER key [count]`, anything more is a syntax error.
+    if args.len() > 3 {
+        return Err(CommandError::Syntax);
+    }
     match args.get(2) {
         None => {
             let picked = ctx.server.db.srandmember(&args[1], 1)?;
@@ -70,6 +74,9 @@ fn srandmember(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn spop(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CommandError::Syntax);
+    }
     match args.get(2) {
         None => {
             let picked = ctx.server.db.spop(&args[1], 1)?;

@@ -9,50 +9,99 @@ use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-/// Parses `EX n | PX n | EXAT n | PXAT n` at `args[i]`, returning the absolute expiry.
-fn expiry_option(args: &[Bytes], i: usize, command: &str) -> Result<Option<u64>, CommandError> {
-    let unit = match &args[i] {
-        a if is(a, "EX") => ExpiryUnit::Seconds,
-        a if is(a, "PX") => ExpiryUnit::Millis,
-        a if is(a, "EXAT") => ExpiryUnit::UnixSeconds,
-        a if is(a, "PXAT") => ExpiryUnit::UnixMillis,
-        _ => return Ok(None),
-    };
-    let value = int_arg(args.get(i + 1).ok_or(CommandError::Syntax)?)?;
-    if value <= 0 {
-        return Err(invalid_expire(command));
+/// The expiry option of SET and GETEX as Redis' `parseExtendedStringArgumentsOrReply`
+/// reads it: one kind (EX, PX, EXAT, PXAT with a value, KEEPTTL for SET, PERSIST for
+/// GETEX), which may be repeated (the last value counts, `SET k v EX 1 EX 10`); two
+/// different kinds are a syntax error.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpiryArg {
+    None,
+    Keep,
+    Persist,
+    /// The unit, and the position of the value (read once the options are known).
+    Value(ExpiryUnit, usize),
+}
+
+impl ExpiryArg {
+    /// Takes the option at `args[i]` if it is an expiry option this command has
+    /// (`keyword`: KEEPTTL or PERSIST); returns how many arguments it used (0: not an
+    /// expiry option).
+    fn take(&mut self, args: &[Bytes], i: usize, keyword: &str) -> Result<usize, CommandError> {
+        let arg = &args[i];
+        let (next, used) = if is(arg, keyword) {
+            let next = if keyword == "KEEPTTL" {
+                ExpiryArg::Keep
+            } else {
+                ExpiryArg::Persist
+            };
+            (next, 1)
+        } else {
+            let unit = match arg {
+                a if is(a, "EX") => ExpiryUnit::Seconds,
+                a if is(a, "PX") => ExpiryUnit::Millis,
+                a if is(a, "EXAT") => ExpiryUnit::UnixSeconds,
+                a if is(a, "PXAT") => ExpiryUnit::UnixMillis,
+                _ => return Ok(0),
+            };
+            if i + 1 >= args.len() {
+                return Err(CommandError::Syntax);
+            }
+            (ExpiryArg::Value(unit, i + 1), 2)
+        };
+        let same_kind = match (*self, next) {
+            (ExpiryArg::None, _) => true,
+            (ExpiryArg::Value(a, _), ExpiryArg::Value(b, _)) => a == b,
+            (a, b) => a == b,
+        };
+        if !same_kind {
+            return Err(CommandError::Syntax);
+        }
+        *self = next;
+        Ok(used)
     }
-    let at = absolute_expiry(unit, value).ok_or_else(|| invalid_expire(command))?;
-    Ok(Some(at as u64))
+
+    /// The absolute expiry (Unix ms) of an EX/PX/EXAT/PXAT option.
+    fn at(self, args: &[Bytes], command: &str) -> Result<Option<u64>, CommandError> {
+        let ExpiryArg::Value(unit, at) = self else {
+            return Ok(None);
+        };
+        let value = int_arg(&args[at])?;
+        if value <= 0 {
+            return Err(invalid_expire(command));
+        }
+        let at = absolute_expiry(unit, value).ok_or_else(|| invalid_expire(command))?;
+        Ok(Some(at as u64))
+    }
 }
 
 fn set(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let mut options = SetOptions::default();
-    let mut expiry_given = false;
+    let mut expiry = ExpiryArg::None;
     let mut i = 3;
     while i < args.len() {
         let arg = &args[i];
-        if is(arg, "NX") && options.condition == SetCondition::Always {
+        // As Redis: NX and XX exclude each other, each may repeat.
+        if is(arg, "NX") && options.condition != SetCondition::IfExists {
             options.condition = SetCondition::IfMissing;
-        } else if is(arg, "XX") && options.condition == SetCondition::Always {
+        } else if is(arg, "XX") && options.condition != SetCondition::IfMissing {
             options.condition = SetCondition::IfExists;
         } else if is(arg, "GET") {
             options.get = true;
-        } else if is(arg, "KEEPTTL") && !expiry_given {
-            options.expiry = SetExpiry::Keep;
-            expiry_given = true;
-        } else if let Some(at) = expiry_option(args, i, "set")? {
-            if expiry_given {
-                return Err(CommandError::Syntax);
-            }
-            options.expiry = SetExpiry::At(at);
-            expiry_given = true;
-            i += 1;
         } else {
-            return Err(CommandError::Syntax);
+            match expiry.take(args, i, "KEEPTTL")? {
+                0 => return Err(CommandError::Syntax),
+                used => i += used - 1,
+            }
         }
         i += 1;
     }
+    options.expiry = match expiry {
+        ExpiryArg::Keep => SetExpiry::Keep,
+        other => match other.at(args, "set")? {
+            Some(at) => SetExpiry::At(at),
+            None => options.expiry,
+        },
+    };
     let outcome = ctx.server.db.set(&args[1], &args[2], options)?;
     Ok(match (options.get, outcome.written) {
         (true, _) => bulk_or_null(outcome.old),
@@ -111,22 +160,29 @@ fn getdel(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn getex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
-    let expiry = match args.len() {
-        2 => SetExpiry::Keep,
-        3 if is(&args[2], "PERSIST") => SetExpiry::Clear,
-        4 if ["EX", "PX", "EXAT", "PXAT"].iter().any(|o| is(&args[2], o)) => {
+    let mut expiry = ExpiryArg::None;
+    let mut i = 2;
+    while i < args.len() {
+        match expiry.take(args, i, "PERSIST")? {
+            0 => return Err(CommandError::Syntax),
+            used => i += used,
+        }
+    }
+    let expiry = match expiry {
+        ExpiryArg::None => SetExpiry::Keep,
+        ExpiryArg::Persist => SetExpiry::Clear,
+        value => {
             // Redis looks the key up before it reads the expiry value: a missing key
             // is nil whatever the value (`GETEX missing EX 0`), an existing one gets
             // the value's error.
             if ctx.server.db.get(&args[1])?.is_none() {
                 return Ok(Frame::Null);
             }
-            match expiry_option(args, 2, "getex")? {
+            match value.at(args, "getex")? {
                 Some(at) => SetExpiry::At(at),
                 None => return Err(CommandError::Syntax),
             }
         }
-        _ => return Err(CommandError::Syntax),
     };
     Ok(bulk_or_null(ctx.server.db.getex(&args[1], expiry)?))
 }
