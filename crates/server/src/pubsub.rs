@@ -10,7 +10,7 @@
 //! overflowed and its connection is closed, as Redis' `client-output-buffer-limit
 //! pubsub` does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -222,19 +222,65 @@ impl PubSub {
     }
 }
 
+/// Names in the order they were subscribed: UNSUBSCRIBE without names confirms them
+/// in that order (what clients and Kvrocks' tests expect).
+#[derive(Default)]
+struct Names {
+    order: std::collections::BTreeMap<u64, Bytes>,
+    at: HashMap<Bytes, u64>,
+    next: u64,
+}
+
+impl Names {
+    fn contains(&self, name: &Bytes) -> bool {
+        self.at.contains_key(name)
+    }
+
+    fn insert(&mut self, name: Bytes) {
+        if !self.at.contains_key(&name) {
+            self.order.insert(self.next, name.clone());
+            self.at.insert(name, self.next);
+            self.next += 1;
+        }
+    }
+
+    /// False when `name` was not there.
+    fn remove(&mut self, name: &Bytes) -> bool {
+        match self.at.remove(name) {
+            Some(at) => {
+                self.order.remove(&at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.order.values()
+    }
+}
+
 /// One connection's subscriptions, and the queue its messages arrive on (created with
 /// the first subscription).
 #[derive(Default)]
 pub struct Subscriptions {
-    channels: HashSet<Bytes>,
-    patterns: HashSet<Bytes>,
-    shard_channels: HashSet<Bytes>,
+    channels: Names,
+    patterns: Names,
+    shard_channels: Names,
     queue: Option<(mpsc::Sender<Delivery>, mpsc::Receiver<Delivery>)>,
     overflowed: Arc<AtomicBool>,
 }
 
 impl Subscriptions {
-    fn set(&self, kind: Kind) -> &HashSet<Bytes> {
+    fn set(&self, kind: Kind) -> &Names {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
@@ -242,7 +288,7 @@ impl Subscriptions {
         }
     }
 
-    fn set_mut(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
+    fn set_mut(&mut self, kind: Kind) -> &mut Names {
         match kind {
             Kind::Channel => &mut self.channels,
             Kind::Pattern => &mut self.patterns,
@@ -311,7 +357,7 @@ impl Subscriptions {
     /// Leaves every subscription without confirmations (RESET, connection end).
     pub fn clear(&mut self, registry: &PubSub, client: u64) {
         for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
-            for name in std::mem::take(self.set_mut(kind)) {
+            for name in std::mem::take(self.set_mut(kind)).order.into_values() {
                 registry.remove(kind, &name, client);
             }
         }

@@ -259,3 +259,16 @@ fn hello_takes_kvrocks_password_only_auth_and_tells_the_role() {
     let fields = r.cmd(&["HELLO", "2"]).items();
     assert_eq!(fields[11], Reply::bulk("replica"));
 }
+
+#[test]
+fn dbsize_scan_is_accepted_as_in_kvrocks() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    c.cmd(&["SET", "a", "1"]);
+    assert_eq!(c.cmd(&["DBSIZE", "SCAN"]), Reply::ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(1));
+    assert_eq!(
+        c.cmd(&["DBSIZE", "nosuch"]),
+        Reply::err("ERR DBSIZE subcommand only supports scan")
+    );
+}

@@ -371,3 +371,36 @@ fn a_subscriber_that_does_not_read_is_disconnected_not_buffered_forever() {
     }
     assert!(gone, "the stalled subscriber was dropped");
 }
+
+/// UNSUBSCRIBE and PUNSUBSCRIBE without names leave the subscriptions in the order
+/// they were made (Kvrocks' "PUBLISH/SUBSCRIBE after UNSUBSCRIBE without arguments").
+#[test]
+fn unsubscribing_from_all_confirms_in_subscription_order() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    for (subscribe, unsubscribe, names) in [
+        ("SUBSCRIBE", "unsubscribe", ["chan3", "chan1", "chan2"]),
+        ("PSUBSCRIBE", "punsubscribe", ["p3*", "p1*", "p2*"]),
+    ] {
+        let mut args = vec![subscribe];
+        args.extend(names);
+        c.send(&Raw::encode(
+            &args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>(),
+        ));
+        for _ in names {
+            c.read();
+        }
+        c.send(&Raw::encode(&[unsubscribe.to_uppercase().as_bytes()]));
+        for (left, name) in names.iter().enumerate() {
+            assert_eq!(
+                c.read(),
+                Reply::Array(vec![
+                    Reply::bulk(unsubscribe),
+                    Reply::bulk(name),
+                    Reply::Int((names.len() - left - 1) as i64),
+                ]),
+                "{unsubscribe}"
+            );
+        }
+    }
+}

@@ -1137,3 +1137,38 @@ fn a_failover_of_the_source_during_the_fence_keeps_one_writer() {
         "({outcome})"
     );
 }
+
+/// A replica's link to its master is Redis' `master` client: CLIENT KILL TYPE master
+/// (or the master's address) breaks it, and the replica reconnects and continues
+/// without a full copy (Kvrocks' "Kill master client").
+#[test]
+fn client_kill_type_master_breaks_the_link_and_it_continues() {
+    let master = TestServer::start(&[]);
+    let replica = TestServer::start(&[]);
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "TYPE", "master"]), Reply::Int(0));
+    slaveof(&replica, &master);
+    m.cmd(&["SET", "k", "1"]);
+    wait_caught_up(&master, &replica);
+    let partial = info_field(&mut m, "stats", "sync_partial_ok");
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "TYPE", "master"]), Reply::Int(1));
+    wait_until("the replica reconnects", Duration::from_secs(10), || {
+        info_field(&mut m, "stats", "sync_partial_ok") == partial + 1
+    });
+    m.cmd(&["SET", "k", "2"]);
+    wait_caught_up(&master, &replica);
+    assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("2"));
+    let addr = format!("127.0.0.1:{}", master.port);
+    assert_eq!(r.cmd(&["CLIENT", "KILL", &addr]), Reply::ok());
+    wait_until(
+        "the replica reconnects again",
+        Duration::from_secs(10),
+        || info_field(&mut m, "stats", "sync_partial_ok") == partial + 2,
+    );
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), 1);
+    assert_eq!(
+        r.cmd(&["CLIENT", "KILL", "127.0.0.1:1"]),
+        Reply::err("ERR No such client")
+    );
+}

@@ -343,6 +343,7 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 kill_one(ctx, target);
                 Ok(Frame::ok())
             }
+            None if ctx.server.replication.drop_master_link(Some(&addr)) => Ok(Frame::ok()),
             None => Err(CommandError::err("No such client")),
         };
     }
@@ -402,6 +403,16 @@ fn client_kill(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
                 killed += 1;
             }
         }
+    }
+    // A replica's link to its master is Redis' `master` client: killing it makes the
+    // replica reconnect (and continue where it was).
+    if kind == Some("master")
+        && id.is_none()
+        && laddr.is_none()
+        && max_age.is_none()
+        && ctx.server.replication.drop_master_link(addr.as_deref())
+    {
+        killed += 1;
     }
     for client in &clients {
         let matches = id.is_none_or(|id| client.id == id)

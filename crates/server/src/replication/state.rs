@@ -236,6 +236,28 @@ impl Replication {
         self.follower.lock().as_ref().map(|f| f.master.clone())
     }
 
+    /// Breaks this replica's link to its master (CLIENT KILL TYPE master, or the
+    /// master's `host:port` as `addr`): the follower reconnects and continues. False
+    /// when there is no link (or `addr` is not the master's).
+    pub fn drop_master_link(&self, addr: Option<&str>) -> bool {
+        let follower = self.follower.lock();
+        let Some(follower) = follower.as_ref() else {
+            return false;
+        };
+        let (host, port) = &follower.master;
+        if addr.is_some_and(|a| a != format!("{host}:{port}")) {
+            return false;
+        }
+        let socket = follower.socket.lock().take();
+        match socket {
+            Some(socket) => {
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn is_replica(&self) -> bool {
         self.replica.load(Ordering::Acquire)
     }
