@@ -520,8 +520,10 @@ fn copy_snapshot(
     let throttle = Throttle::with_burst(Duration::from_millis(10));
     let pace = sender.pace;
     let mut keys = 0u64;
-    // Members copied since the last command counted (Kvrocks sends 16 per command).
+    // Members of the collection being copied, and which one it is (its key and
+    // version): Kvrocks sends a collection as ⌈members / 16⌉ commands.
     let mut members = 0u64;
+    let mut collection: Vec<u8> = Vec::new();
     for (first, last) in job.slots.ranges() {
         let (start, end) = slot_range_bounds(first, last);
         for cf in Cf::ALL {
@@ -537,8 +539,16 @@ fn copy_snapshot(
                         true
                     }
                     Cf::Members => {
+                        let owner = ferrokv_storage::encoding::decode_member_key(key)
+                            .map_or(0, |m| key.len() - m.member.len());
+                        if key[..owner] != collection[..] {
+                            collection.clear();
+                            collection.extend_from_slice(&key[..owner]);
+                            members = 0;
+                        }
                         members += 1;
-                        members.is_multiple_of(ITEMS_PER_COMMAND)
+                        // The first 16 go with the key's own command (its metadata).
+                        members > 1 && (members - 1).is_multiple_of(ITEMS_PER_COMMAND)
                     }
                     // The score index comes with the members (ZADD carries both).
                     Cf::Scores => false,

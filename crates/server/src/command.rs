@@ -215,9 +215,14 @@ impl CommandTable {
                 .remove(name.to_ascii_lowercase().as_str())
                 .ok_or_else(|| format!("rename-command: no such command '{name}'"))?;
             if !new_name.is_empty() {
+                let lower = new_name.to_ascii_lowercase();
+                if by_name.contains_key(lower.as_str()) {
+                    return Err(format!(
+                        "rename-command: target command name '{new_name}' already exists"
+                    ));
+                }
                 // Start-up configuration, a handful of names: leaked once.
-                let new_name: &'static str =
-                    Box::leak(new_name.to_ascii_lowercase().into_boxed_str());
+                let new_name: &'static str = Box::leak(lower.into_boxed_str());
                 by_name.insert(new_name, spec);
             }
         }

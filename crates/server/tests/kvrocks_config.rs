@@ -143,6 +143,10 @@ fn rename_command_errors_stop_the_start_with_one_line() {
         ("rename-command NOSUCH X", "no such command 'NOSUCH'"),
         ("rename-command KEYS", "option 'rename-command'"),
         ("rename-command KEYS A B", "option 'rename-command'"),
+        (
+            "rename-command GET set",
+            "target command name 'set' already exists",
+        ),
     ] {
         let conf = dir.path().join("bad.conf");
         std::fs::write(&conf, format!("{line}\n")).unwrap();

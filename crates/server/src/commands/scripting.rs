@@ -186,7 +186,7 @@ fn numkeys(args: &[Bytes], bad: Option<&str>) -> Result<usize, CommandError> {
 
 /// The exec gate, exclusively (unless EXEC already holds it). While another script
 /// holds it past `busy-script-time`, the caller gets BUSY instead of waiting.
-fn exclusive_gate<'a>(
+pub(crate) fn exclusive_gate<'a>(
     ctx: &Context<'_>,
     server: &'a Server,
 ) -> Result<Option<RwLockWriteGuard<'a, ()>>, CommandError> {
@@ -235,9 +235,17 @@ pub fn shared_gate<'a>(
 /// What Redis still serves while a script is busy: SCRIPT KILL, FUNCTION KILL,
 /// SHUTDOWN NOSAVE.
 fn allowed_while_busy(args: &[Bytes]) -> bool {
-    match args {
-        [name, sub] if is(name, "SCRIPT") || is(name, "FUNCTION") => is(sub, "KILL"),
-        [name, rest @ ..] if is(name, "SHUTDOWN") => rest.iter().any(|a| is(a, "NOSAVE")),
+    // By the table, not the name sent: the command may be renamed (rename-command).
+    let Some(name) = args
+        .first()
+        .and_then(|n| super::TABLE.get(n))
+        .map(|s| s.name)
+    else {
+        return false;
+    };
+    match (name, &args[1..]) {
+        ("script" | "function", [sub]) => is(sub, "KILL"),
+        ("shutdown", rest) => rest.iter().any(|a| is(a, "NOSAVE")),
         _ => false,
     }
 }

@@ -54,7 +54,11 @@ fn config(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             for (name, new_name) in &config.renamed_commands {
                 pairs.push((
                     Frame::bulk_from_str(crate::config::RENAME_COMMAND),
-                    Frame::bulk(format!("{name} {new_name}")),
+                    Frame::bulk(if new_name.is_empty() {
+                        format!("{name} \"\"")
+                    } else {
+                        format!("{name} {new_name}")
+                    }),
                 ));
             }
         }
@@ -462,8 +466,9 @@ fn debug(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         let seconds = super::float_arg(&args[2])?;
         if seconds > 0.0 {
             let duration = Duration::from_secs_f64(seconds.min(1e6));
-            // Inside EXEC the gate is held already.
-            let _gate = (!ctx.in_exec).then(|| ctx.server.exec_gate.write());
+            let server = ctx.server.clone();
+            // BUSY while a script holds the gate; inside EXEC it is held already.
+            let _gate = super::scripting::exclusive_gate(ctx, &server)?;
             std::thread::sleep(duration);
         }
         return Ok(Frame::ok());

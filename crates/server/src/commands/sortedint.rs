@@ -12,8 +12,9 @@ use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
 
-/// An unsigned 64-bit integer argument, the whole range (Kvrocks' `ParseInt<uint64_t>`):
-/// decimal digits only.
+/// An unsigned 64-bit integer argument, the whole range: decimal digits only, no sign
+/// and no leading zero (stricter than Kvrocks' `strtoull`, which takes `-1` as
+/// 2^64-1 and `+5` or `007` as numbers).
 fn full_u64(arg: &[u8]) -> Option<u64> {
     if arg.is_empty() || !arg.iter().all(u8::is_ascii_digit) || (arg.len() > 1 && arg[0] == b'0') {
         return None;

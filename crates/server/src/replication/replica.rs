@@ -164,7 +164,17 @@ fn session(
     // Every command that passed the replica check while this node was still a master
     // has finished once the exclusive gate is had: its write is in the sequence sent
     // below (and makes the master refuse to continue, as it should).
-    drop(server.exec_gate.write());
+    // Waited for in steps: a role change (SLAVEOF, SETNODES) runs under the shared
+    // gate and joins this thread after setting `stop`.
+    while server
+        .exec_gate
+        .try_write_for(Duration::from_millis(10))
+        .is_none()
+    {
+        if stop.load(Ordering::Acquire) {
+            return Err(FollowError::Stopped);
+        }
+    }
     loop {
         if stop.load(Ordering::Acquire) {
             return Err(FollowError::Stopped);

@@ -245,10 +245,16 @@ impl Replication {
             return false;
         };
         let (host, port) = &follower.master;
-        if addr.is_some_and(|a| a != format!("{host}:{port}")) {
+        let mut socket_slot = follower.socket.lock();
+        // The address as configured, or the one the link is connected to (Redis
+        // compares the master client's ip:port).
+        let peer = socket_slot.as_ref().and_then(|s| s.peer_addr().ok());
+        if addr.is_some_and(|a| {
+            a != format!("{host}:{port}") && peer.is_none_or(|p| p.to_string() != a)
+        }) {
             return false;
         }
-        let socket = follower.socket.lock().take();
+        let socket = socket_slot.take();
         match socket {
             Some(socket) => {
                 let _ = socket.shutdown(std::net::Shutdown::Both);
