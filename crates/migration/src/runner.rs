@@ -532,12 +532,16 @@ fn copy_snapshot(
             while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
                 batch.put(cf, key, value);
                 let mut full = batch.size_in_bytes() as u64 >= pace.batch_bytes();
+                let commands_per_sec = pace.commands_per_sec.load(Ordering::Relaxed);
                 let command = match cf {
                     Cf::Metadata => {
                         keys += 1;
                         job.keys_sent.fetch_add(1, Ordering::Relaxed);
                         true
                     }
+                    // Without a limit the members are not counted (a 10-million-member
+                    // hash would pay for nothing).
+                    Cf::Members if commands_per_sec == 0 => false,
                     Cf::Members => {
                         let owner = ferrokv_storage::encoding::decode_member_key(key)
                             .map_or(0, |m| key.len() - m.member.len());
@@ -553,15 +557,12 @@ fn copy_snapshot(
                     // The score index comes with the members (ZADD carries both).
                     Cf::Scores => false,
                 };
-                if command {
-                    let commands_per_sec = pace.commands_per_sec.load(Ordering::Relaxed);
-                    if !throttle.try_acquire(1, commands_per_sec) {
-                        // Throttled: what is ready goes now, so the copy streams.
-                        sender.send_snapshot(&batch)?;
-                        batch.clear();
-                        full = false;
-                        throttle.acquire(1, commands_per_sec);
-                    }
+                if command && !throttle.try_acquire(1, commands_per_sec) {
+                    // Throttled: what is ready goes now, so the copy streams.
+                    sender.send_snapshot(&batch)?;
+                    batch.clear();
+                    full = false;
+                    throttle.acquire(1, commands_per_sec);
                 }
                 if full {
                     sender.send_snapshot(&batch)?;
