@@ -103,6 +103,33 @@ impl Database {
         batch.delete(Cf::Members, member_key(key, version, member));
     }
 
+    /// Adds the distinct `members` (empty values) that are not there yet to the
+    /// collection `key` of type `kind`, created if missing (SADD, SIADD; the caller
+    /// holds the key's lock); returns how many were new. Nothing new: nothing written.
+    pub(crate) fn add_plain_members(
+        &self,
+        key: &[u8],
+        kind: DataType,
+        members: &[&[u8]],
+    ) -> Result<u64> {
+        let mut meta = self.collection_or_new(key, kind)?;
+        let mut batch = self.storage.batch();
+        let mut added = 0;
+        let mut seen = std::collections::HashSet::new();
+        for member in members {
+            if seen.insert(*member) && self.member(key, meta.version, member)?.is_none() {
+                self.put_member(&mut batch, key, meta.version, member, b"");
+                added += 1;
+            }
+        }
+        if added > 0 {
+            meta.size += added;
+            self.put_collection(&mut batch, key, &meta);
+            self.storage.write(batch)?;
+        }
+        Ok(added)
+    }
+
     /// Deletes the distinct `members` of the collection `key` of type `kind` that exist
     /// (HDEL, SREM, ZREM; the caller holds the key's lock); returns how many existed.
     /// `remove(batch, version, member)` adds a member's deletion to the batch if it

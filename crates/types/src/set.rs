@@ -30,22 +30,7 @@ impl Database {
     /// SADD: returns how many elements were new.
     pub fn sadd(&self, key: &[u8], members: &[&[u8]]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
-        let mut meta = self.collection_or_new(key, DataType::Set)?;
-        let mut batch = self.storage.batch();
-        let mut added = 0;
-        let mut seen = std::collections::HashSet::new();
-        for member in members {
-            if seen.insert(*member) && self.member(key, meta.version, member)?.is_none() {
-                self.put_member(&mut batch, key, meta.version, member, b"");
-                added += 1;
-            }
-        }
-        if added > 0 {
-            meta.size += added;
-            self.put_collection(&mut batch, key, &meta);
-            self.storage.write(batch)?;
-        }
-        Ok(added)
+        self.add_plain_members(key, DataType::Set, members)
     }
 
     /// SREM: returns how many elements existed.

@@ -48,23 +48,9 @@ impl Database {
     /// SIADD: returns how many integers were new.
     pub fn siadd(&self, key: &[u8], ids: &[u64]) -> Result<u64> {
         let _guard = self.locks.lock_one(key);
-        let mut meta = self.collection_or_new(key, DataType::SortedInt)?;
-        let mut batch = self.storage.batch();
-        let mut added = 0;
-        let mut seen = std::collections::HashSet::new();
-        for &id in ids {
-            let member = member_of(id);
-            if seen.insert(id) && self.member(key, meta.version, &member)?.is_none() {
-                self.put_member(&mut batch, key, meta.version, &member, b"");
-                added += 1;
-            }
-        }
-        if added > 0 {
-            meta.size += added;
-            self.put_collection(&mut batch, key, &meta);
-            self.storage.write(batch)?;
-        }
-        Ok(added)
+        let members: Vec<[u8; 8]> = ids.iter().map(|&id| member_of(id)).collect();
+        let members: Vec<&[u8]> = members.iter().map(|m| m.as_slice()).collect();
+        self.add_plain_members(key, DataType::SortedInt, &members)
     }
 
     /// SIREM: returns how many integers were there.
@@ -108,9 +94,6 @@ impl Database {
         limit: u64,
         reverse: bool,
     ) -> Result<Vec<u64>> {
-        let Some(meta) = self.collection(key, DataType::SortedInt)? else {
-            return Ok(Vec::new());
-        };
         let start = if reverse && cursor == 0 {
             u64::MAX
         } else {
@@ -118,64 +101,64 @@ impl Database {
         };
         let mut out = Vec::new();
         let mut position = 0u64;
-        self.scan_members(
-            Cf::Members,
-            key,
-            meta.version,
-            &member_of(start),
-            reverse,
-            |member, _| {
-                let Some(id) = id_of(member) else {
-                    return true;
-                };
-                if id == cursor {
-                    return true;
-                }
-                position += 1;
-                if position <= offset {
-                    return true;
-                }
-                out.push(id);
-                limit == 0 || (out.len() as u64) < limit
-            },
-        )?;
+        self.walk_ints(key, start, reverse, |id| {
+            if id == cursor {
+                return true;
+            }
+            position += 1;
+            if position <= offset {
+                return true;
+            }
+            out.push(id);
+            limit == 0 || (out.len() as u64) < limit
+        })?;
         Ok(out)
     }
 
     /// SIRANGEBYVALUE / SIREVRANGEBYVALUE (`reverse`, from `max` down).
     pub fn sirange_by_value(&self, key: &[u8], range: IntRange, reverse: bool) -> Result<Vec<u64>> {
-        let Some(meta) = self.collection(key, DataType::SortedInt)? else {
-            return Ok(Vec::new());
-        };
         let start = if reverse { range.max } else { range.min };
         let mut out = Vec::new();
         let mut skipped = 0i64;
+        self.walk_ints(key, start, reverse, |id| {
+            if !range.contains(id) {
+                // Past the far end: done; at the near end (an exclusive bound): on.
+                return if reverse {
+                    id >= range.max
+                } else {
+                    id <= range.min
+                };
+            }
+            if skipped < range.offset {
+                skipped += 1;
+                return true;
+            }
+            out.push(id);
+            range.count <= 0 || (out.len() as i64) < range.count
+        })?;
+        Ok(out)
+    }
+
+    /// Visits the integers of `key` in order (or reverse) from `start` (at or after
+    /// it, or at or before it in reverse) until `visit` returns false; a missing key
+    /// has none.
+    fn walk_ints(
+        &self,
+        key: &[u8],
+        start: u64,
+        reverse: bool,
+        mut visit: impl FnMut(u64) -> bool,
+    ) -> Result<()> {
+        let Some(meta) = self.collection(key, DataType::SortedInt)? else {
+            return Ok(());
+        };
         self.scan_members(
             Cf::Members,
             key,
             meta.version,
             &member_of(start),
             reverse,
-            |member, _| {
-                let Some(id) = id_of(member) else {
-                    return true;
-                };
-                if !range.contains(id) {
-                    // Past the far end: done; at the near end (an exclusive bound): on.
-                    return if reverse {
-                        id >= range.max
-                    } else {
-                        id <= range.min
-                    };
-                }
-                if skipped < range.offset {
-                    skipped += 1;
-                    return true;
-                }
-                out.push(id);
-                range.count <= 0 || (out.len() as i64) < range.count
-            },
-        )?;
-        Ok(out)
+            |member, _| id_of(member).is_none_or(&mut visit),
+        )
     }
 }
