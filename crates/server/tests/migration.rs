@@ -653,25 +653,45 @@ fn finished_jobs_are_listed_after_a_restart() {
     assert_eq!(status_field(&status, "destination"), Reply::bulk(DST));
 }
 
+/// Migrates `slot` at `migrate-speed` `speed`: still running after `running_at`,
+/// done no sooner than `at_least` (`what` names the load in the message).
+fn migrate_slowly(
+    s: &mut Raw,
+    slot: &str,
+    speed: &str,
+    running_at: Duration,
+    at_least: Duration,
+    what: &str,
+) {
+    s.cmd(&["CONFIG", "SET", "migrate-speed", speed]);
+    let start = Instant::now();
+    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", slot, DST]), Reply::ok());
+    std::thread::sleep(running_at);
+    assert!(s
+        .cmd(&["CLUSTER", "INFO"])
+        .text()
+        .contains("migrating_state: start\r\n"));
+    wait_for_state(s, "success");
+    assert!(
+        start.elapsed() >= at_least,
+        "{what} at {speed}/s: {:?}",
+        start.elapsed()
+    );
+}
+
 #[test]
 fn kvrocks_migrate_speed_slows_the_copy() {
     let pair = Pair::start();
     let mut s = pair.src.raw();
     let tag = key_in_slot(&mut s, 1000, "t");
     fill_slot(&pair.src, &tag, 300, 10);
-    s.cmd(&["CONFIG", "SET", "migrate-speed", "500"]);
-    let start = Instant::now();
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "1000", DST]), Reply::ok());
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(s
-        .cmd(&["CLUSTER", "INFO"])
-        .text()
-        .contains("migrating_state: start\r\n"));
-    wait_for_state(&mut s, "success");
-    assert!(
-        start.elapsed() >= Duration::from_millis(550),
-        "300 keys at 500/s: {:?}",
-        start.elapsed()
+    migrate_slowly(
+        &mut s,
+        "1000",
+        "500",
+        Duration::from_millis(200),
+        Duration::from_millis(550),
+        "300 keys",
     );
 
     // One collection counts one command per 16 members, as Kvrocks' migration sends
@@ -681,19 +701,13 @@ fn kvrocks_migrate_speed_slows_the_copy() {
     let mut lpush = vec!["LPUSH", list.as_str()];
     lpush.extend(elements.iter().map(String::as_str));
     assert_eq!(s.cmd(&lpush), Reply::Int(1000));
-    s.cmd(&["CONFIG", "SET", "migrate-speed", "32"]);
-    let start = Instant::now();
-    assert_eq!(s.cmd(&["CLUSTERX", "MIGRATE", "1001", DST]), Reply::ok());
-    std::thread::sleep(Duration::from_millis(1000));
-    assert!(s
-        .cmd(&["CLUSTER", "INFO"])
-        .text()
-        .contains("migrating_state: start\r\n"));
-    wait_for_state(&mut s, "success");
-    assert!(
-        start.elapsed() >= Duration::from_millis(1500),
-        "63 commands at 32/s: {:?}",
-        start.elapsed()
+    migrate_slowly(
+        &mut s,
+        "1001",
+        "32",
+        Duration::from_millis(1000),
+        Duration::from_millis(1500),
+        "63 commands",
     );
     assert_eq!(pair.dst.raw().cmd(&["LLEN", &list]), Reply::Int(1000));
 }
