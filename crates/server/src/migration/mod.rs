@@ -81,7 +81,8 @@ pub(super) fn save_job_log(server: &Server) {
     }
     // In the write stream too: a replica promoted after a job shows how it ended (the
     // controller reads `migrating_state: success` from the shard's master).
-    if !server.replication.is_replica() && !server.db.storage().replica_mode() {
+    // Replica mode covers a replica, and a node restarting as one.
+    if !server.db.storage().replica_mode() {
         if let Err(e) = server
             .db
             .storage()

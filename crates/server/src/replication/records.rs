@@ -25,9 +25,10 @@ pub fn install_sink(server: &Arc<Server>) {
         let Some(server) = weak.upgrade() else {
             return;
         };
-        // A replica writes nothing: its records come from its master (replica mode is
-        // on from the start of a node that restarts as one, before its role is set).
-        if server.replication.is_replica() || server.db.storage().replica_mode() {
+        // A replica writes nothing: its records come from its master. Replica mode is
+        // on whenever the node is a replica, and already from the start of a node that
+        // restarts as one, before its role is set.
+        if server.db.storage().replica_mode() {
             return;
         }
         let storage = server.db.storage();
