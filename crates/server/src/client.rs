@@ -45,6 +45,9 @@ pub struct ClientInfo {
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib_name: Mutex<Option<String>>,
     pub lib_ver: Mutex<Option<String>>,
+    /// The worker thread serving the connection now (CLIENT LIST `io-thread`, the
+    /// field Valkey 8 and Redis 8 show; a connection may move, see workers.rs).
+    pub worker: AtomicU64,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -100,7 +103,7 @@ impl ClientInfo {
         let multi_mem = load(&self.multi_mem);
         let tot_mem = rbs + load(&self.obuf) + multi_mem;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} io-thread={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -124,6 +127,7 @@ impl ClientInfo {
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock().as_deref().unwrap_or_default(),
             self.lib_ver.lock().as_deref().unwrap_or_default(),
+            load(&self.worker),
         )
     }
 
@@ -174,6 +178,7 @@ impl ClientRegistry {
             obuf: AtomicU64::new(0),
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
+            worker: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });

@@ -10,12 +10,13 @@ use bytes::{Bytes, BytesMut};
 use ferrokv_protocol::{Frame, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::blocking::{BlockSpec, OnTimeout, Wake};
 use crate::client::{Action, Client};
 use crate::dispatch::{self, Batchable};
 use crate::server::Server;
+use crate::workers::Placement;
 
 /// Replies are flushed when this much is pending even if more requests are buffered,
 /// so a huge pipeline does not grow the output buffer without bound.
@@ -56,49 +57,147 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
         i64::from(std::os::fd::AsRawFd::as_raw_fd(&socket)),
         Ordering::Relaxed,
     );
-    let mut client = Client::new(info.clone(), requirepass_empty);
     debug!("client {} connected from {addr}", info.id);
-    let reason = session(&server, &mut client, &mut socket, max_bulk, timeout_secs).await;
-    debug!("client {} closed: {reason}", info.id);
-    if let Some(Action::Replicate(handoff)) =
-        client.action.take_if(|a| matches!(a, Action::Replicate(_)))
-    {
-        server.clients.unregister(info.id);
-        crate::replication::master::spawn(server.clone(), socket, handoff, addr.ip().to_string());
-        return;
-    }
+    let conn = Conn {
+        client: Client::new(info, requirepass_empty),
+        parser: RequestParser::new(max_bulk),
+        input: BytesMut::with_capacity(4 * 1024),
+        placement: Placement::default(),
+        last_write_key: None,
+        addr,
+        timeout_secs,
+    };
+    drive(server, socket, conn).await
+}
+
+/// What a connection carries when it moves to another worker between two requests
+/// (workers.rs): its client state, its unparsed input, what it did lately.
+struct Conn {
+    client: Client,
+    parser: RequestParser,
+    input: BytesMut,
+    placement: Placement,
+    /// A key of its latest write: a writer moves to the write worker of that key.
+    last_write_key: Option<Bytes>,
+    addr: SocketAddr,
+    timeout_secs: u64,
+}
+
+/// How a session ended.
+enum End {
+    Closed(&'static str),
+    /// To move to worker `.0`.
+    Move(usize),
+}
+
+/// Serves the connection on the calling worker until it closes or moves.
+fn drive(
+    server: Arc<Server>,
+    mut socket: TcpStream,
+    mut conn: Conn,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let workers = server.workers.get().cloned();
+        let here = crate::workers::current();
+        if let (Some(workers), Some(here)) = (&workers, here) {
+            workers.arrive(here);
+            conn.client
+                .info
+                .worker
+                .store(here as u64, Ordering::Relaxed);
+        }
+        let end = session(&server, &mut conn, &mut socket).await;
+        if let (Some(workers), Some(here)) = (&workers, here) {
+            workers.leave(here);
+        }
+        let reason = match end {
+            End::Closed(reason) => reason,
+            End::Move(to) => {
+                let Some(workers) = workers else {
+                    return close(&server, conn.client);
+                };
+                // Taken off this worker's reactor; the new worker registers it with its own.
+                match socket.into_std() {
+                    Ok(socket) => {
+                        let addr = conn.addr;
+                        workers.handle(to).spawn(async move {
+                            match TcpStream::from_std(socket) {
+                                Ok(socket) => drive(server, socket, conn).await,
+                                Err(e) => {
+                                    warn!("a worker cannot take the connection from {addr}: {e}");
+                                    close(&server, conn.client);
+                                }
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        warn!("cannot move the connection from {}: {e}", conn.addr);
+                        close(&server, conn.client);
+                    }
+                }
+                return;
+            }
+        };
+        let mut client = conn.client;
+        debug!("client {} closed: {reason}", client.id());
+        if let Some(Action::Replicate(handoff)) =
+            client.action.take_if(|a| matches!(a, Action::Replicate(_)))
+        {
+            server.clients.unregister(client.id());
+            crate::replication::master::spawn(
+                server.clone(),
+                socket,
+                handoff,
+                conn.addr.ip().to_string(),
+            );
+            return;
+        }
+        close(&server, client);
+    })
+}
+
+/// Forgets a connection that is gone.
+fn close(server: &Arc<Server>, mut client: Client) {
     server.watches.unwatch(client.id(), &client.watched);
     let id = client.id();
     client.pubsub.clear(&server.pubsub, id);
     if let Some(slots) = client.importing.take() {
         // The source went away before committing: drop what it sent.
-        crate::migration::import::link_closed(&server, &slots);
+        crate::migration::import::link_closed(server, &slots);
     }
-    server.clients.unregister(info.id);
+    server.clients.unregister(id);
     if matches!(client.action, Some(Action::Shutdown)) {
         server.request_shutdown();
     }
 }
 
-async fn session(
-    server: &Arc<Server>,
-    client: &mut Client,
-    socket: &mut TcpStream,
-    max_bulk: usize,
-    timeout_secs: u64,
-) -> &'static str {
-    let mut parser = RequestParser::new(max_bulk);
-    let mut input = BytesMut::with_capacity(4 * 1024);
+async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) -> End {
+    let Conn {
+        client,
+        parser,
+        input,
+        placement,
+        last_write_key,
+        timeout_secs,
+        ..
+    } = conn;
     let mut output = BytesMut::with_capacity(4 * 1024);
     let info = client.info.clone();
-    let idle_limit = (timeout_secs > 0).then(|| Duration::from_secs(timeout_secs));
+    let idle_limit = (*timeout_secs > 0).then(|| Duration::from_secs(*timeout_secs));
+    // Where this connection may move (nowhere with one worker, or on a thread that is
+    // not a worker).
+    let placing = server
+        .workers
+        .get()
+        .filter(|w| w.count() > 1)
+        .zip(crate::workers::current());
     // Consecutive GETs, or consecutive mergeable writes (`Batchable`), of a pipeline,
     // served together when the run ends.
     let mut run: Vec<Vec<Bytes>> = Vec::new();
     let mut run_kind = None;
     loop {
         loop {
-            let parsed = parser.parse(&mut input);
+            let parsed = parser.parse(input);
             let next_kind = match &parsed {
                 // A subscribed connection's commands are checked one by one, and so are
                 // all commands while CLIENT PAUSE is in force.
@@ -112,6 +211,18 @@ async fn session(
                 }
                 _ => None,
             };
+            if placing.is_some() {
+                if let Ok(Some(args)) = &parsed {
+                    let write = match next_kind {
+                        Some(kind) => kind == Batchable::Write,
+                        None => is_write(args),
+                    };
+                    placement.note(write);
+                    if write && placement.mostly_writes() {
+                        *last_write_key = args.get(1).cloned();
+                    }
+                }
+            }
             if !run.is_empty() && (next_kind != run_kind || run.len() >= MAX_RUN) {
                 if let Some(kind) = run_kind {
                     match dispatch::execute_run(server, client, kind, &run) {
@@ -126,10 +237,10 @@ async fn session(
                         None => {
                             for args in run.drain(..) {
                                 if let Err(reason) =
-                                    serve_one(server, client, socket, &mut input, &mut output, args)
+                                    serve_one(server, client, socket, input, &mut output, args)
                                         .await
                                 {
-                                    return reason;
+                                    return End::Closed(reason);
                                 }
                             }
                         }
@@ -149,18 +260,16 @@ async fn session(
                     Frame::from(crate::error::CommandError::err(e))
                         .encode(client.protocol, &mut output);
                     let _ = send(server, socket, &output).await;
-                    return "protocol error";
+                    return End::Closed("protocol error");
                 }
             };
-            if let Err(reason) =
-                serve_one(server, client, socket, &mut input, &mut output, args).await
-            {
-                return reason;
+            if let Err(reason) = serve_one(server, client, socket, input, &mut output, args).await {
+                return End::Closed(reason);
             }
         }
         if !output.is_empty() {
             if !send(server, socket, &output).await {
-                return "write failed";
+                return End::Closed("write failed");
             }
             output.clear();
         }
@@ -169,32 +278,40 @@ async fn session(
             output = BytesMut::with_capacity(4 * 1024);
         }
         if input.is_empty() && input.capacity() > SHRINK_ABOVE {
-            input = BytesMut::with_capacity(4 * 1024);
+            *input = BytesMut::with_capacity(4 * 1024);
         }
         if info.is_killed() {
-            return "killed";
+            return End::Closed("killed");
+        }
+        // Every request read so far is answered: the moment to change workers.
+        if let Some((workers, here)) = placing {
+            let key = last_write_key.as_deref().unwrap_or_default();
+            if let Some(to) = workers.destination(here, placement, key) {
+                placement.reset();
+                return End::Move(to);
+            }
         }
         let read = async {
             match idle_limit {
-                Some(limit) => tokio::time::timeout(limit, socket.read_buf(&mut input))
+                Some(limit) => tokio::time::timeout(limit, socket.read_buf(input))
                     .await
                     .unwrap_or(Ok(0)),
-                None => socket.read_buf(&mut input).await,
+                None => socket.read_buf(input).await,
             }
         };
         tokio::select! {
             result = read => match result {
-                Ok(0) | Err(_) => return "connection closed",
+                Ok(0) | Err(_) => return End::Closed("connection closed"),
                 Ok(n) => {
                     info.last_active_ms.store(ferrokv_types::now_ms(), Ordering::Relaxed);
                     server.metrics.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     info.note_buffers(input.len(), input.capacity(), output.capacity());
                 }
             },
-            _ = info.killed() => return "killed",
+            _ = info.killed() => return End::Closed("killed"),
             line = crate::metrics::next_monitor_line(&mut client.monitor) => {
                 if !send(server, socket, &line).await {
-                    return "write failed";
+                    return End::Closed("write failed");
                 }
             }
             Some(delivery) = client.pubsub.next() => {
@@ -204,11 +321,18 @@ async fn session(
                 write_messages(client, &mut output);
                 client.publish_state();
                 if client.pubsub.overflowed() {
-                    return "pubsub queue overflow";
+                    return End::Closed("pubsub queue overflow");
                 }
             }
         }
     }
+}
+
+/// Whether a request not served in a run is a write (for [`Placement`]).
+fn is_write(args: &[Bytes]) -> bool {
+    args.first()
+        .and_then(|name| crate::commands::TABLE.get(name))
+        .is_some_and(|spec| spec.has(crate::command::flags::WRITE))
 }
 
 /// Serves one request that is not part of a run: CLIENT PAUSE, execution, a block or

@@ -123,6 +123,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         run_id: random_hex(40),
         local_addr,
         shutdown_tx,
+        workers: std::sync::OnceLock::new(),
     });
     server
         .notify
@@ -136,15 +137,13 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     write_port_file(&server.config.read(), port)?;
 
     let workers = {
-        let count = match server.config.read().workers {
-            // One core is left to RocksDB's background work and the accept thread.
-            0 => {
-                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-            }
-            n => n,
+        let (count, writers) = {
+            let config = server.config.read();
+            crate::workers::sizes(config.workers, config.write_workers)
         };
-        Arc::new(crate::workers::Workers::start(count)?)
+        Arc::new(crate::workers::Workers::start(count, writers)?)
     };
+    let _ = server.workers.set(workers.clone());
     server
         .db
         .storage()
@@ -194,9 +193,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     crate::replication::stop(&server);
-    if let Ok(workers) = Arc::try_unwrap(workers) {
-        workers.stop();
-    }
+    workers.stop();
     if let Err(e) = server.db.flush() {
         error!("flushing the database at shutdown failed: {e}");
     }
@@ -250,7 +247,8 @@ async fn accept_loop(
             }
         };
         let server = server.clone();
-        workers.next().spawn(async move {
+        let worker = workers.next();
+        workers.handle(worker).spawn(async move {
             match tokio::net::TcpStream::from_std(socket) {
                 Ok(socket) => crate::connection::serve(server, socket, addr).await,
                 Err(e) => warn!("a worker cannot take the connection from {addr}: {e}"),

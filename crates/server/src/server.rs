@@ -95,6 +95,8 @@ pub struct Server {
     pub run_id: String,
     pub local_addr: SocketAddr,
     pub(crate) shutdown_tx: watch::Sender<bool>,
+    /// The connection threads, once started.
+    pub workers: std::sync::OnceLock<std::sync::Arc<crate::workers::Workers>>,
 }
 
 impl Server {
