@@ -186,9 +186,11 @@ fn section(server: &Server, name: &str, out: &mut String) {
         ),
         "rocksdb" => {
             let storage = server.db.storage();
+            let [flushes, flush_pending, compaction_pending, compactions] =
+                storage.background_work();
             write!(
                 out,
-                "# RocksDB\r\nestimate_keys_metadata:{}\r\nestimate_keys_members:{}\r\nestimate_keys_scores:{}\r\nlive_sst_bytes:{}\r\nmemtable_bytes:{}\r\nlatest_sequence:{}\r\ncompactions_requested:{}\r\nimported_sst_files:{}\r\n",
+                "# RocksDB\r\nestimate_keys_metadata:{}\r\nestimate_keys_members:{}\r\nestimate_keys_scores:{}\r\nlive_sst_bytes:{}\r\nmemtable_bytes:{}\r\nlatest_sequence:{}\r\ncompactions_requested:{}\r\nimported_sst_files:{}\r\nnum_running_flushes:{}\r\nmemtable_flush_pending:{}\r\ncompaction_pending:{}\r\nnum_running_compactions:{}\r\n",
                 storage.estimate_keys(ferrokv_storage::Cf::Metadata),
                 storage.estimate_keys(ferrokv_storage::Cf::Members),
                 storage.estimate_keys(ferrokv_storage::Cf::Scores),
@@ -197,6 +199,10 @@ fn section(server: &Server, name: &str, out: &mut String) {
                 storage.latest_sequence(),
                 stats.compactions.load(Ordering::Relaxed),
                 stats.imported_sst_files.load(Ordering::Relaxed),
+                flushes,
+                flush_pending,
+                compaction_pending,
+                compactions,
             )
         }
         _ => Ok(()),

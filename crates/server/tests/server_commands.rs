@@ -323,3 +323,44 @@ fn idle_clients_are_closed_after_timeout() {
         "an active one is not"
     );
 }
+
+/// Kvrocks' INFO rocksdb fields of RocksDB's background work: flushes and compactions
+/// show while they run, and all four are 0 once the node is quiet.
+#[test]
+fn info_rocksdb_shows_background_work_until_it_settles() {
+    let server = TestServer::start(&["--rocksdb.write_buffer_size", "1"]);
+    let mut c = server.raw();
+    let value = "v".repeat(1000);
+    let mut pipeline = Vec::new();
+    for i in 0..5000 {
+        pipeline.extend(Raw::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            value.as_bytes(),
+        ]));
+    }
+    c.send(&pipeline);
+    for _ in 0..5000 {
+        assert_eq!(c.read(), Reply::ok());
+    }
+    assert_eq!(c.cmd(&["COMPACT"]), Reply::ok());
+    let fields = [
+        "num_running_flushes",
+        "memtable_flush_pending",
+        "compaction_pending",
+        "num_running_compactions",
+    ];
+    let busy = |c: &mut Raw| -> i64 {
+        fields
+            .iter()
+            .map(|f| common::info_field(c, "rocksdb", f))
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while busy(&mut c) > 0 {
+        assert!(Instant::now() < deadline, "background work never settled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // 5 MB through 1 MB memtables: flushed, so live in SST files.
+    assert!(common::info_field(&mut c, "rocksdb", "live_sst_bytes") > 1_000_000);
+}

@@ -597,6 +597,30 @@ impl Storage {
         )
     }
 
+    /// RocksDB's background work now, as Kvrocks' INFO rocksdb shows it (src/server/
+    /// server.cc): `[running flushes, memtables waiting for a flush (families with one),
+    /// families waiting for a compaction, running compactions]`.
+    pub fn background_work(&self) -> [u64; 4] {
+        let db = self.db();
+        let whole = |name: &str| db.property_int_value(name).ok().flatten().unwrap_or(0);
+        let per_family = |name: &str| -> u64 {
+            Cf::ALL
+                .iter()
+                .filter_map(|cf| {
+                    db.property_int_value_cf(handle(&db, *cf), name)
+                        .ok()
+                        .flatten()
+                })
+                .sum()
+        };
+        [
+            whole("rocksdb.num-running-flushes"),
+            per_family("rocksdb.mem-table-flush-pending"),
+            per_family("rocksdb.compaction-pending"),
+            whole("rocksdb.num-running-compactions"),
+        ]
+    }
+
     /// Approximate memory held by memtables.
     pub fn memtable_bytes(&self) -> u64 {
         let db = self.db();
