@@ -29,6 +29,9 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 /// operation.
 const MAX_RUN: usize = 256;
 
+/// Longest first argument taken as the key a writer moves by (workers.rs).
+const MAX_PLACEMENT_KEY: usize = 512;
+
 pub async fn serve(server: Arc<Server>, socket: TcpStream, addr: SocketAddr) {
     let _ = socket.set_nodelay(true);
     let local = socket.local_addr().unwrap_or(server.local_addr);
@@ -99,17 +102,19 @@ fn drive(
     Box::pin(async move {
         let workers = server.workers.get().cloned();
         let here = crate::workers::current();
-        if let (Some(workers), Some(here)) = (&workers, here) {
-            workers.arrive(here);
+        // Counted while the session runs, however it ends (a panicking command too).
+        let stay = workers
+            .as_ref()
+            .zip(here)
+            .map(|(workers, here)| workers.stay(here));
+        if let Some(here) = here {
             conn.client
                 .info
                 .worker
                 .store(here as u64, Ordering::Relaxed);
         }
         let end = session(&server, &mut conn, &mut socket).await;
-        if let (Some(workers), Some(here)) = (&workers, here) {
-            workers.leave(here);
-        }
+        drop(stay);
         let reason = match end {
             End::Closed(reason) => reason,
             End::Move(to) => {
@@ -191,6 +196,8 @@ async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) 
         .get()
         .filter(|w| w.count() > 1)
         .zip(crate::workers::current());
+    // A writer moves by its key only from a worker that is not a write worker.
+    let records_key = placing.is_some_and(|(workers, here)| !workers.is_write_worker(here));
     // Consecutive GETs, or consecutive mergeable writes (`Batchable`), of a pipeline,
     // served together when the run ends.
     let mut run: Vec<Vec<Bytes>> = Vec::new();
@@ -218,8 +225,14 @@ async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) 
                         None => is_write(args),
                     };
                     placement.note(write);
-                    if write && placement.mostly_writes() {
-                        *last_write_key = args.get(1).cloned();
+                    // Only a connection about to move needs its key; a copy, so that
+                    // the input buffer is not held by it. A long argument is no key
+                    // (a script, an import's batch).
+                    if write && records_key && placement.mostly_writes() {
+                        *last_write_key = args
+                            .get(1)
+                            .filter(|key| key.len() <= MAX_PLACEMENT_KEY)
+                            .map(|key| Bytes::copy_from_slice(key));
                     }
                 }
             }
@@ -288,6 +301,7 @@ async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) 
             let key = last_write_key.as_deref().unwrap_or_default();
             if let Some(to) = workers.destination(here, placement, key) {
                 placement.reset();
+                *last_write_key = None;
                 return End::Move(to);
             }
         }
@@ -328,11 +342,13 @@ async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) 
     }
 }
 
-/// Whether a request not served in a run is a write (for [`Placement`]).
+/// Whether a request not served in a run is a write (for [`Placement`]); scripts and
+/// functions (`may_replicate`) count as writes.
 fn is_write(args: &[Bytes]) -> bool {
+    use crate::command::flags::{MAY_WRITE, WRITE};
     args.first()
         .and_then(|name| crate::commands::TABLE.get(name))
-        .is_some_and(|spec| spec.has(crate::command::flags::WRITE))
+        .is_some_and(|spec| spec.has(WRITE | MAY_WRITE))
 }
 
 /// Serves one request that is not part of a run: CLIENT PAUSE, execution, a block or

@@ -104,19 +104,23 @@ impl Workers {
         &self.handles[index]
     }
 
+    /// Whether worker `index` takes the connections that mostly write.
+    pub fn is_write_worker(&self, index: usize) -> bool {
+        index < self.write_workers
+    }
+
     /// How many workers there are.
     pub fn count(&self) -> usize {
         self.handles.len()
     }
 
-    /// A connection arrives on worker `index`.
-    pub fn arrive(&self, index: usize) {
+    /// A connection is on worker `index` until the guard is dropped (it closed, or moves
+    /// to another worker).
+    pub fn stay(&self, index: usize) -> Stay<'_> {
         self.load[index].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A connection leaves worker `index` (closed, or moving to another).
-    pub fn leave(&self, index: usize) {
-        self.load[index].fetch_sub(1, Ordering::Relaxed);
+        Stay {
+            load: &self.load[index],
+        }
     }
 
     /// Where a connection on worker `current` should live now, given its [`Placement`]:
@@ -127,6 +131,11 @@ impl Workers {
             return None;
         }
         if placement.mostly_writes() {
+            // A writer already on a write worker stays: moving writers of many keys
+            // between write workers by each key would hand them off every few writes.
+            if self.is_write_worker(current) {
+                return None;
+            }
             let to = if self.write_workers == 1 {
                 0
             } else {
@@ -138,7 +147,8 @@ impl Workers {
             let (to, load) = (self.write_workers..self.handles.len())
                 .map(|i| (i, self.load[i].load(Ordering::Relaxed)))
                 .min_by_key(|&(_, load)| load)?;
-            // Only to even out: readers are served as well on any worker.
+            // Only to even out (by two connections or more, so that one reader does not
+            // go back and forth): readers are served as well on any worker.
             return (load + 1 < self.load[current].load(Ordering::Relaxed)).then_some(to);
         }
         None
@@ -150,6 +160,17 @@ impl Workers {
         for thread in std::mem::take(&mut *self.threads.lock()) {
             let _ = thread.join();
         }
+    }
+}
+
+/// Counts a connection on its worker while it lives (see [`Workers::stay`]).
+pub struct Stay<'a> {
+    load: &'a AtomicUsize,
+}
+
+impl Drop for Stay<'_> {
+    fn drop(&mut self) {
+        self.load.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -222,3 +222,87 @@ fn the_redis_crate_pipelines_through_a_move() {
         .expect("client info");
     assert!(info.contains(" io-thread=0"), "{info}");
 }
+
+#[test]
+fn a_writer_of_many_keys_moves_once_and_scripts_count_as_writes() {
+    let server = TestServer::start(&["--workers", "3", "--write-workers", "2"]);
+    // A connection accepted on worker 2, the one that is not a write worker.
+    let mut c = (0..6)
+        .map(|_| server.raw())
+        .find_map(|mut c| (worker_of(&mut c) == 2).then_some(c))
+        .expect("a connection on worker 2");
+    set_many(&mut c, "first", 20);
+    let writer_worker = worker_of(&mut c);
+    assert!(writer_worker < 2, "moved to a write worker");
+    // Keys of every slot from now on: it stays where it is.
+    for round in 0..10 {
+        set_many(&mut c, &format!("r{round}:"), 20);
+        assert_eq!(worker_of(&mut c), writer_worker, "round {round}");
+    }
+
+    let mut s = (0..6)
+        .map(|_| server.raw())
+        .find_map(|mut c| (worker_of(&mut c) == 2).then_some(c))
+        .expect("a connection on worker 2");
+    for i in 0..20 {
+        assert_eq!(
+            s.cmd(&[
+                "EVAL",
+                "return redis.call('SET', KEYS[1], ARGV[1])",
+                "1",
+                "script",
+                &i.to_string()
+            ]),
+            Reply::ok()
+        );
+    }
+    assert!(worker_of(&mut s) < 2, "a script writer moved");
+}
+
+#[test]
+fn pubsub_and_closing_connections_after_moves() {
+    let server = TestServer::start(&["--workers", "2"]);
+    let mut sub = on_worker_1(&server);
+    set_many(&mut sub, "k", 20);
+    assert_eq!(worker_of(&mut sub), 0);
+    assert_eq!(sub.cmd(&["SUBSCRIBE", "ch"]).items().len(), 3);
+    let mut publisher = on_worker_1(&server);
+    for i in 0..100 {
+        assert_eq!(
+            publisher.cmd(&["PUBLISH", "ch", &i.to_string()]),
+            Reply::Int(1)
+        );
+    }
+    for i in 0..100 {
+        let message = sub.read().strings();
+        assert_eq!(message, ["message", "ch", &i.to_string()]);
+    }
+
+    // Connections that close right after the writes that move them, and one killed
+    // then: the registry forgets every one.
+    let mut admin = server.raw();
+    let base = common::info_field(&mut admin, "clients", "connected_clients");
+    for round in 0..20 {
+        let mut c = server.raw();
+        let id = c.cmd(&["CLIENT", "ID"]).int();
+        let mut burst = Vec::new();
+        for i in 0..20 {
+            burst.extend(Raw::encode(&[
+                b"SET",
+                format!("c{round}:{i}").as_bytes(),
+                b"v",
+            ]));
+        }
+        c.send(&burst);
+        drop(c);
+        if round % 2 == 0 {
+            let _ = admin.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]);
+        }
+    }
+    common::wait_until(
+        "closed connections forgotten",
+        Duration::from_secs(10),
+        || common::info_field(&mut admin, "clients", "connected_clients") == base,
+    );
+    assert_eq!(admin.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
