@@ -101,15 +101,20 @@ fn one_worker_serves_everything() {
     assert_eq!(worker_of(&mut c), 0);
 }
 
-/// A connection on worker 1, found by opening connections until one lands there.
-fn on_worker_1(server: &TestServer) -> Raw {
-    for _ in 0..4 {
+/// A connection on worker `n`, found by opening connections until one lands there
+/// (they are placed round robin).
+fn on_worker(server: &TestServer, n: u64) -> Raw {
+    for _ in 0..8 {
         let mut c = server.raw();
-        if worker_of(&mut c) == 1 {
+        if worker_of(&mut c) == n {
             return c;
         }
     }
-    panic!("no connection landed on worker 1");
+    panic!("no connection landed on worker {n}");
+}
+
+fn on_worker_1(server: &TestServer) -> Raw {
+    on_worker(server, 1)
 }
 
 #[test]
@@ -227,10 +232,7 @@ fn the_redis_crate_pipelines_through_a_move() {
 fn a_writer_of_many_keys_moves_once_and_scripts_count_as_writes() {
     let server = TestServer::start(&["--workers", "3", "--write-workers", "2"]);
     // A connection accepted on worker 2, the one that is not a write worker.
-    let mut c = (0..6)
-        .map(|_| server.raw())
-        .find_map(|mut c| (worker_of(&mut c) == 2).then_some(c))
-        .expect("a connection on worker 2");
+    let mut c = on_worker(&server, 2);
     set_many(&mut c, "first", 20);
     let writer_worker = worker_of(&mut c);
     assert!(writer_worker < 2, "moved to a write worker");
@@ -240,10 +242,7 @@ fn a_writer_of_many_keys_moves_once_and_scripts_count_as_writes() {
         assert_eq!(worker_of(&mut c), writer_worker, "round {round}");
     }
 
-    let mut s = (0..6)
-        .map(|_| server.raw())
-        .find_map(|mut c| (worker_of(&mut c) == 2).then_some(c))
-        .expect("a connection on worker 2");
+    let mut s = on_worker(&server, 2);
     for i in 0..20 {
         assert_eq!(
             s.cmd(&[
