@@ -8,6 +8,10 @@ use ferrokv_storage::{Batch, Cf};
 
 use crate::{Database, Page, Result, TypeError};
 
+/// The most members a read may visit through a pinned iterator
+/// ([`Database::scan_few_members`]): what it pins stays in memory until it ends.
+pub(crate) const SHORT_SCAN: usize = 1024;
+
 /// Where a write's records go: straight into a write batch, or staged by a pipelined
 /// run (`run.rs`), which applies them only once the whole write succeeded. Lets one
 /// write step (such as [`crate::zset::zput`]) serve both.
@@ -228,6 +232,35 @@ impl Database {
         version: u64,
         start: &[u8],
         reverse: bool,
+        visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        self.walk_members(cf, key, version, start, reverse, false, visit)
+    }
+
+    /// [`Database::scan_members`] forward, for a read that visits at most `few` members:
+    /// up to [`SHORT_SCAN`] of them, through a pinned iterator
+    /// ([`ferrokv_storage::Storage::short_range_iter`]).
+    pub(crate) fn scan_few_members(
+        &self,
+        cf: Cf,
+        key: &[u8],
+        version: u64,
+        start: &[u8],
+        few: usize,
+        visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        self.walk_members(cf, key, version, start, false, few <= SHORT_SCAN, visit)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk_members(
+        &self,
+        cf: Cf,
+        key: &[u8],
+        version: u64,
+        start: &[u8],
+        reverse: bool,
+        short: bool,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
         let prefix = member_prefix(key, version);
@@ -238,7 +271,11 @@ impl Database {
         // positions every memtable and file of the family, 15% of a pipelined
         // LRANGE_100).
         let lower = if reverse { &prefix } else { &from };
-        let mut iter = self.storage.range_iter(cf, lower, upper.as_deref(), None);
+        let mut iter = if short {
+            self.storage.short_range_iter(cf, lower, upper.as_deref())
+        } else {
+            self.storage.range_iter(cf, lower, upper.as_deref(), None)
+        };
         match (reverse, start.is_empty()) {
             (false, _) => {}
             (true, true) => iter.seek_to_last(),

@@ -233,7 +233,7 @@ impl Database {
         let wanted = (last - first + 1) as usize;
         let mut seen = 0;
         let from = (head + first).to_be_bytes();
-        self.scan_members(Cf::Members, key, meta.version, &from, false, |_, value| {
+        self.scan_few_members(Cf::Members, key, meta.version, &from, wanted, |_, value| {
             visit(value);
             seen += 1;
             seen < wanted
