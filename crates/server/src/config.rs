@@ -208,7 +208,7 @@ options! {
     use_rsid_psync: bool = kvrocks_only("use-rsid-psync", "no", BOOL),
     log_retention_days: i64 = kvrocks_only("log-retention-days", "-1", int(-1, INT_MAX)),
     max_bitmap_to_string_mb: u64 = kvrocks_only("max-bitmap-to-string-mb", "16", int(0, INT_MAX)),
-    backup_dir: String = kvrocks_only("backup-dir", "", STR),
+    backup_dir: String = runtime("backup-dir", "", STR),
     profiling_sample_ratio: u64 = kvrocks_only("profiling-sample-ratio", "0", int(0, 100)),
     profiling_sample_record_max_len: u64 = kvrocks_only("profiling-sample-record-max-len", "256", int(0, INT_MAX)),
     profiling_sample_record_threshold_ms: u64 = kvrocks_only("profiling-sample-record-threshold-ms", "100", int(0, INT_MAX)),

@@ -2,6 +2,7 @@
 //! wire-compatible with Apache Kvrocks. This crate is the node itself: configuration,
 //! networking, the command table and the commands.
 
+mod backup;
 mod blocking;
 mod client;
 mod cluster;

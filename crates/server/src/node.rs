@@ -120,6 +120,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         exec_gate: RwLock::new(()),
         scripting,
         started: Instant::now(),
+        backups: Default::default(),
         run_id: random_hex(40),
         local_addr,
         shutdown_tx,

@@ -92,6 +92,8 @@ pub struct Server {
     /// The EVAL script cache, the FUNCTION libraries and the running script.
     pub scripting: crate::scripting::Scripting,
     pub started: Instant,
+    /// BGSAVE's backups and their outcome.
+    pub backups: crate::backup::Backups,
     pub run_id: String,
     pub local_addr: SocketAddr,
     pub(crate) shutdown_tx: watch::Sender<bool>,
@@ -113,6 +115,11 @@ impl Server {
     pub fn touched(&self, key: &[u8]) {
         self.watches.touch(key);
         self.waiters.signal(key);
+    }
+
+    /// Unix seconds at which this server started.
+    pub fn started_unix(&self) -> i64 {
+        (ferrokv_types::now_ms() / 1000) as i64 - self.started.elapsed().as_secs() as i64
     }
 
     pub fn cluster_enabled(&self) -> bool {

@@ -404,3 +404,40 @@ fn unsubscribing_from_all_confirms_in_subscription_order() {
         }
     }
 }
+
+/// Kvrocks' MPUBLISH: several messages to one channel, in order, replying the sum of the
+/// receivers (two subscribers, a channel and a pattern: 3 messages × 2).
+#[test]
+fn mpublish_posts_each_message_in_turn() {
+    let ours = TestServer::start(&[]);
+    let mut sub = Raw::connect(ours.port);
+    let mut psub = Raw::connect(ours.port);
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    psub.cmd(&["PSUBSCRIBE", "ne*"]);
+    let mut c = Raw::connect(ours.port);
+    assert_eq!(c.cmd(&["MPUBLISH", "news", "a", "b", "c"]), Reply::Int(6));
+    assert_eq!(c.cmd(&["MPUBLISH", "nobody", "a"]), Reply::Int(0));
+    for m in ["a", "b", "c"] {
+        assert_eq!(
+            sub.read(),
+            Reply::Array(vec![
+                Reply::bulk("message"),
+                Reply::bulk("news"),
+                Reply::bulk(m)
+            ])
+        );
+        assert_eq!(
+            psub.read(),
+            Reply::Array(vec![
+                Reply::bulk("pmessage"),
+                Reply::bulk("ne*"),
+                Reply::bulk("news"),
+                Reply::bulk(m)
+            ])
+        );
+    }
+    assert_eq!(
+        c.cmd(&["MPUBLISH", "news"]),
+        Reply::err("ERR wrong number of arguments for 'mpublish' command")
+    );
+}

@@ -364,3 +364,103 @@ fn info_rocksdb_shows_background_work_until_it_settles() {
     // 5 MB through 1 MB memtables: flushed, so live in SST files.
     assert!(common::info_field(&mut c, "rocksdb", "live_sst_bytes") > 1_000_000);
 }
+
+fn backups_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn wait_bgsave_done(c: &mut Raw) {
+    common::wait_until("the bgsave ends", Duration::from_secs(20), || {
+        common::info_field(c, "persistence", "bgsave_in_progress") == 0
+    });
+}
+
+/// BGSAVE, LASTSAVE and FLUSHBACKUP as Kvrocks' tests (`unit/info`, `unit/config`) use
+/// them; the backup is a database a second server opens and reads.
+#[test]
+fn bgsave_writes_a_backup_another_server_opens() {
+    let mut server = TestServer::start(&[]);
+    let mut c = server.raw();
+    let started = c.cmd(&["LASTSAVE"]).int();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    assert!((now - 60..=now).contains(&started), "{started} vs {now}");
+    let info = c.cmd(&["INFO", "persistence"]).text();
+    for line in [
+        "bgsave_in_progress:0",
+        "last_bgsave_status:ok",
+        "last_bgsave_time_sec:-1",
+    ] {
+        assert!(info.contains(line), "{line} missing from {info}");
+    }
+    assert_eq!(
+        common::info_field(&mut c, "persistence", "last_bgsave_time"),
+        started
+    );
+
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    c.cmd(&["HSET", "h", "f", "v"]);
+    let default_dir = server.dir.join("backup");
+    assert!(backups_in(&default_dir).is_empty());
+    assert_eq!(c.cmd(&["BGSAVE"]), Reply::ok());
+    wait_bgsave_done(&mut c);
+    let info = c.cmd(&["INFO", "persistence"]).text();
+    assert!(info.contains("last_bgsave_status:ok"), "{info}");
+    let took = common::info_field(&mut c, "persistence", "last_bgsave_time_sec");
+    assert!((0..3).contains(&took), "{took}");
+    let last = common::info_field(&mut c, "persistence", "last_bgsave_time");
+    assert!(last >= started, "{last} < {started}");
+    assert_eq!(c.cmd(&["LASTSAVE"]).int(), last);
+    let first = backups_in(&default_dir);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    // A second backup replaces the first; a write after the first shows in it only.
+    c.cmd(&["SET", "later", "x"]);
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(c.cmd(&["BGSAVE"]), Reply::ok());
+    wait_bgsave_done(&mut c);
+    let second = backups_in(&default_dir);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first);
+
+    // backup-dir moves where the next one goes; the old one stays.
+    let other_dir = server.dir.join("backup2");
+    let other = other_dir.display().to_string();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "backup-dir", &other]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "backup-dir"]),
+        Reply::Array(vec![Reply::bulk("backup-dir"), Reply::bulk(&other)])
+    );
+    assert_eq!(c.cmd(&["BGSAVE"]), Reply::ok());
+    wait_bgsave_done(&mut c);
+    assert_eq!(backups_in(&other_dir).len(), 1);
+    assert_eq!(backups_in(&default_dir), second);
+
+    // The backup is a database: a server started on it has every key.
+    server.terminate();
+    let copy = TestServer::start_in(&second[0], &[]);
+    let mut r = copy.raw();
+    assert_eq!(r.cmd(&["GET", "k42"]), Reply::bulk("v42"));
+    assert_eq!(r.cmd(&["HGET", "h", "f"]), Reply::bulk("v"));
+    assert_eq!(r.cmd(&["GET", "later"]), Reply::bulk("x"));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(102));
+    drop(copy);
+
+    server.start_again();
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "backup-dir", &other]), Reply::ok());
+    assert_eq!(c.cmd(&["FLUSHBACKUP"]), Reply::ok());
+    assert!(backups_in(&other_dir).is_empty());
+    assert_eq!(
+        c.cmd(&["BGSAVE", "SCHEDULE"]),
+        Reply::err("ERR wrong number of arguments for 'bgsave' command")
+    );
+}

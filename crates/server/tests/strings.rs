@@ -188,3 +188,109 @@ fn binary_values_and_the_redis_crate() {
     let (last,): (i64,) = pipe.query(&mut con).unwrap();
     assert_eq!(last, 999);
 }
+
+/// Kvrocks' CAS and CAD extensions, with the replies and error texts Kvrocks' own tests
+/// (`tests/gocase/unit/type/strings`) check.
+#[test]
+fn cas_and_cad_as_kvrocks_has_them() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["CAS", "k", "old", "new"]), Reply::Int(-1));
+    assert_eq!(c.cmd(&["EXISTS", "k"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["SET", "k", "old", "EX", "1000"]), Reply::ok());
+    assert_eq!(c.cmd(&["CAS", "k", "ol", "new"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("old"));
+    // A swap without an expiry option drops the old expiry, as Kvrocks' does.
+    assert_eq!(c.cmd(&["CAS", "k", "old", "new"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("new"));
+    assert_eq!(c.cmd(&["TTL", "k"]), Reply::Int(-1));
+
+    for (unit, value, low, high) in [
+        ("EX", "10".to_string(), 9_000, 10_000),
+        ("px", "10000".to_string(), 9_000, 10_000),
+        ("EXAT", (now_ms() / 1000 + 10).to_string(), 8_000, 10_000),
+        ("PXAT", (now_ms() + 10_000).to_string(), 9_000, 10_000),
+    ] {
+        assert_eq!(c.cmd(&["SET", "k", "123"]), Reply::ok());
+        // The same option twice: the last value counts.
+        let args = ["CAS", "k", "123", "234", unit, "100000", unit, &value];
+        assert_eq!(c.cmd(&args), Reply::Int(1), "{unit}");
+        let pttl = c.cmd(&["PTTL", "k"]).int();
+        assert!((low..=high).contains(&pttl), "{unit}: {pttl}");
+    }
+    assert_eq!(c.cmd(&["SET", "k", "123"]), Reply::ok());
+    assert_eq!(
+        c.cmd(&["CAS", "k", "123", "234", "PX", "200"]),
+        Reply::Int(1)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Nil);
+    assert_eq!(c.cmd(&["CAS", "k", "234", "345"]), Reply::Int(-1));
+
+    assert_eq!(c.cmd(&["SET", "k", "123"]), Reply::ok());
+    for bad in [
+        &["CAS", "k", "123", "234", "EX", "100", "PX", "100000"][..],
+        &[
+            "CAS", "k", "123", "234", "EX", "100", "EX", "10", "PX", "10000",
+        ],
+        &["CAS", "k", "123", "234", "EXAT", "100", "PXAT", "100000"],
+        &["CAS", "k", "123", "234", "KEEPTTL"],
+    ] {
+        assert_eq!(c.cmd(bad), Reply::err("ERR syntax error"), "{bad:?}");
+    }
+    assert_eq!(
+        c.cmd(&["CAS", "k", "123", "234", "ex"]),
+        Reply::err("ERR no more item to parse")
+    );
+    assert_eq!(
+        c.cmd(&["CAS", "k", "123", "234", "EX", "0"]),
+        Reply::err("ERR out of numeric range")
+    );
+    assert_eq!(
+        c.cmd(&["CAS", "k", "123", "234", "EX", "x"]),
+        Reply::err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(
+        c.cmd(&["CAS", "k", "123"]),
+        Reply::err("ERR wrong number of arguments for 'cas' command")
+    );
+    // Errors leave the value alone.
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("123"));
+
+    assert_eq!(c.cmd(&["LPUSH", "list", "123"]), Reply::Int(1));
+    let wrongtype = Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value");
+    assert_eq!(c.cmd(&["CAS", "list", "123", "234"]), wrongtype);
+    assert_eq!(c.cmd(&["CAD", "list", "123"]), wrongtype);
+
+    assert_eq!(c.cmd(&["CAD", "gone", "123"]), Reply::Int(-1));
+    assert_eq!(c.cmd(&["CAD", "k", "234"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["CAD", "k", "123"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Nil);
+    for bad in [&["CAD", "k"][..], &["CAD", "k", "1", "2"]] {
+        assert_eq!(
+            c.cmd(bad),
+            Reply::err("ERR wrong number of arguments for 'cad' command")
+        );
+    }
+
+    // A WATCHed key touched by CAS or CAD fails the transaction.
+    let mut other = server.raw();
+    for (write, value) in [
+        (&["CAS", "w", "1", "2"][..], "1"),
+        (&["CAD", "w", "2"], "2"),
+    ] {
+        assert_eq!(c.cmd(&["SET", "w", value]), Reply::ok());
+        assert_eq!(c.cmd(&["WATCH", "w"]), Reply::ok());
+        assert_eq!(other.cmd(write), Reply::Int(1));
+        assert_eq!(c.cmd(&["MULTI"]), Reply::ok());
+        assert_eq!(c.cmd(&["GET", "w"]), Reply::Status("QUEUED".into()));
+        assert_eq!(c.cmd(&["EXEC"]), Reply::Nil);
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

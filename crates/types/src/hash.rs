@@ -4,7 +4,7 @@ use ferrokv_storage::metadata::DataType;
 use ferrokv_storage::Cf;
 
 use crate::numbers::{format_float_human, parse_f64, parse_i64};
-use crate::{Database, Page, Result, TypeError};
+use crate::{Database, LexBound, LexRange, Page, Result, TypeError};
 
 /// Fields and values, in field order.
 pub type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;
@@ -96,6 +96,61 @@ impl Database {
             |field, value| {
                 out.push((field.to_vec(), value.to_vec()));
                 true
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// HRANGEBYLEX, Kvrocks' extension (`src/types/redis_hash.cc`, `Hash::RangeByLex`):
+    /// the fields in `range` with their values, in field order (highest first when
+    /// `rev`), after skipping `offset` of them (a negative offset skips none, as in
+    /// Kvrocks), at most `count` (negative: all; 0: none).
+    pub fn hrangebylex(
+        &self,
+        key: &[u8],
+        range: &LexRange,
+        rev: bool,
+        offset: i64,
+        count: i64,
+    ) -> Result<FieldValues> {
+        let mut out = Vec::new();
+        if count == 0 {
+            return Ok(out);
+        }
+        let Some(meta) = self.collection(key, DataType::Hash)? else {
+            return Ok(out);
+        };
+        // Start at the near end's field (the scan skips an exclusive one below).
+        let near = if rev { &range.max } else { &range.min };
+        let start = match near {
+            LexBound::Inclusive(m) | LexBound::Exclusive(m) => m.as_slice(),
+            LexBound::Min | LexBound::Max => &[],
+        };
+        let mut skip = offset.max(0);
+        self.scan_members(
+            Cf::Members,
+            key,
+            meta.version,
+            start,
+            rev,
+            |field, value| {
+                let (inside_near, inside_far) = if rev {
+                    (range.lte_max(field), range.gte_min(field))
+                } else {
+                    (range.gte_min(field), range.lte_max(field))
+                };
+                if !inside_near {
+                    return true;
+                }
+                if !inside_far {
+                    return false;
+                }
+                if skip > 0 {
+                    skip -= 1;
+                    return true;
+                }
+                out.push((field.to_vec(), value.to_vec()));
+                count < 0 || (out.len() as i64) < count
             },
         )?;
         Ok(out)

@@ -314,6 +314,44 @@ impl Database {
         Ok(value.len())
     }
 
+    /// CAS, Kvrocks' compare-and-swap (`src/types/redis_string.cc`, `String::CAS`): sets
+    /// `key` to `new` with the expiry `expire_ms` (Unix ms, 0 = none; the old expiry is
+    /// not kept) when its value is `expected`. Returns 1 when it wrote, 0 when the value
+    /// differs, -1 when the key does not exist; WRONGTYPE for a key of another type.
+    pub fn compare_and_set(
+        &self,
+        key: &[u8],
+        expected: &[u8],
+        new: &[u8],
+        expire_ms: u64,
+    ) -> Result<i64> {
+        let _guard = self.locks.lock_one(key);
+        match self.string_for_update(key)? {
+            None => Ok(-1),
+            Some((_, value)) if value != expected => Ok(0),
+            Some(_) => {
+                self.put_string(key, expire_ms, new)?;
+                Ok(1)
+            }
+        }
+    }
+
+    /// CAD, Kvrocks' compare-and-delete (`String::CAD`): deletes `key` when its value is
+    /// `expected`. Replies as [`Database::compare_and_set`].
+    pub fn compare_and_delete(&self, key: &[u8], expected: &[u8]) -> Result<i64> {
+        let _guard = self.locks.lock_one(key);
+        match self.string_for_update(key)? {
+            None => Ok(-1),
+            Some((_, value)) if value != expected => Ok(0),
+            Some(_) => {
+                let mut batch = self.storage.batch();
+                self.delete_into(&mut batch, key);
+                self.storage.write(batch)?;
+                Ok(1)
+            }
+        }
+    }
+
     /// GETDEL.
     pub fn getdel(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let _guard = self.locks.lock_one(key);

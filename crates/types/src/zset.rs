@@ -157,7 +157,7 @@ impl LexRange {
         })
     }
 
-    fn gte_min(&self, member: &[u8]) -> bool {
+    pub(crate) fn gte_min(&self, member: &[u8]) -> bool {
         match &self.min {
             LexBound::Min => true,
             LexBound::Max => false,
@@ -166,7 +166,7 @@ impl LexRange {
         }
     }
 
-    fn lte_max(&self, member: &[u8]) -> bool {
+    pub(crate) fn lte_max(&self, member: &[u8]) -> bool {
         match &self.max {
             LexBound::Min => false,
             LexBound::Max => true,

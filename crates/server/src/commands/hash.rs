@@ -7,6 +7,7 @@ use super::{bulk_or_null, float_arg, int_arg, is, pairs, scan_args};
 use crate::command::{cmd, flags::*, CommandSpec};
 use crate::context::Context;
 use crate::error::{CmdResult, CommandError};
+use ferrokv_types::{LexBound, LexRange};
 
 fn hset(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let pairs = pairs(&args[2..], "hset")?;
@@ -63,6 +64,54 @@ fn hgetall(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             .into_iter()
             .map(|(f, v)| (Frame::bulk(f), Frame::bulk(v)))
             .collect(),
+    ))
+}
+
+/// `HRANGEBYLEX key min max [REV] [LIMIT offset count]`, Kvrocks' extension
+/// (`src/commands/cmd_hash.cc`): with REV the two bounds are read as `max min`, as
+/// ZREVRANGEBYLEX takes them. Bounds as Kvrocks' `ParseRangeLexSpec`
+/// (`src/common/range_spec.cc`): `-`, `+`, `[field`, `(field`, with its error texts.
+/// Replies a flat array of field, value, field, value... in RESP2 and RESP3 alike.
+fn hrangebylex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let (mut rev, mut offset, mut count) = (false, 0, -1);
+    let mut i = 4;
+    while i < args.len() {
+        if is(&args[i], "REV") {
+            rev = true;
+            i += 1;
+        } else if is(&args[i], "LIMIT") {
+            let no_more = || CommandError::err("no more item to parse");
+            offset = int_arg(args.get(i + 1).ok_or_else(no_more)?)?;
+            count = int_arg(args.get(i + 2).ok_or_else(no_more)?)?;
+            i += 3;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let (min, max) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    if min.as_ref() == b"+" || max.as_ref() == b"-" {
+        return Err(CommandError::err("min > max"));
+    }
+    let bound = |text: &[u8], open: LexBound, which: &str| match text {
+        b"-" | b"+" => Ok(open),
+        [b'[', rest @ ..] => Ok(LexBound::Inclusive(rest.to_vec())),
+        [b'(', rest @ ..] => Ok(LexBound::Exclusive(rest.to_vec())),
+        _ => Err(CommandError::err(format!("the {which} is illegal"))),
+    };
+    let range = LexRange {
+        min: bound(min, LexBound::Min, "min")?,
+        max: bound(max, LexBound::Max, "max")?,
+    };
+    let pairs = ctx
+        .server
+        .db
+        .hrangebylex(&args[1], &range, rev, offset, count)?;
+    Ok(super::bulk_array(
+        pairs.into_iter().flat_map(|(f, v)| [f, v]),
     ))
 }
 
@@ -163,6 +212,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("hexists", 3, R | FAST, 1, 1, 1, hexists, "hash", "Tells whether a field exists."),
     cmd("hstrlen", 3, R | FAST, 1, 1, 1, hstrlen, "hash", "Returns the length of a field's value."),
     cmd("hgetall", 2, R, 1, 1, 1, hgetall, "hash", "Returns all fields and values."),
+    cmd("hrangebylex", -4, R, 1, 1, 1, hrangebylex, "hash", "Returns the fields and values in a lex range of fields (Kvrocks)."),
     cmd("hkeys", 2, R, 1, 1, 1, hkeys, "hash", "Returns all fields."),
     cmd("hvals", 2, R, 1, 1, 1, hvals, "hash", "Returns all values."),
     cmd("hincrby", 4, W | FAST, 1, 1, 1, hincrby, "hash", "Increments an integer field."),

@@ -62,6 +62,17 @@ fn publish(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
+/// `MPUBLISH channel message [message ...]`, Kvrocks' extension
+/// (`src/commands/cmd_pubsub.cc`): each message in turn, as PUBLISH; replies the sum of
+/// the receivers.
+fn mpublish(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let receivers: usize = args[2..]
+        .iter()
+        .map(|message| ctx.server.pubsub.publish(&args[1], message))
+        .sum();
+    Ok(Frame::Integer(receivers as i64))
+}
+
 fn spublish(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(
         ctx.server.pubsub.spublish(&args[1], &args[2]) as i64,
@@ -159,6 +170,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("punsubscribe", -1, S | LOADING | STALE, 0, 0, 0, punsubscribe, "pubsub", "Stops listening to channel patterns."),
     cmd("sunsubscribe", -1, S | LOADING | STALE, 1, -1, 1, sunsubscribe, "pubsub", "Stops listening to shard channels."),
     cmd("publish", 3, LOADING | STALE | FAST, 0, 0, 0, publish, "pubsub", "Posts a message to a channel (this node's subscribers)."),
+    cmd("mpublish", -3, LOADING | STALE | FAST, 0, 0, 0, mpublish, "pubsub", "Posts several messages to a channel in turn (Kvrocks)."),
     cmd("spublish", 3, LOADING | STALE | FAST, 1, 1, 1, spublish, "pubsub", "Posts a message to a shard channel."),
     cmd("pubsub", -2, LOADING | STALE, 0, 0, 0, pubsub, "pubsub", "Lists channels and counts subscribers."),
 ];

@@ -526,8 +526,32 @@ fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
+/// BGSAVE (Kvrocks' form, no arguments): a backup into `backup-dir` in the background,
+/// replying OK at once (see [`crate::backup`]).
+fn bgsave(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    crate::backup::Backups::start(ctx.server)?;
+    Ok(Frame::ok())
+}
+
+/// LASTSAVE: Unix seconds at which the last BGSAVE started (the server's start before
+/// the first), as Kvrocks replies.
+fn lastsave(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    let started = ctx.server.started_unix();
+    Ok(Frame::Integer(ctx.server.backups.last_save(started)))
+}
+
+/// FLUSHBACKUP (Kvrocks'): removes the backups BGSAVE made.
+fn flushbackup(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
+    crate::backup::Backups::flush(ctx.server)
+        .map_err(|e| CommandError::err(format!("cannot remove the backups: {e}")))?;
+    Ok(Frame::ok())
+}
+
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
+    cmd("bgsave", 1, ADMIN, 0, 0, 0, bgsave, "server", "Backs the database up into backup-dir in the background (Kvrocks)."),
+    cmd("lastsave", 1, FAST | LOADING | STALE, 0, 0, 0, lastsave, "server", "Returns the Unix time of the last BGSAVE."),
+    cmd("flushbackup", 1, ADMIN, 0, 0, 0, flushbackup, "server", "Removes the backups BGSAVE made (Kvrocks)."),
     cmd("compact", 1, ADMIN, 0, 0, 0, compact, "server", "Compacts the database in the background."),
     cmd("info", -1, LOADING | STALE, 0, 0, 0, info, "server", "Returns information and statistics about the server."),
     cmd("config", -2, ADMIN | STALE, 0, 0, 0, config, "server", "Reads and changes the configuration (GET, SET, REWRITE, RESETSTAT)."),

@@ -36,12 +36,8 @@ impl ExpiryArg {
             };
             (next, 1)
         } else {
-            let unit = match arg {
-                a if is(a, "EX") => ExpiryUnit::Seconds,
-                a if is(a, "PX") => ExpiryUnit::Millis,
-                a if is(a, "EXAT") => ExpiryUnit::UnixSeconds,
-                a if is(a, "PXAT") => ExpiryUnit::UnixMillis,
-                _ => return Ok(0),
+            let Some(unit) = expiry_unit(arg) else {
+                return Ok(0);
             };
             if i + 1 >= args.len() {
                 return Err(CommandError::Syntax);
@@ -72,6 +68,57 @@ impl ExpiryArg {
         let at = absolute_expiry(unit, value).ok_or_else(|| invalid_expire(command))?;
         Ok(Some(at as u64))
     }
+}
+
+/// The unit an expiry keyword (EX, PX, EXAT, PXAT, any case) names.
+fn expiry_unit(arg: &[u8]) -> Option<ExpiryUnit> {
+    Some(match arg {
+        a if is(a, "EX") => ExpiryUnit::Seconds,
+        a if is(a, "PX") => ExpiryUnit::Millis,
+        a if is(a, "EXAT") => ExpiryUnit::UnixSeconds,
+        a if is(a, "PXAT") => ExpiryUnit::UnixMillis,
+        _ => return None,
+    })
+}
+
+/// `CAS key old new [EX s|PX ms|EXAT s|PXAT ms]`, Kvrocks' extension
+/// (`src/commands/cmd_string.cc`): options parsed as Kvrocks' `ParseExpireFlags` does,
+/// one kind which may repeat (the last value counts), a missing value "ERR no more item
+/// to parse", a value below 1 "ERR out of numeric range". Replies 1, 0 or -1 (see
+/// `Database::compare_and_set`).
+fn cas(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let mut expiry: Option<(ExpiryUnit, i64)> = None;
+    let mut i = 4;
+    while i < args.len() {
+        let unit = expiry_unit(&args[i]).ok_or(CommandError::Syntax)?;
+        if expiry.is_some_and(|(kind, _)| kind != unit) {
+            return Err(CommandError::Syntax);
+        }
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| CommandError::err("no more item to parse"))?;
+        let value = int_arg(value)?;
+        if value < 1 {
+            return Err(CommandError::err("out of numeric range"));
+        }
+        expiry = Some((unit, value));
+        i += 2;
+    }
+    let expire_ms = match expiry {
+        None => 0,
+        Some((unit, value)) => absolute_expiry(unit, value).ok_or_else(|| invalid_expire("cas"))?,
+    };
+    let reply = ctx
+        .server
+        .db
+        .compare_and_set(&args[1], &args[2], &args[3], expire_ms as u64)?;
+    Ok(Frame::Integer(reply))
+}
+
+/// `CAD key value`, Kvrocks' compare-and-delete: 1 deleted, 0 another value, -1 no key.
+fn cad(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let reply = ctx.server.db.compare_and_delete(&args[1], &args[2])?;
+    Ok(Frame::Integer(reply))
 }
 
 fn set(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
@@ -405,6 +452,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("setex", 4, W, 1, 1, 1, setex, "string", "Sets a key with an expiry in seconds."),
     cmd("psetex", 4, W, 1, 1, 1, psetex, "string", "Sets a key with an expiry in milliseconds."),
     cmd("getset", 3, W | FAST, 1, 1, 1, getset, "string", "Sets a key and returns its old value."),
+    cmd("cas", -4, W, 1, 1, 1, cas, "string", "Sets a key to a new value if its value is the given one (Kvrocks)."),
+    cmd("cad", 3, W, 1, 1, 1, cad, "string", "Deletes a key if its value is the given one (Kvrocks)."),
     cmd("getdel", 2, W | FAST, 1, 1, 1, getdel, "string", "Returns a key's value and deletes it."),
     cmd("getex", -2, W | FAST, 1, 1, 1, getex, "string", "Returns a key's value and changes its expiry."),
     cmd("mget", -2, R | FAST, 1, -1, 1, mget, "string", "Returns the values of several keys."),
