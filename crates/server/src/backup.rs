@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::config::Config;
 use crate::error::CommandError;
-use crate::server::Server;
 
 /// What INFO persistence and LASTSAVE report.
 #[derive(Debug)]
@@ -32,18 +32,18 @@ struct State {
 /// The backups of one node.
 #[derive(Debug)]
 pub struct Backups {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Default for Backups {
     fn default() -> Self {
         Backups {
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 in_progress: false,
                 last_started: -1,
                 last_status: "ok",
                 last_duration: -1,
-            }),
+            })),
         }
     }
 }
@@ -52,8 +52,7 @@ const PREFIX: &str = "checkpoint-";
 
 /// The backup directory: `backup-dir`, or `<dir>/backup` when it is empty (Kvrocks'
 /// default).
-pub fn directory(server: &Server) -> PathBuf {
-    let config = server.config.read();
+pub fn directory(config: &Config) -> PathBuf {
     if config.backup_dir.is_empty() {
         config.data_dir().join("backup")
     } else {
@@ -61,36 +60,38 @@ pub fn directory(server: &Server) -> PathBuf {
     }
 }
 
+/// Writes a consistent copy of the database into a directory that does not exist yet.
+pub type Checkpointer = Box<dyn FnOnce(&Path) -> Result<(), String> + Send>;
+
 impl Backups {
-    /// BGSAVE: starts a backup on its own thread. Errors: "bgsave in-progress" (Kvrocks'
-    /// text) while one runs.
-    pub fn start(server: &Arc<Server>) -> Result<(), CommandError> {
+    /// BGSAVE: starts a backup into `dir` on its own thread, made by `checkpoint`.
+    /// Errors: "bgsave in-progress" (Kvrocks' text) while one runs.
+    pub fn start(&self, dir: PathBuf, checkpoint: Checkpointer) -> Result<(), CommandError> {
         {
-            let mut state = server.backups.state.lock();
+            let mut state = self.state.lock();
             if state.in_progress {
                 return Err(CommandError::err("bgsave in-progress"));
             }
             state.in_progress = true;
         }
-        let dir = directory(server);
-        let worker = server.clone();
+        let shared = self.state.clone();
         let spawned = std::thread::Builder::new()
             .name("bgsave".into())
             .spawn(move || {
                 let started = ferrokv_types::now_ms() as i64 / 1000;
                 let clock = Instant::now();
-                let outcome = backup_into(&worker, &dir);
+                let outcome = backup_into(&dir, checkpoint);
                 if let Err(e) = &outcome {
                     tracing::warn!("bgsave into {} failed: {e}", dir.display());
                 }
-                let mut state = worker.backups.state.lock();
+                let mut state = shared.lock();
                 state.in_progress = false;
                 state.last_started = started;
                 state.last_status = if outcome.is_ok() { "ok" } else { "err" };
                 state.last_duration = clock.elapsed().as_secs() as i64;
             });
         if let Err(e) = spawned {
-            server.backups.state.lock().in_progress = false;
+            self.state.lock().in_progress = false;
             return Err(CommandError::err(format!("cannot start bgsave: {e}")));
         }
         Ok(())
@@ -116,10 +117,9 @@ impl Backups {
         last_save(&self.state.lock(), started_unix)
     }
 
-    /// FLUSHBACKUP: removes every backup (not one being written).
-    pub fn flush(server: &Server) -> std::io::Result<()> {
-        let dir = directory(server);
-        for old in complete_backups(&dir)? {
+    /// FLUSHBACKUP: removes every complete backup in `dir` (not one being written).
+    pub fn flush(dir: &Path) -> std::io::Result<()> {
+        for old in complete_backups(dir)? {
             std::fs::remove_dir_all(old)?;
         }
         Ok(())
@@ -156,7 +156,7 @@ fn complete_backups(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Writes a checkpoint under a temporary name, renames it complete, then removes the
 /// older ones: a crash at any point leaves the previous backup or the new one whole.
-fn backup_into(server: &Server, dir: &Path) -> Result<(), String> {
+fn backup_into(dir: &Path, checkpoint: Checkpointer) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     // One backup runs at a time: a partial one found here was cut off by a crash.
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
@@ -168,9 +168,9 @@ fn backup_into(server: &Server, dir: &Path) -> Result<(), String> {
     }
     let name = format!("{PREFIX}{:016}", ferrokv_types::now_ms());
     let partial = dir.join(format!("{name}.tmp"));
-    if let Err(e) = server.db.storage().checkpoint(&partial) {
+    if let Err(e) = checkpoint(&partial) {
         let _ = std::fs::remove_dir_all(&partial);
-        return Err(e.to_string());
+        return Err(e);
     }
     let complete = dir.join(&name);
     std::fs::rename(&partial, &complete).map_err(|e| e.to_string())?;

@@ -529,7 +529,16 @@ fn compact(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
 /// BGSAVE (Kvrocks' form, no arguments): a backup into `backup-dir` in the background,
 /// replying OK at once (see [`crate::backup`]).
 fn bgsave(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    crate::backup::Backups::start(ctx.server)?;
+    let dir = crate::backup::directory(&ctx.server.config.read());
+    let server = ctx.server.clone();
+    let checkpoint = Box::new(move |into: &std::path::Path| {
+        server
+            .db
+            .storage()
+            .checkpoint(into)
+            .map_err(|e| e.to_string())
+    });
+    ctx.server.backups.start(dir, checkpoint)?;
     Ok(Frame::ok())
 }
 
@@ -542,7 +551,8 @@ fn lastsave(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// FLUSHBACKUP (Kvrocks'): removes the backups BGSAVE made.
 fn flushbackup(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
-    crate::backup::Backups::flush(ctx.server)
+    let dir = crate::backup::directory(&ctx.server.config.read());
+    crate::backup::Backups::flush(&dir)
         .map_err(|e| CommandError::err(format!("cannot remove the backups: {e}")))?;
     Ok(Frame::ok())
 }
