@@ -588,3 +588,46 @@ fn config_get_answers_what_the_server_does() {
     assert!(!text.contains("WARN"), "{text}");
     assert!(text.contains("SET:"), "{text}");
 }
+
+/// Kvrocks' DISK USAGE, with the bounds of Kvrocks' own test (`unit/disk`: within a
+/// factor of 10 of the records' raw size) on a server whose memtables flush at 1 MB.
+#[test]
+fn disk_usage_reports_the_stored_bytes_of_a_key() {
+    let server = TestServer::start(&["--rocksdb.write_buffer_size", "1"]);
+    let mut c = server.raw();
+    let within = |what: &str, got: i64, approx: usize| {
+        let approx = approx as f64;
+        assert!(
+            (approx * 0.1..=approx * 10.0).contains(&(got as f64)),
+            "{what}: {got} against ~{approx}"
+        );
+    };
+    c.cmd(&["SET", "stringkey", &"A".repeat(1024)]);
+    within("string", c.cmd(&["DISK", "usage", "stringkey"]).int(), 1024);
+    let mut approx = 0;
+    let mut pipeline = Vec::new();
+    for i in 0..10_000 {
+        let (f, v) = (format!("key{i}"), format!("value{i}"));
+        approx += "hashkey".len() + f.len() + v.len() + 8;
+        pipeline.extend(Raw::encode(&[
+            b"HSET",
+            b"hashkey",
+            f.as_bytes(),
+            v.as_bytes(),
+        ]));
+    }
+    c.send(&pipeline);
+    for _ in 0..10_000 {
+        assert_eq!(c.read(), Reply::Int(1));
+    }
+    within("hash", c.cmd(&["DISK", "USAGE", "hashkey"]).int(), approx);
+    assert_eq!(c.cmd(&["DISK", "usage", "nonexistentkey"]), Reply::Nil);
+    assert_eq!(
+        c.cmd(&["DISK", "usa", "hashkey"]),
+        Reply::err("ERR Unknown operation")
+    );
+    assert_eq!(
+        c.cmd(&["DISK", "usage"]),
+        Reply::err("ERR wrong number of arguments for 'disk' command")
+    );
+}

@@ -464,3 +464,110 @@ fn bgsave_writes_a_backup_another_server_opens() {
         Reply::err("ERR wrong number of arguments for 'bgsave' command")
     );
 }
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The `latest_sequence`, `updates` and `next_sequence` of a POLLUPDATES reply (RESP2:
+/// a flat array of the three pairs).
+fn poll(c: &mut Raw, args: &[&str]) -> (i64, Vec<Vec<u8>>, i64) {
+    let mut full = vec!["POLLUPDATES"];
+    full.extend_from_slice(args);
+    let items = c.cmd(&full).items();
+    assert_eq!(items.len(), 6, "{items:?}");
+    assert_eq!(items[0], Reply::bulk("latest_sequence"));
+    assert_eq!(items[2], Reply::bulk("updates"));
+    assert_eq!(items[4], Reply::bulk("next_sequence"));
+    let updates = items[3].strings().iter().map(|h| hex_decode(h)).collect();
+    (items[1].int(), updates, items[5].int())
+}
+
+/// Kvrocks' POLLUPDATES feed (`unit/server/poll_updates_test.go`): the WAL's batches
+/// after a sequence, which APPLYBATCH replays on another standalone server.
+#[test]
+fn pollupdates_feeds_applybatch_on_another_server() {
+    let source = TestServer::start(&[]);
+    let target = TestServer::start(&[]);
+    let mut s = source.raw();
+    let mut t = target.raw();
+    for i in 0..10 {
+        s.cmd(&["SET", &format!("key-{i}"), &i.to_string()]);
+    }
+    let (latest, first, next) = poll(&mut s, &["0", "MAX", "6"]);
+    assert_eq!((latest, first.len(), next), (10, 6, 6));
+    let (latest, rest, next) = poll(&mut s, &[&next.to_string(), "MAX", "6"]);
+    assert_eq!((latest, rest.len(), next), (10, 4, 10));
+    let (_, none, next) = poll(&mut s, &["10"]);
+    assert_eq!((none.len(), next), (0, 10));
+    for (i, batch) in first.iter().chain(&rest).enumerate() {
+        let reply = t.cmd_bytes(&[b"APPLYBATCH", batch]);
+        assert_eq!(reply, Reply::Int(batch.len() as i64));
+        assert_eq!(
+            t.cmd(&["GET", &format!("key-{i}")]),
+            Reply::bulk(&i.to_string())
+        );
+    }
+
+    // A batch of two records (HSET: metadata and field), then one of one (SET).
+    let (source, target) = (TestServer::start(&[]), TestServer::start(&[]));
+    let (mut s, mut t) = (source.raw(), target.raw());
+    s.cmd(&["HSET", "h0", "f0", "v0"]);
+    s.cmd(&["SET", "k0", "v0"]);
+    assert!(matches!(
+        s.cmd(&["POLLUPDATES", "1", "MAX", "1", "STRICT"]),
+        Reply::Error(e) if e.starts_with("ERR mismatched sequence number")
+    ));
+    assert!(matches!(
+        s.cmd(&["POLLUPDATES", "1", "MAX", "1"]),
+        Reply::Array(_)
+    ));
+    let (latest, updates, next) = poll(&mut s, &["0", "MAX", "10", "STRICT"]);
+    assert_eq!((latest, updates.len(), next), (3, 2, 3));
+    for batch in &updates {
+        assert!(matches!(
+            t.cmd_bytes(&[b"APPLYBATCH", batch, b"lowpri"]),
+            Reply::Int(_)
+        ));
+    }
+    assert_eq!(t.cmd(&["GET", "k0"]), Reply::bulk("v0"));
+    assert_eq!(t.cmd(&["HGET", "h0", "f0"]), Reply::bulk("v0"));
+
+    for (args, error) in [
+        (&["0", "MAX", "-1"][..], "ERR out of numeric range"),
+        (&["0", "MAX", "1001"], "ERR out of numeric range"),
+        (
+            &["0", "FORMAT", "COMMAND"],
+            "ERR invalid FORMAT option, only support RAW",
+        ),
+        (
+            &["12", "FORMAT", "RAW"],
+            "ERR next sequence is out of range",
+        ),
+        (
+            &["1", "FORMAT", "EXTRA"],
+            "ERR invalid FORMAT option, only support RAW",
+        ),
+        (&["0", "MAX"], "ERR no more item to parse"),
+        (&["0", "BOGUS"], "ERR syntax error"),
+        (&["x"], "ERR value is not an integer or out of range"),
+    ] {
+        let mut full = vec!["POLLUPDATES"];
+        full.extend_from_slice(args);
+        assert_eq!(s.cmd(&full), Reply::err(error), "{args:?}");
+    }
+    assert_eq!(
+        t.cmd_bytes(&[b"APPLYBATCH", b"garbage"]),
+        Reply::err("ERR corrupt record: write batch too short")
+    );
+    assert_eq!(
+        t.cmd(&["APPLYBATCH", "x", "HIGHPRI"]),
+        Reply::err("ERR only support LOWPRI option")
+    );
+    // RESP3: a map.
+    s.cmd(&["HELLO", "3"]);
+    assert!(matches!(s.cmd(&["POLLUPDATES", "0"]), Reply::Map(m) if m.len() == 3));
+}

@@ -87,6 +87,27 @@ impl Storage {
         })
     }
 
+    /// Up to `max` committed batches, those starting after sequence `after`, in order
+    /// (Kvrocks' POLLUPDATES). When `after + 1` falls inside a batch, the first one
+    /// returned is the next whole batch. `Err(WalGone)` when the WAL no longer reaches
+    /// back there.
+    pub fn wal_batches_after(&self, after: u64, max: usize) -> Result<Vec<WalBatch>, StorageError> {
+        let db = self.db_arc();
+        let iter = db
+            .get_updates_since(after)
+            .map_err(|_| StorageError::WalGone(after + 1))?;
+        let mut batches = Vec::new();
+        for item in iter.take(max) {
+            let (sequence, batch) = item?;
+            batches.push(WalBatch {
+                sequence,
+                count: batch.len() as u64,
+                data: batch.data().to_vec(),
+            });
+        }
+        Ok(batches)
+    }
+
     /// Applies a batch of the master unchanged, as the next write of this database:
     /// refused unless it starts right after the newest write here (a replica writes
     /// nothing else, so both number every record alike).

@@ -324,7 +324,15 @@ fn status_frame(job: &ferrokv_migration::Job) -> Frame {
     ])
 }
 
+/// `APPLYBATCH <raw write batch> [LOWPRI]`: on an importing link, a migration's tail;
+/// elsewhere outside a cluster, Kvrocks' general form (LOWPRI accepted, as Kvrocks).
 fn applybatch(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    match args.get(2) {
+        None => {}
+        Some(option) if args.len() == 3 && is(option, "LOWPRI") => {}
+        Some(_) if args.len() > 3 => return Err(CommandError::WrongArity("applybatch".into())),
+        Some(_) => return Err(CommandError::err("only support LOWPRI option")),
+    }
     crate::migration::import::apply_batch(ctx.server, ctx.client, &args[1])
 }
 
@@ -366,7 +374,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("clusterx", -2, ADMIN | NO_MULTI | STALE, 0, 0, 0, clusterx, "cluster", "Topology administration (VERSION, MYID, SETNODEID, SETNODES, SETSLOT), slot migration (MIGRATE, MIGRATION) and FLUSHSLOTS."),
     cmd("cluster", -2, STALE, 0, 0, 0, cluster, "cluster", "Cluster information (INFO, NODES, SLOTS, SHARDS, MYID, KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, REPLICAS, RESET)."),
     cmd("asking", 1, FAST, 0, 0, 0, asking, "cluster", "Lets the next command run on a slot being imported."),
-    cmd("applybatch", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch on an importing link (slot migration)."),
+    cmd("applybatch", -2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applybatch, "cluster", "Applies a raw write batch: a migration's on an importing link, any outside a cluster (Kvrocks)."),
     cmd("applysst", 2, WRITE | ADMIN | NO_MULTI, 0, 0, 0, applysst, "cluster", "Adds sorted snapshot records to the SST files an importing link builds and ingests (slot migration)."),
     cmd("readonly", 1, FAST, 0, 0, 0, readonly, "cluster", "Lets a replica serve reads of its master's slots."),
     cmd("readwrite", 1, FAST, 0, 0, 0, readwrite, "cluster", "Ends READONLY."),

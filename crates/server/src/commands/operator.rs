@@ -115,6 +115,20 @@ fn memory(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+/// `DISK USAGE key`, Kvrocks' (`src/commands/cmd_server.cc`, `CommandDisk`): the bytes
+/// of every record of the key as stored (keys and values, before compression: each
+/// element measured, no sampling); nil for a missing key; another operation is
+/// "ERR Unknown operation", Kvrocks' text.
+fn disk(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if !is(&args[1], "USAGE") {
+        return Err(CommandError::err("Unknown operation"));
+    }
+    let size = ctx.server.db.stored_size(&args[2], 0)?;
+    Ok(size.map_or(Frame::Null, |n| {
+        Frame::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+    }))
+}
+
 /// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key | HELP.
 fn object(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
@@ -185,5 +199,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("slowlog", -2, ADMIN | LOADING | STALE, 0, 0, 0, slowlog, "server", "Reads or resets the slow log (GET, LEN, RESET)."),
     cmd("monitor", 1, ADMIN | NO_MULTI | LOADING | STALE, 0, 0, 0, monitor, "server", "Relays every command the node runs."),
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("memory", -2, READONLY | MOVABLE_KEYS, 0, 0, 0, memory, "server", "Reports the storage bytes of a key (USAGE).") },
+    CommandSpec { keys: Some(key_after_subcommand), ..cmd("disk", 3, READONLY | MOVABLE_KEYS, 0, 0, 0, disk, "server", "Reports the stored bytes of a key (USAGE, Kvrocks).") },
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("object", -2, READONLY | MOVABLE_KEYS, 0, 0, 0, object, "generic", "Inspects a key (ENCODING, FREQ, IDLETIME, REFCOUNT).") },
 ];

@@ -181,6 +181,80 @@ fn replfull(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Null)
 }
 
+/// `POLLUPDATES sequence [MAX n] [STRICT] [FORMAT RAW]`, Kvrocks' change feed
+/// (`src/commands/cmd_server.cc`, `CommandPollUpdates`): up to `n` (1-1000, default 16)
+/// write batches of the WAL after `sequence`, each as the hex of RocksDB's serialised
+/// batch (what APPLYBATCH takes), with `latest_sequence` and `next_sequence` (the last
+/// sequence the reply covers, to pass back). A map in RESP3, a flat array in RESP2.
+/// STRICT refuses a first batch that does not start at `sequence + 1`.
+fn pollupdates(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let sequence = u64::try_from(int_arg(&args[1])?).map_err(|_| CommandError::NotInteger)?;
+    let (mut max, mut strict) = (16, false);
+    let no_more = || CommandError::err("no more item to parse");
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "MAX") {
+            max = int_arg(args.get(i + 1).ok_or_else(no_more)?)?;
+            if !(1..=1000).contains(&max) {
+                return Err(CommandError::err("out of numeric range"));
+            }
+            i += 2;
+        } else if is(&args[i], "STRICT") {
+            strict = true;
+            i += 1;
+        } else if is(&args[i], "FORMAT") {
+            if !is(args.get(i + 1).ok_or_else(no_more)?, "RAW") {
+                return Err(CommandError::err("invalid FORMAT option, only support RAW"));
+            }
+            i += 2;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let storage = ctx.server.db.storage();
+    let latest = storage.latest_sequence();
+    let wanted = sequence.saturating_add(1);
+    if wanted > latest.saturating_add(1) {
+        return Err(CommandError::err("next sequence is out of range"));
+    }
+    let batches = if wanted == latest + 1 {
+        Vec::new()
+    } else {
+        storage.wal_batches_after(sequence, max as usize)?
+    };
+    if let (true, Some(first)) = (strict, batches.first()) {
+        if first.sequence != wanted {
+            return Err(CommandError::err(format!(
+                "mismatched sequence number, expected {wanted} but got {}",
+                first.sequence
+            )));
+        }
+    }
+    let next = batches
+        .last()
+        .map_or(sequence, |b| b.sequence + b.count.max(1) - 1);
+    let updates = batches.iter().map(|b| Frame::bulk(hex(&b.data))).collect();
+    Ok(Frame::Map(vec![
+        (
+            Frame::bulk("latest_sequence"),
+            Frame::Integer(latest as i64),
+        ),
+        (Frame::bulk("updates"), Frame::Array(updates)),
+        (Frame::bulk("next_sequence"), Frame::Integer(next as i64)),
+    ]))
+}
+
+/// Lower-case hex, as Kvrocks' `util::StringToHex` writes it.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("slaveof", 3, ADMIN | NO_MULTI | STALE, 0, 0, 0, slaveof, "server", "Makes this node a replica of another, or a master (NO ONE)."),
@@ -189,5 +263,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("wait", 3, 0, 0, 0, 0, wait, "generic", "Waits until replicas acknowledged this connection's writes."),
     cmd("replconf", -1, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, replconf, "server", "Replica handshake options."),
     cmd("psync", 3, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, psync, "server", "Continues a replica from a sequence (partial sync)."),
+    cmd("pollupdates", -2, ADMIN | STALE, 0, 0, 0, pollupdates, "server", "Returns write batches of the WAL after a sequence (Kvrocks)."),
     cmd("replfull", -1, ADMIN | NO_MULTI | STALE | LOADING, 0, 0, 0, replfull, "server", "Serves a full sync (a checkpoint's files) on this connection."),
 ];

@@ -183,9 +183,20 @@ pub fn apply_batch(
 ) -> Result<Frame, CommandError> {
     finish_sst(server, client)?;
     let Some(slots) = client.importing.as_ref() else {
-        return Err(CommandError::err(
-            "APPLYBATCH is only accepted on an importing link",
-        ));
+        // Outside a cluster there is no slot to protect: any well-formed batch of
+        // Ferrokv's own records goes in, as Kvrocks' APPLYBATCH takes any (the feed
+        // of POLLUPDATES applied elsewhere), replying its size in bytes.
+        if server.cluster_enabled() {
+            return Err(CommandError::err(
+                "APPLYBATCH is only accepted on an importing link",
+            ));
+        }
+        server
+            .db
+            .storage()
+            .write_raw(data, &|_| true)
+            .map_err(|e| CommandError::err(e.to_string()))?;
+        return Ok(Frame::Integer(data.len() as i64));
     };
     // Only records of the slots this link imports get in.
     let allowed =
