@@ -35,6 +35,8 @@ pub enum Effect {
     PersistClusterNodes,
     /// Install the keyspace notification classes now.
     KeyspaceEvents,
+    /// Apply the PERFLOG sampling settings now.
+    Profiling,
 }
 
 /// One configurable option. The table below is the single source of truth: parsing,
@@ -209,10 +211,10 @@ options! {
     log_retention_days: i64 = kvrocks_only("log-retention-days", "-1", int(-1, INT_MAX)),
     max_bitmap_to_string_mb: u64 = kvrocks_only("max-bitmap-to-string-mb", "16", int(0, INT_MAX)),
     backup_dir: String = runtime("backup-dir", "", STR),
-    profiling_sample_ratio: u64 = kvrocks_only("profiling-sample-ratio", "0", int(0, 100)),
-    profiling_sample_record_max_len: u64 = kvrocks_only("profiling-sample-record-max-len", "256", int(0, INT_MAX)),
-    profiling_sample_record_threshold_ms: u64 = kvrocks_only("profiling-sample-record-threshold-ms", "100", int(0, INT_MAX)),
-    profiling_sample_commands: String = kvrocks_only("profiling-sample-commands", "", STR),
+    profiling_sample_ratio: u64 = runtime("profiling-sample-ratio", "0", int(0, 100)) => Profiling,
+    profiling_sample_record_max_len: u64 = runtime("profiling-sample-record-max-len", "256", int(0, INT_MAX)) => Profiling,
+    profiling_sample_record_threshold_ms: u64 = runtime("profiling-sample-record-threshold-ms", "100", int(0, INT_MAX)) => Profiling,
+    profiling_sample_commands: String = runtime("profiling-sample-commands", "", STR) => Profiling,
     rocksdb_block_size: u64 = kvrocks_only("rocksdb.block_size", "16384", int(0, INT_MAX)),
     rocksdb_read_options_async_io: bool = kvrocks_only("rocksdb.read_options.async_io", "no", BOOL),
     rocksdb_write_options_write_batch_max_bytes: u64 = kvrocks_only("rocksdb.write_options.write_batch_max_bytes", "0", int(0, INT_MAX)),
@@ -363,6 +365,16 @@ impl std::ops::Deref for Config {
 }
 
 impl Config {
+    /// Hands the `profiling-*` settings to PERFLOG.
+    pub fn configure_perflog(&self, perflog: &crate::perflog::PerfLog) {
+        perflog.configure(
+            self.profiling_sample_ratio,
+            self.profiling_sample_record_max_len,
+            self.profiling_sample_record_threshold_ms,
+            &self.profiling_sample_commands,
+        );
+    }
+
     /// Sets an option during start-up (immutability does not apply).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let lower = name.to_ascii_lowercase();

@@ -208,11 +208,13 @@ async fn session(server: &Arc<Server>, conn: &mut Conn, socket: &mut TcpStream) 
             let next_kind = match &parsed {
                 // A subscribed connection's commands are checked one by one, and so are
                 // all commands while CLIENT PAUSE is in force.
-                // Keyspace notifications are derived per command (CommandSpec::run).
+                // Keyspace notifications are derived per command (CommandSpec::run),
+                // and PERFLOG samples commands one by one.
                 Ok(Some(args))
                     if !client.pubsub.active()
                         && !server.pause.active()
-                        && !server.notify.enabled() =>
+                        && !server.notify.enabled()
+                        && !server.perflog.active() =>
                 {
                     Batchable::of(args)
                 }

@@ -25,6 +25,7 @@ mod migration;
 mod node;
 mod notify;
 mod pause;
+mod perflog;
 mod pubsub;
 mod registry;
 mod replication;

@@ -37,6 +37,10 @@ pub fn call(
     args: &[Bytes],
     handler: fn(&mut Context<'_>, &[Bytes]) -> CmdResult,
 ) -> Frame {
+    let sampled = ctx.server.perflog.should_sample(measure.name);
+    if sampled {
+        ferrokv_storage::perf::begin_sample();
+    }
     let started = Instant::now();
     let reply = if measure.counts_lookups {
         let server = ctx.server;
@@ -45,11 +49,16 @@ pub fn call(
         handler(ctx, args)
     }
     .unwrap_or_else(Frame::from);
+    // Counting stops on this thread whatever happens next.
+    let report = sampled.then(ferrokv_storage::perf::end_sample);
     if matches!(ctx.client.action, Some(crate::client::Action::Block(_))) {
         // Not served yet: recorded when it runs again and is served.
         return reply;
     }
     let micros = started.elapsed().as_micros() as u64;
+    if let Some(report) = report {
+        ctx.server.perflog.record(measure.name, micros, report);
+    }
     let metrics = &ctx.server.metrics;
     if let Some(stat) = metrics.command(measure.name) {
         stat.calls.fetch_add(1, Ordering::Relaxed);

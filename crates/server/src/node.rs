@@ -121,6 +121,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         scripting,
         started: Instant::now(),
         backups: Default::default(),
+        perflog: Default::default(),
         run_id: random_hex(40),
         local_addr,
         shutdown_tx,
@@ -129,6 +130,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     server
         .notify
         .set(&server.config.read().notify_keyspace_events);
+    server.config.read().configure_perflog(&server.perflog);
     info!(
         "ferrokv {} ready: listening on port {}, data in {}",
         env!("CARGO_PKG_VERSION"),

@@ -92,6 +92,8 @@ pub struct Server {
     /// The EVAL script cache, the FUNCTION libraries and the running script.
     pub scripting: crate::scripting::Scripting,
     pub started: Instant,
+    /// PERFLOG's sampled commands.
+    pub perflog: crate::perflog::PerfLog,
     /// BGSAVE's backups and their outcome.
     pub backups: crate::backup::Backups,
     pub run_id: String,

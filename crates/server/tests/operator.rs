@@ -631,3 +631,71 @@ fn disk_usage_reports_the_stored_bytes_of_a_key() {
         Reply::err("ERR wrong number of arguments for 'disk' command")
     );
 }
+
+/// Kvrocks' PERFLOG (`unit/perflog`): sampled SETs are logged with RocksDB's perf
+/// context; commands not listed are not; LEN, GET and RESET.
+#[test]
+fn perflog_keeps_sampled_commands_with_their_perf_context() {
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["PERFLOG", "LEN"]), Reply::Int(0));
+    for (name, value) in [
+        ("profiling-sample-commands", "set"),
+        ("profiling-sample-ratio", "100"),
+        ("profiling-sample-record-threshold-ms", "0"),
+    ] {
+        assert_eq!(c.cmd(&["CONFIG", "SET", name, value]), Reply::ok());
+    }
+    for i in 0..10 {
+        assert_eq!(c.cmd(&["SET", &format!("key-{i}"), "value"]), Reply::ok());
+    }
+    // Pipelined: each one still sampled.
+    let mut pipeline = Vec::new();
+    for i in 0..5 {
+        pipeline.extend(Raw::encode(&[b"SET", format!("p-{i}").as_bytes(), b"v"]));
+    }
+    c.send(&pipeline);
+    for _ in 0..5 {
+        assert_eq!(c.read(), Reply::ok());
+    }
+    c.cmd(&["GET", "key-1"]);
+    assert_eq!(c.cmd(&["PERFLOG", "LEN"]), Reply::Int(15));
+    let newest = c.cmd(&["PERFLOG", "GET", "1"]).items();
+    assert_eq!(newest.len(), 1);
+    let entry = newest[0].items();
+    assert_eq!(entry.len(), 6, "{entry:?}");
+    assert_eq!(entry[0], Reply::Int(15));
+    assert_eq!(entry[2], Reply::bulk("set"));
+    assert!(entry[3].int() >= 0);
+    assert!(entry[4].text().contains("write_memtable_time"), "{entry:?}");
+    assert_eq!(c.cmd(&["PERFLOG", "GET"]).items().len(), 10);
+    assert_eq!(c.cmd(&["PERFLOG", "GET", "*"]).items().len(), 15);
+    assert_eq!(
+        c.cmd(&["PERFLOG", "BOGUS"]),
+        Reply::err("ERR PERFLOG subcommand must be one of RESET, LEN, GET")
+    );
+    // The log keeps profiling-sample-record-max-len entries, the newest.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "profiling-sample-record-max-len", "3"]),
+        Reply::ok()
+    );
+    assert_eq!(c.cmd(&["PERFLOG", "LEN"]), Reply::Int(3));
+    assert_eq!(
+        c.cmd(&["PERFLOG", "GET", "1"]).items()[0].items()[0],
+        Reply::Int(15)
+    );
+    assert_eq!(c.cmd(&["PERFLOG", "RESET"]), Reply::ok());
+    assert_eq!(c.cmd(&["PERFLOG", "LEN"]), Reply::Int(0));
+    // A threshold no SET reaches, then sampling off.
+    c.cmd(&[
+        "CONFIG",
+        "SET",
+        "profiling-sample-record-threshold-ms",
+        "100000",
+    ]);
+    c.cmd(&["SET", "slow?", "no"]);
+    c.cmd(&["CONFIG", "SET", "profiling-sample-record-threshold-ms", "0"]);
+    c.cmd(&["CONFIG", "SET", "profiling-sample-ratio", "0"]);
+    c.cmd(&["SET", "off", "v"]);
+    assert_eq!(c.cmd(&["PERFLOG", "LEN"]), Reply::Int(0));
+}

@@ -13,6 +13,7 @@ pub mod encoding;
 mod error;
 mod gc;
 pub mod metadata;
+pub mod perf;
 mod read;
 mod sst;
 pub mod wal;

@@ -70,6 +70,32 @@ fn slowlog(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+/// `PERFLOG GET [n|*] | LEN | RESET`, Kvrocks' (`src/commands/cmd_server.cc`,
+/// `CommandPerfLog`): the sampled commands, newest first (GET: 10 by default; `*`, 0 or
+/// less: all). Another subcommand: Kvrocks' "ERR PERFLOG subcommand must be one of
+/// RESET, LEN, GET".
+fn perflog(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    let log = &ctx.server.perflog;
+    let sub = &args[1];
+    if is(sub, "LEN") {
+        Ok(Frame::Integer(log.len() as i64))
+    } else if is(sub, "RESET") {
+        log.reset();
+        Ok(Frame::ok())
+    } else if is(sub, "GET") {
+        let count = match args.get(2) {
+            None => Some(10),
+            Some(n) if n.as_ref() == b"*" => None,
+            Some(n) => usize::try_from(int_arg(n)?).ok().filter(|&n| n > 0),
+        };
+        Ok(Frame::Array(log.get(count)))
+    } else {
+        Err(CommandError::err(
+            "PERFLOG subcommand must be one of RESET, LEN, GET",
+        ))
+    }
+}
+
 /// MONITOR: from now on the connection relays every command the node runs.
 fn monitor(ctx: &mut Context<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.monitor.is_none() {
@@ -197,6 +223,7 @@ fn key_after_subcommand(args: &[Bytes]) -> Vec<usize> {
 #[rustfmt::skip]
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("slowlog", -2, ADMIN | LOADING | STALE, 0, 0, 0, slowlog, "server", "Reads or resets the slow log (GET, LEN, RESET)."),
+    cmd("perflog", -2, ADMIN | LOADING | STALE, 0, 0, 0, perflog, "server", "Reads or resets the log of sampled commands (GET, LEN, RESET; Kvrocks)."),
     cmd("monitor", 1, ADMIN | NO_MULTI | LOADING | STALE, 0, 0, 0, monitor, "server", "Relays every command the node runs."),
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("memory", -2, READONLY | MOVABLE_KEYS, 0, 0, 0, memory, "server", "Reports the storage bytes of a key (USAGE).") },
     CommandSpec { keys: Some(key_after_subcommand), ..cmd("disk", 3, READONLY | MOVABLE_KEYS, 0, 0, 0, disk, "server", "Reports the stored bytes of a key (USAGE, Kvrocks).") },

@@ -156,6 +156,7 @@ fn config_set(ctx: &mut Context<'_>, pairs: &[Bytes]) -> CmdResult {
             Effect::None => {}
             Effect::LogLevel => crate::logging::set_level(&config.log_level),
             Effect::KeyspaceEvents => ctx.server.notify.set(&config.notify_keyspace_events),
+            Effect::Profiling => config.configure_perflog(&ctx.server.perflog),
             Effect::Slowlog => ctx
                 .server
                 .metrics
