@@ -183,3 +183,105 @@ fn keys_scan_and_randomkey() {
         .unwrap();
     assert_eq!(iter.collect::<HashSet<_>>().len(), 300);
 }
+
+/// Kvrocks' `RDB LOAD`: an RDB file written by the real redis-server (`SAVE`), with
+/// every type in Redis' compact and plain encodings, two databases, an expiry; NX keeps
+/// existing keys; a damaged file is refused.
+#[test]
+fn rdb_load_reads_what_redis_server_saved() {
+    let redis = common::RedisServer::start();
+    let mut r = redis.raw();
+    let mut big = vec!["RPUSH".to_string(), "biglist".into()];
+    big.extend((0..601).map(|i| format!("{}", i * 100_003)));
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    r.cmd(&big);
+    r.cmd_table(
+        "
+        SET s hello
+        SET n 12345
+        SET ttl x
+        PEXPIRE ttl 100000
+        RPUSH l a b c
+        HSET h f1 v1 f2 v2
+        SADD ints 1 2 3
+        SADD words x y
+        ZADD z 1.5 a 2 b
+        XADD st 1-1 field value
+        SET keep redis
+        SELECT 1
+        SET only-in-db-1 yes
+        SELECT 0
+        ",
+    );
+    let mut long_hash = vec!["HSET".to_string(), "bighash".into()];
+    for i in 0..300 {
+        long_hash.push(format!("field-{i}"));
+        long_hash.push("v".repeat(80));
+    }
+    let long_hash: Vec<&str> = long_hash.iter().map(String::as_str).collect();
+    r.cmd(&long_hash);
+    assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
+    let dir = r.cmd(&["CONFIG", "GET", "dir"]).strings()[1].clone();
+    let file = std::path::Path::new(&dir).join("dump.rdb");
+    let path = file.display().to_string();
+
+    let server = TestServer::start(&[]);
+    let mut c = server.raw();
+    c.cmd(&["SET", "keep", "ferrokv"]);
+    assert_eq!(c.cmd(&["RDB", "LOAD", &path, "NX"]), Reply::ok());
+    assert_eq!(c.cmd(&["GET", "keep"]), Reply::bulk("ferrokv"));
+    assert_eq!(c.cmd(&["GET", "s"]), Reply::bulk("hello"));
+    assert_eq!(c.cmd(&["GET", "n"]), Reply::bulk("12345"));
+    let pttl = c.cmd(&["PTTL", "ttl"]).int();
+    assert!((90_000..=100_000).contains(&pttl), "{pttl}");
+    assert_eq!(
+        c.cmd(&["LRANGE", "l", "0", "-1"]).strings(),
+        ["a", "b", "c"]
+    );
+    assert_eq!(c.cmd(&["LLEN", "biglist"]), Reply::Int(601));
+    assert_eq!(
+        c.cmd(&["LINDEX", "biglist", "600"]),
+        Reply::bulk("60001800")
+    );
+    assert_eq!(c.cmd(&["HGET", "h", "f2"]), Reply::bulk("v2"));
+    assert_eq!(c.cmd(&["HLEN", "bighash"]), Reply::Int(300));
+    assert_eq!(c.cmd(&["SMEMBERS", "ints"]).strings().len(), 3);
+    assert_eq!(c.cmd(&["SISMEMBER", "words", "y"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["ZSCORE", "z", "a"]), Reply::bulk("1.5"));
+    assert_eq!(c.cmd(&["XLEN", "st"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["EXISTS", "only-in-db-1"]), Reply::Int(0));
+    // Without NX the file's keys replace; DB picks the database.
+    assert_eq!(c.cmd(&["RDB", "LOAD", &path]), Reply::ok());
+    assert_eq!(c.cmd(&["GET", "keep"]), Reply::bulk("redis"));
+    assert_eq!(c.cmd(&["RDB", "load", &path, "DB", "1"]), Reply::ok());
+    assert_eq!(c.cmd(&["GET", "only-in-db-1"]), Reply::bulk("yes"));
+
+    let mut damaged = std::fs::read(&file).expect("read dump.rdb");
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    let damaged_path = std::path::Path::new(&dir).join("damaged.rdb");
+    std::fs::write(&damaged_path, &damaged).expect("write");
+    let reply = c.cmd(&["RDB", "LOAD", &damaged_path.display().to_string()]);
+    assert!(
+        reply == Reply::err("ERR DUMP payload version or checksum are wrong")
+            || reply == Reply::err("ERR Bad data format"),
+        "{reply:?}"
+    );
+    std::fs::write(&damaged_path, b"REDIS0009\xff").expect("write");
+    assert_eq!(
+        c.cmd(&["RDB", "LOAD", &damaged_path.display().to_string()]),
+        Reply::err("ERR Bad data format")
+    );
+    assert!(
+        matches!(c.cmd(&["RDB", "LOAD", "/no/such/file.rdb"]), Reply::Error(e) if e.starts_with("ERR cannot read"))
+    );
+    assert_eq!(
+        c.cmd(&["RDB", "SAVE", &path]),
+        Reply::err("ERR unknown subcommand")
+    );
+    assert_eq!(
+        c.cmd(&["RDB", "LOAD", &path, "XX"]),
+        Reply::err("ERR syntax error")
+    );
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

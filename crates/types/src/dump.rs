@@ -442,6 +442,112 @@ pub fn decode(payload: &[u8]) -> std::result::Result<Value, PayloadError> {
     reader.object().ok_or(PayloadError::BadFormat)
 }
 
+/// One key of an RDB file ([`parse_rdb`]).
+#[derive(Debug)]
+pub struct RdbEntry {
+    /// The database number it was saved from (SELECTDB).
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub value: Value,
+    /// Unix ms, 0 for none.
+    pub expire_ms: u64,
+}
+
+/// Reads a whole RDB file as Redis writes it (`rdb.c`: `REDIS` and a 4-digit version
+/// up to [`RDB_VERSION_MAX`], then auxiliary fields, SELECTDB, RESIZEDB, expiry, LRU
+/// and LFU opcodes before each key, function libraries, and EOF with a CRC-64 of
+/// everything before it, 0 meaning not computed), handing each key to `visit` in file
+/// order. Errors: `BadFormat` for anything it cannot read (a module's data among them),
+/// `VersionOrChecksum` for another version or a checksum that does not match.
+pub fn parse_rdb<E>(
+    data: &[u8],
+    mut visit: impl FnMut(RdbEntry) -> std::result::Result<(), E>,
+) -> std::result::Result<std::result::Result<(), E>, PayloadError> {
+    const AUX: u8 = 0xFA;
+    const RESIZEDB: u8 = 0xFB;
+    const EXPIRETIME_MS: u8 = 0xFC;
+    const EXPIRETIME: u8 = 0xFD;
+    const SELECTDB: u8 = 0xFE;
+    const EOF: u8 = 0xFF;
+    const IDLE: u8 = 0xF8;
+    const FREQ: u8 = 0xF9;
+    const FUNCTION2: u8 = 0xF5;
+    const SLOT_INFO: u8 = 0xF4;
+    let version = data
+        .strip_prefix(b"REDIS")
+        .and_then(|rest| rest.get(..4))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse::<u16>().ok())
+        .ok_or(PayloadError::BadFormat)?;
+    if !(1..=RDB_VERSION_MAX).contains(&version) {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    let mut reader = Reader { data, at: 9 };
+    let (mut db, mut expire_ms) = (0, 0);
+    let bad = || PayloadError::BadFormat;
+    loop {
+        match reader.byte().ok_or_else(bad)? {
+            AUX => {
+                reader.string().ok_or_else(bad)?;
+                reader.string().ok_or_else(bad)?;
+            }
+            RESIZEDB => {
+                reader.len64().ok_or_else(bad)?;
+                reader.len64().ok_or_else(bad)?;
+            }
+            SLOT_INFO => {
+                for _ in 0..3 {
+                    reader.len64().ok_or_else(bad)?;
+                }
+            }
+            EXPIRETIME_MS => {
+                let ms = reader.take(8).ok_or_else(bad)?;
+                expire_ms = u64::from_le_bytes(ms.try_into().map_err(|_| bad())?);
+            }
+            EXPIRETIME => {
+                let secs = reader.take(4).ok_or_else(bad)?;
+                expire_ms =
+                    u64::from(u32::from_le_bytes(secs.try_into().map_err(|_| bad())?)) * 1000;
+            }
+            SELECTDB => db = reader.len64().ok_or_else(bad)?,
+            IDLE => {
+                reader.len64().ok_or_else(bad)?;
+            }
+            FREQ => {
+                reader.byte().ok_or_else(bad)?;
+            }
+            FUNCTION2 => {
+                reader.string().ok_or_else(bad)?;
+            }
+            EOF => {
+                if version >= 5 {
+                    let sum = reader.take(8).ok_or_else(bad)?;
+                    let sum = u64::from_le_bytes(sum.try_into().map_err(|_| bad())?);
+                    if sum != 0 && sum != crc64(&data[..reader.at - 8]) {
+                        return Err(PayloadError::VersionOrChecksum);
+                    }
+                }
+                return Ok(Ok(()));
+            }
+            kind => {
+                // A key: its type, its name, then its value in that type's encoding.
+                let key = reader.string().ok_or_else(bad)?;
+                let value = reader.object_of(kind).ok_or_else(bad)?;
+                let entry = RdbEntry {
+                    db,
+                    key,
+                    value,
+                    expire_ms,
+                };
+                expire_ms = 0;
+                if let Err(e) = visit(entry) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+    }
+}
+
 struct Reader<'a> {
     data: &'a [u8],
     at: usize,
@@ -534,6 +640,11 @@ impl<'a> Reader<'a> {
 
     fn object(&mut self) -> Option<Value> {
         let kind = self.byte()?;
+        self.object_of(kind)
+    }
+
+    /// A value of type `kind` (its type byte already read).
+    fn object_of(&mut self, kind: u8) -> Option<Value> {
         let value = match kind {
             TYPE_STRING => Value::String(self.string()?),
             TYPE_LIST => Value::List(self.strings()?),

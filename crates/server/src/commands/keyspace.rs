@@ -278,6 +278,73 @@ fn restore(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::ok())
 }
 
+/// `RDB LOAD path [NX] [DB index]`, Kvrocks' (`src/commands/cmd_server.cc`,
+/// `CommandRdb`): loads the keys of database `index` (0 by default) from a Redis RDB
+/// file on this node's file system, replacing keys of the same name unless NX (which
+/// keeps them); keys already expired are left out. Outside a cluster only: a cluster
+/// node would hold keys of slots it does not serve. Errors: Kvrocks' "ERR unknown
+/// subcommand", the file's I/O error, "ERR Bad data format" or "ERR DUMP payload
+/// version or checksum are wrong" for a file it cannot read (keys before the fault stay
+/// loaded, as in Kvrocks).
+fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
+    if !is(&args[1], "LOAD") {
+        return Err(CommandError::err("unknown subcommand"));
+    }
+    let path = args
+        .get(2)
+        .ok_or_else(|| CommandError::err("no more item to parse"))?;
+    let (mut replace, mut db) = (true, 0u64);
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "NX") {
+            replace = false;
+            i += 1;
+        } else if is(&args[i], "DB") {
+            let index = args
+                .get(i + 1)
+                .ok_or_else(|| CommandError::err("no more item to parse"))?;
+            db = u64::try_from(int_arg(index)?).map_err(|_| CommandError::NotInteger)?;
+            i += 2;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if ctx.server.cluster_enabled() {
+        return Err(CommandError::err(
+            "RDB LOAD is not available in cluster mode",
+        ));
+    }
+    let path =
+        std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
+    let data = std::fs::read(path)
+        .map_err(|e| CommandError::err(format!("cannot read {}: {e}", path.display())))?;
+    let database = &ctx.server.db;
+    let now = ferrokv_types::now_ms();
+    let mut loaded = Vec::new();
+    let outcome = ferrokv_types::dump::parse_rdb(&data, |entry| {
+        if entry.db != db || (entry.expire_ms != 0 && entry.expire_ms <= now) {
+            return Ok(());
+        }
+        if database.restore_value(&entry.key, &entry.value, entry.expire_ms, replace)? {
+            loaded.push(Bytes::from(entry.key));
+        }
+        Ok::<(), ferrokv_types::TypeError>(())
+    });
+    ctx.touches = Some(loaded);
+    match outcome {
+        Ok(written) => written?,
+        Err(ferrokv_types::dump::PayloadError::VersionOrChecksum) => {
+            return Err(CommandError::err(
+                "DUMP payload version or checksum are wrong",
+            ))
+        }
+        Err(ferrokv_types::dump::PayloadError::BadFormat) => {
+            return Err(CommandError::err("Bad data format"))
+        }
+    }
+    Ok(Frame::ok())
+}
+
 const W: u32 = WRITE;
 const R: u32 = READONLY;
 
@@ -298,6 +365,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("persist", 2, W | FAST, 1, 1, 1, persist, "generic", "Removes a key's expiry."),
     cmd("dump", 2, R, 1, 1, 1, dump, "generic", "Serializes a key's value in Redis' DUMP format."),
     cmd("restore", -4, W, 1, 1, 1, restore, "generic", "Creates a key from a DUMP payload."),
+    cmd("rdb", -3, W | ADMIN | NO_MULTI, 0, 0, 0, rdb, "server", "Loads the keys of a Redis RDB file (LOAD; Kvrocks)."),
     cmd("copy", -3, W, 1, 2, 1, copy, "generic", "Copies a key's value and expiry to another key."),
     cmd("rename", 3, W, 1, 2, 1, rename, "generic", "Renames a key."),
     cmd("renamenx", 3, W | FAST, 1, 2, 1, renamenx, "generic", "Renames a key if the new name is free."),
