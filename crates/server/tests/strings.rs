@@ -238,22 +238,26 @@ fn cas_and_cad_as_kvrocks_has_them() {
     ] {
         assert_eq!(c.cmd(bad), Reply::err("ERR syntax error"), "{bad:?}");
     }
-    assert_eq!(
-        c.cmd(&["CAS", "k", "123", "234", "ex"]),
-        Reply::err("ERR no more item to parse")
-    );
-    assert_eq!(
-        c.cmd(&["CAS", "k", "123", "234", "EX", "0"]),
-        Reply::err("ERR out of numeric range")
-    );
-    assert_eq!(
-        c.cmd(&["CAS", "k", "123", "234", "EX", "x"]),
-        Reply::err("ERR value is not an integer or out of range")
-    );
-    assert_eq!(
-        c.cmd(&["CAS", "k", "123"]),
-        Reply::err("ERR wrong number of arguments for 'cas' command")
-    );
+    for (bad, error) in [
+        (
+            &["CAS", "k", "123", "234", "ex"][..],
+            "ERR no more item to parse",
+        ),
+        (
+            &["CAS", "k", "123", "234", "EX", "0"],
+            "ERR out of numeric range",
+        ),
+        (
+            &["CAS", "k", "123", "234", "EX", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["CAS", "k", "123"],
+            "ERR wrong number of arguments for 'cas' command",
+        ),
+    ] {
+        assert_eq!(c.cmd(bad), Reply::err(error), "{bad:?}");
+    }
     // Errors leave the value alone.
     assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("123"));
 

@@ -316,8 +316,13 @@ fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     }
     let path =
         std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
-    let data = std::fs::read(path)
-        .map_err(|e| CommandError::err(format!("cannot read {}: {e}", path.display())))?;
+    let cannot = |why: String| CommandError::err(format!("cannot read {}: {why}", path.display()));
+    // A device or a FIFO (/dev/zero) would be read without end.
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    let data = std::fs::read(path).map_err(|e| cannot(e.to_string()))?;
     let database = &ctx.server.db;
     let now = ferrokv_types::now_ms();
     let mut loaded = Vec::new();
