@@ -111,6 +111,11 @@ impl Backups {
         )
     }
 
+    /// Whether a backup is being written (INFO's `rdb_bgsave_in_progress` too).
+    pub fn in_progress(&self) -> bool {
+        self.state.lock().in_progress
+    }
+
     /// LASTSAVE: Unix seconds at which the last backup started, the server's start
     /// before the first (Kvrocks' `GetLastBgsaveTime`).
     pub fn last_save(&self, started_unix: i64) -> i64 {

@@ -104,7 +104,8 @@ fn section(server: &Server, name: &str, out: &mut String) {
         }
         "persistence" => write!(
             out,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\n{}aof_enabled:0\r\nwal_enabled:1\r\nwal_fsync_every_write:{}\r\n",
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:{}\r\n{}aof_enabled:0\r\nwal_enabled:1\r\nwal_fsync_every_write:{}\r\n",
+            u8::from(server.backups.in_progress()),
             server.backups.info(server.started_unix()),
             u8::from(config.rocksdb_write_options_sync),
         ),

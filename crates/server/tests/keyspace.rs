@@ -272,6 +272,15 @@ fn rdb_load_reads_what_redis_server_saved() {
         c.cmd(&["RDB", "LOAD", &damaged_path.display().to_string()]),
         Reply::err("ERR Bad data format")
     );
+    // Expiries Redis reads as negative (2^63 ms and above) are in the past.
+    let mut forged = b"REDIS0009\xfe\x00\xfc".to_vec();
+    forged.extend_from_slice(&[0xff; 8]);
+    forged.extend_from_slice(b"\x00\x05never\x01v\xff");
+    forged.extend_from_slice(&[0; 8]);
+    std::fs::write(&damaged_path, &forged).expect("write");
+    let forged_path = damaged_path.display().to_string();
+    assert_eq!(c.cmd(&["RDB", "LOAD", &forged_path]), Reply::ok());
+    assert_eq!(c.cmd(&["EXISTS", "never"]), Reply::Int(0));
     for not_a_file in ["/no/such/file.rdb", "/dev/zero", "/tmp"] {
         let reply = c.cmd(&["RDB", "LOAD", not_a_file]);
         let refused = matches!(&reply, Reply::Error(e) if e.starts_with("ERR cannot read"));

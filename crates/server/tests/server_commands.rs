@@ -567,7 +567,51 @@ fn pollupdates_feeds_applybatch_on_another_server() {
         t.cmd(&["APPLYBATCH", "x", "HIGHPRI"]),
         Reply::err("ERR only support LOWPRI option")
     );
+    // A record whose slot prefix is not its key's slot (0xffff here) is refused.
+    let forged = b"\0\0\0\0\0\0\0\0\x01\0\0\0\x05\x01\x03\xff\xffk\x0a\x01\0\0\0\0\0\0\0\0a";
+    assert_eq!(
+        t.cmd_bytes(&[b"APPLYBATCH", forged]),
+        Reply::err("ERR corrupt record: write batch has records outside the allowed keys")
+    );
+    assert_eq!(t.cmd(&["DBSIZE"]), Reply::Int(2));
     // RESP3: a map.
     s.cmd(&["HELLO", "3"]);
     assert!(matches!(s.cmd(&["POLLUPDATES", "0"]), Reply::Map(m) if m.len() == 3));
+}
+
+/// POLLUPDATES from a sequence the WAL no longer holds is an error, not an empty page.
+#[test]
+fn pollupdates_reports_a_purged_wal() {
+    let mut server = TestServer::start(&[
+        "--rocksdb.wal_ttl_seconds",
+        "1",
+        "--rocksdb.wal_size_limit_mb",
+        "1",
+    ]);
+    let mut c = server.raw();
+    let value = "v".repeat(1000);
+    let mut pipeline = Vec::new();
+    for i in 0..1500 {
+        pipeline.extend(Raw::encode(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            value.as_bytes(),
+        ]));
+    }
+    c.send(&pipeline);
+    for _ in 0..1500 {
+        assert_eq!(c.read(), Reply::ok());
+    }
+    server.terminate();
+    server.start_again();
+    let mut c = server.raw();
+    common::wait_until(
+        "the old WAL files are purged",
+        Duration::from_secs(30),
+        || matches!(c.cmd(&["POLLUPDATES", "0", "STRICT"]), Reply::Error(_)),
+    );
+    assert_eq!(
+        c.cmd(&["POLLUPDATES", "0"]),
+        Reply::err("ERR the WAL no longer holds sequence 1")
+    );
 }

@@ -82,6 +82,15 @@ pub fn decode_member_key(stored: &[u8]) -> Option<MemberKey<'_>> {
     })
 }
 
+/// Whether `stored` is a key this node could have written: a metadata key or a member
+/// key whose slot prefix is the slot of its user key (a raw batch from outside,
+/// APPLYBATCH, is held to it).
+pub fn is_well_formed_key(stored: &[u8]) -> bool {
+    let metadata = decode_metadata_key(stored).is_some_and(|(slot, key)| slot == key_slot(key));
+    let member = decode_member_key(stored).is_some_and(|m| m.slot == key_slot(m.user_key));
+    metadata || member
+}
+
 /// The smallest key that sorts after every key starting with `prefix`, or `None` when
 /// no such key exists (the prefix is all 0xff).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {

@@ -322,12 +322,25 @@ fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if !meta.is_file() {
         return Err(cannot("not a regular file".into()));
     }
+    // The magic first: a large file that is no RDB file is not read whole.
+    let mut magic = [0u8; 5];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?,
+        &mut magic,
+    )
+    .map_err(|_| CommandError::err("Bad data format"))?;
+    if &magic != b"REDIS" {
+        return Err(CommandError::err("Bad data format"));
+    }
     let data = std::fs::read(path).map_err(|e| cannot(e.to_string()))?;
     let database = &ctx.server.db;
     let now = ferrokv_types::now_ms();
     let mut loaded = Vec::new();
     let outcome = ferrokv_types::dump::parse_rdb(&data, |entry| {
-        if entry.db != db || (entry.expire_ms != 0 && entry.expire_ms <= now) {
+        // Redis reads the expiry as signed: 2^63 and above are in the past.
+        let expired =
+            entry.expire_ms != 0 && (entry.expire_ms <= now || entry.expire_ms > i64::MAX as u64);
+        if entry.db != db || expired {
             return Ok(());
         }
         if database.restore_value(&entry.key, &entry.value, entry.expire_ms, replace)? {

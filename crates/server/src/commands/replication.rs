@@ -217,11 +217,24 @@ fn pollupdates(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if wanted > latest.saturating_add(1) {
         return Err(CommandError::err("next sequence is out of range"));
     }
-    let batches = if wanted == latest + 1 {
-        Vec::new()
-    } else {
-        storage.wal_batches_after(sequence, max as usize)?
+    let read = || -> Result<_, CommandError> {
+        if wanted == latest + 1 {
+            return Ok(Vec::new());
+        }
+        // The WAL is read from its files: what writers left in its buffer goes first.
+        storage.make_durable()?;
+        Ok(storage.wal_batches_after(sequence, max as usize)?)
     };
+    let mut batches = read()?;
+    if batches.is_empty() && wanted <= latest {
+        // A writer counted in `latest` may not have reached the buffer's flush yet.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        batches = read()?;
+        if batches.is_empty() {
+            // Writes exist past `sequence` but the WAL no longer holds them.
+            return Err(ferrokv_storage::StorageError::WalGone(wanted).into());
+        }
+    }
     if let (true, Some(first)) = (strict, batches.first()) {
         if first.sequence != wanted {
             return Err(CommandError::err(format!(

@@ -191,10 +191,11 @@ pub fn apply_batch(
                 "APPLYBATCH is only accepted on an importing link",
             ));
         }
+        let well_formed = ferrokv_storage::encoding::is_well_formed_key;
         server
             .db
             .storage()
-            .write_raw(data, &|_| true)
+            .write_raw(data, &well_formed)
             .map_err(|e| CommandError::err(e.to_string()))?;
         return Ok(Frame::Integer(data.len() as i64));
     };
