@@ -615,3 +615,25 @@ fn pollupdates_reports_a_purged_wal() {
         Reply::err("ERR the WAL no longer holds sequence 1")
     );
 }
+
+/// A list whose metadata outlives its elements (here: the second of two batches
+/// applied alone) is reported as damaged by LPOP, not walked position by position.
+#[test]
+fn lpop_reports_a_list_without_its_elements() {
+    let (source, target) = (TestServer::start(&[]), TestServer::start(&[]));
+    let (mut s, mut t) = (source.raw(), target.raw());
+    assert_eq!(s.cmd(&["RPUSH", "L", "a", "b", "c"]), Reply::Int(3));
+    assert_eq!(s.cmd(&["LPOP", "L"]), Reply::bulk("a"));
+    let (_, updates, _) = poll(&mut s, &["0"]);
+    assert_eq!(updates.len(), 2);
+    assert!(matches!(
+        t.cmd_bytes(&[b"APPLYBATCH", &updates[1]]),
+        Reply::Int(_)
+    ));
+    assert_eq!(t.cmd(&["LLEN", "L"]), Reply::Int(2));
+    assert_eq!(
+        t.cmd(&["LPOP", "L"]),
+        Reply::err("ERR corrupt record: list element missing")
+    );
+    assert_eq!(t.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

@@ -3,7 +3,7 @@
 //! either end is O(1); LINSERT and LREM rewrite the list as a new incarnation.
 
 use ferrokv_storage::metadata::{CollectionMeta, DataType};
-use ferrokv_storage::{Batch, Cf};
+use ferrokv_storage::{Batch, Cf, StorageError};
 
 use crate::{Database, Result, TypeError};
 
@@ -193,9 +193,15 @@ impl Database {
                     tail
                 }
             };
-            if let Some(value) = self.element(key, meta.version, position)? {
-                popped.push(value);
-            }
+            // Lists are dense (LREM and LINSERT rewrite them): a missing element is
+            // damage (a forged APPLYBATCH), and walking on over its positions could
+            // take 2^64 steps.
+            let Some(value) = self.element(key, meta.version, position)? else {
+                return Err(TypeError::Storage(StorageError::Corrupt(
+                    "list element missing",
+                )));
+            };
+            popped.push(value);
             self.delete_member(batch, key, meta.version, &position.to_be_bytes());
         }
         set_ends(meta, head, tail);
