@@ -80,9 +80,8 @@ fn hrangebylex(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             rev = true;
             i += 1;
         } else if is(&args[i], "LIMIT") {
-            let no_more = || CommandError::err("no more item to parse");
-            offset = int_arg(args.get(i + 1).ok_or_else(no_more)?)?;
-            count = int_arg(args.get(i + 2).ok_or_else(no_more)?)?;
+            offset = int_arg(super::option_value(args, i + 1)?)?;
+            count = int_arg(super::option_value(args, i + 2)?)?;
             i += 3;
         } else {
             return Err(CommandError::Syntax);

@@ -290,9 +290,7 @@ fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     if !is(&args[1], "LOAD") {
         return Err(CommandError::err("unknown subcommand"));
     }
-    let path = args
-        .get(2)
-        .ok_or_else(|| CommandError::err("no more item to parse"))?;
+    let path = super::option_value(args, 2)?;
     let (mut replace, mut db) = (true, 0u64);
     let mut i = 3;
     while i < args.len() {
@@ -300,9 +298,7 @@ fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             replace = false;
             i += 1;
         } else if is(&args[i], "DB") {
-            let index = args
-                .get(i + 1)
-                .ok_or_else(|| CommandError::err("no more item to parse"))?;
+            let index = super::option_value(args, i + 1)?;
             db = u64::try_from(int_arg(index)?).map_err(|_| CommandError::NotInteger)?;
             i += 2;
         } else {

@@ -82,6 +82,13 @@ pub static TABLE: std::sync::LazyLock<CommandTable> = std::sync::LazyLock::new(|
 });
 
 /// A strict integer argument.
+/// The value of an option at `args[at]`, or the error of Kvrocks' `CommandParser` when
+/// the arguments end before it ("ERR no more item to parse"), for Kvrocks' own commands.
+pub fn option_value(args: &[Bytes], at: usize) -> Result<&Bytes, CommandError> {
+    args.get(at)
+        .ok_or_else(|| CommandError::err("no more item to parse"))
+}
+
 pub fn int_arg(arg: &[u8]) -> Result<i64, CommandError> {
     ferrokv_types::numbers::parse_i64(arg).ok_or(CommandError::NotInteger)
 }

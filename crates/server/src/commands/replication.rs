@@ -190,11 +190,10 @@ fn replfull(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
 fn pollupdates(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let sequence = u64::try_from(int_arg(&args[1])?).map_err(|_| CommandError::NotInteger)?;
     let (mut max, mut strict) = (16, false);
-    let no_more = || CommandError::err("no more item to parse");
     let mut i = 2;
     while i < args.len() {
         if is(&args[i], "MAX") {
-            max = int_arg(args.get(i + 1).ok_or_else(no_more)?)?;
+            max = int_arg(super::option_value(args, i + 1)?)?;
             if !(1..=1000).contains(&max) {
                 return Err(CommandError::err("out of numeric range"));
             }
@@ -203,7 +202,7 @@ fn pollupdates(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             strict = true;
             i += 1;
         } else if is(&args[i], "FORMAT") {
-            if !is(args.get(i + 1).ok_or_else(no_more)?, "RAW") {
+            if !is(super::option_value(args, i + 1)?, "RAW") {
                 return Err(CommandError::err("invalid FORMAT option, only support RAW"));
             }
             i += 2;

@@ -94,9 +94,7 @@ fn cas(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
         if expiry.is_some_and(|(kind, _)| kind != unit) {
             return Err(CommandError::Syntax);
         }
-        let value = args
-            .get(i + 1)
-            .ok_or_else(|| CommandError::err("no more item to parse"))?;
+        let value = super::option_value(args, i + 1)?;
         let value = int_arg(value)?;
         if value < 1 {
             return Err(CommandError::err("out of numeric range"));
