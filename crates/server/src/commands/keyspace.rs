@@ -313,22 +313,24 @@ fn rdb(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
     let path =
         std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
     let cannot = |why: String| CommandError::err(format!("cannot read {}: {why}", path.display()));
-    // A device or a FIFO (/dev/zero) would be read without end.
+    // Checked before opening: a FIFO blocks the open itself, a device (/dev/zero) would
+    // be read without end.
     let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
     if !meta.is_file() {
         return Err(cannot("not a regular file".into()));
     }
-    // The magic first: a large file that is no RDB file is not read whole.
-    let mut magic = [0u8; 5];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?,
-        &mut magic,
-    )
-    .map_err(|_| CommandError::err("Bad data format"))?;
-    if &magic != b"REDIS" {
+    // One handle for the magic (a large file that is no RDB file is not read whole) and
+    // the rest.
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
+    let mut data = vec![0u8; 5];
+    file.read_exact(&mut data)
+        .map_err(|_| CommandError::err("Bad data format"))?;
+    if data != b"REDIS" {
         return Err(CommandError::err("Bad data format"));
     }
-    let data = std::fs::read(path).map_err(|e| cannot(e.to_string()))?;
+    file.read_to_end(&mut data)
+        .map_err(|e| cannot(e.to_string()))?;
     let database = &ctx.server.db;
     let now = ferrokv_types::now_ms();
     let mut loaded = Vec::new();
