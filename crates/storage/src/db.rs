@@ -221,9 +221,9 @@ pub(crate) fn open_db(dir: &Path, options: &StorageOptions) -> Result<Arc<DB>, S
             // and on two cores that CPU is taken from clients (perf, pipelined HSET of
             // random fields: compactions 21% of the server's CPU). A point read probes
             // the extra files' filters, pinned in the cache (A/B, pipelined random GET
-            // after 400k SETs: 4.0-5.5 against 5.4-6.9 µs of CPU per request; HSET
-            // 15.9-17.6 against 21.3-23.3 µs, with the cache filled at flush). Range
-            // reads merge more files: LRANGE_100 of one list 5% slower.
+            // after 400k SETs: 4.0-5.9 against 5.4-6.9 µs of CPU per request; HSET
+            // 15.9-18.3 against 21.1-23.3 µs, both with the cache filled at flush, see
+            // below). Range reads merge more files: LRANGE_100 of one list 5% slower.
             cf_opts.set_level_zero_file_num_compaction_trigger(8);
             // Most point reads of random keys and members miss every memtable (the
             // record is in an SST file, or does not exist yet: a new member): without
