@@ -162,6 +162,7 @@ options! {
     dir: String = startup("dir", "ferrokv-data", STR),
     workers: usize = startup("workers", "0", int(0, 256)),
     write_workers: usize = startup("write-workers", "0", int(0, 256)),
+    adaptive_workers: bool = startup("adaptive-workers", "yes", BOOL),
     tcp_backlog: u32 = startup("tcp-backlog", "511", int(1, 65535)),
     maxclients: usize = runtime("maxclients", "10000", int(1, 1_000_000)),
     timeout: u64 = runtime("timeout", "0", int(0, INT_MAX)),

@@ -24,10 +24,15 @@ pub async fn active_expire(server: Arc<Server>) {
         if server.replication.is_replica() {
             continue;
         }
-        let result = {
-            let _gate = server.exec_gate.read();
-            server.db.expire_cycle(&cursor, BUDGET_PER_TICK)
+        // Never wait for the gate: this task shares its thread with the accept loop,
+        // and a running script or EXEC holds the gate for as long as it runs (a new
+        // client must still get in, to be told BUSY or to send SCRIPT KILL). Keys
+        // expire at the next tick instead, as Redis expires none during a script.
+        let Some(gate) = server.exec_gate.try_read() else {
+            continue;
         };
+        let result = server.db.expire_cycle(&cursor, BUDGET_PER_TICK);
+        drop(gate);
         match result {
             Ok((deleted, next)) => {
                 for key in &deleted {

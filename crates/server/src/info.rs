@@ -120,7 +120,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
             let patterns = server.pubsub.pattern_count();
             write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{input_kbps:.2}\r\ninstantaneous_output_kbps:{output_kbps:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{input_kbps:.2}\r\ninstantaneous_output_kbps:{output_kbps:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{channels}\r\npubsub_patterns:{patterns}\r\ntotal_error_replies:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nio_threads_active:{}\r\n",
                 stats.connections_received.load(Ordering::Relaxed),
                 stats.commands_processed.load(Ordering::Relaxed),
                 ops.round() as u64,
@@ -132,6 +132,7 @@ fn section(server: &Server, name: &str, out: &mut String) {
                 server.replication.sync_full.load(Ordering::Relaxed),
                 server.replication.sync_partial_ok.load(Ordering::Relaxed),
                 server.replication.sync_partial_err.load(Ordering::Relaxed),
+                u8::from(server.workers.get().is_some_and(|w| w.spread())),
             )
         }
         "replication" => crate::replication::info(server, out),

@@ -140,11 +140,12 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     write_port_file(&server.config.read(), port)?;
 
     let workers = {
-        let (count, writers) = {
+        let (count, writers, adaptive) = {
             let config = server.config.read();
-            crate::workers::sizes(config.workers, config.write_workers)
+            let (count, writers) = crate::workers::sizes(config.workers, config.write_workers);
+            (count, writers, config.adaptive_workers)
         };
-        Arc::new(crate::workers::Workers::start(count, writers)?)
+        Arc::new(crate::workers::Workers::start(count, writers, adaptive)?)
     };
     let _ = server.workers.set(workers.clone());
     server

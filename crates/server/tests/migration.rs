@@ -1195,7 +1195,12 @@ fn bulk_migration_threads_run_in_the_idle_class_or_at_migrate_nice() {
     const SCHED_IDLE: i64 = 5;
     let pair = Pair::start();
     let mut s = pair.src.raw();
-    // Default: the thread copying the snapshot runs in the idle class; the job's own
+    // The default, which test servers turn off (BACKGROUND_AT_CLIENT_PRIORITY).
+    assert_eq!(
+        s.cmd(&["CONFIG", "SET", "migrate-idle-class", "yes"]),
+        Reply::ok()
+    );
+    // The thread copying the snapshot runs in the idle class; the job's own
     // thread (write gate, fence, commit) and the client threads keep their priority.
     start_slow_sst_migration(&pair, &mut s, 300);
     assert_eq!(
@@ -1237,7 +1242,8 @@ fn bulk_migration_threads_run_in_the_idle_class_or_at_migrate_nice() {
 #[test]
 fn compaction_threads_run_at_the_lowest_priority_unless_configured_otherwise() {
     for (args, lowered) in [
-        (&[][..], true),
+        // The default, which test servers turn off (BACKGROUND_AT_CLIENT_PRIORITY).
+        (&["--rocksdb.compaction_low_cpu_priority", "yes"][..], true),
         (&["--rocksdb.compaction_low_cpu_priority", "no"][..], false),
     ] {
         let server = TestServer::start(args);

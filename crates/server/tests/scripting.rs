@@ -382,6 +382,11 @@ fn functions_match_redis() {
 fn malformed_scripts_and_arguments_get_errors_not_crashes() {
     let server = TestServer::start(&[]);
     let mut c = server.raw();
+    // The first script grows a string to the 1 GiB memory limit: seconds on a machine
+    // whose fresh memory is slow to touch (15 s seen on a 2-core VM).
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
     let nasty = [
         "return string.rep('x', 1e10)",
         "local t = {} t[1] = t return t",
@@ -488,6 +493,15 @@ fn busy_script_kill_and_unkillable() {
         other.cmd(&["FUNCTION", "KILL"]),
         Reply::err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
     );
+    // Clients that connect during the script get in and are told so too (they are
+    // placed on a worker that is not running it).
+    for _ in 0..3 {
+        let mut late = server.raw();
+        assert_eq!(
+            late.cmd(&["PING"]),
+            Reply::err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+        );
+    }
     assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Reply::ok());
     let killed = runner.read().text();
     assert!(

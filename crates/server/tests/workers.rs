@@ -2,6 +2,8 @@
 //! to a write worker between two requests, a reader stays where it was accepted unless
 //! a write worker carries more connections than another, and a move is invisible to the
 //! client (replies in order, partial requests, transactions, WATCH, blocking commands).
+//! With `adaptive-workers` (the default) readers gather on worker 0 until a worker is
+//! saturated, and new connections pass over a saturated worker.
 
 mod common;
 use std::time::Duration;
@@ -32,8 +34,12 @@ fn get_many(c: &mut Raw, key: &str, n: usize) {
 
 #[test]
 fn writers_gather_on_the_write_worker_and_readers_stay_spread() {
-    let server = TestServer::start(&["--workers", "2"]);
+    let server = TestServer::start(&["--workers", "2", "--adaptive-workers", "no"]);
     let mut readers: Vec<Raw> = (0..4).map(|_| server.raw()).collect();
+    assert_eq!(
+        common::info_field(&mut readers[0], "stats", "io_threads_active"),
+        1
+    );
     let mut writers: Vec<Raw> = (0..4).map(|_| server.raw()).collect();
     // Accepted round robin.
     let placed: Vec<u64> = writers.iter_mut().map(worker_of).collect();
@@ -73,6 +79,59 @@ fn writers_gather_on_the_write_worker_and_readers_stay_spread() {
     for i in 0..4 {
         assert_eq!(c.cmd(&["GET", &format!("w{i}:19")]), Reply::bulk("v"));
     }
+}
+
+#[test]
+fn readers_gather_on_one_worker_and_a_saturated_one_is_passed_over() {
+    let server = TestServer::start(&["--workers", "2", "--busy-script-time", "100"]);
+    let mut setup = server.raw();
+    assert_eq!(setup.cmd(&["SET", "shared", "v"]), Reply::ok());
+    assert_eq!(
+        common::info_field(&mut setup, "stats", "io_threads_active"),
+        0
+    );
+    let mut readers: Vec<Raw> = (0..4).map(|_| server.raw()).collect();
+    // Accepted round robin while no worker is saturated, then gathered by their reads.
+    let placed: Vec<u64> = readers.iter_mut().map(worker_of).collect();
+    assert!(placed.contains(&0) && placed.contains(&1), "{placed:?}");
+    for r in readers.iter_mut() {
+        get_many(r, "shared", 40);
+    }
+    let gathered: Vec<u64> = readers.iter_mut().map(worker_of).collect();
+    assert_eq!(gathered, [0, 0, 0, 0]);
+
+    // A script spinning on worker 0 saturates it: every new connection lands on the
+    // other worker and is answered (BUSY), one of them stops the script.
+    let mut runner = readers.pop().expect("a reader");
+    runner.send(&Raw::encode(&[
+        b"EVAL",
+        b"local i = 0 while true do i = i + 1 end",
+        b"0",
+    ]));
+    std::thread::sleep(Duration::from_millis(400));
+    for _ in 0..3 {
+        let mut c = server.raw();
+        assert_eq!(
+            c.cmd(&["PING"]),
+            Reply::err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+        );
+    }
+    let mut killer = server.raw();
+    assert_eq!(killer.cmd(&["SCRIPT", "KILL"]), Reply::ok());
+    assert!(runner.read().text().starts_with("ERR Script killed"));
+    assert_eq!(worker_of(&mut killer), 1);
+
+    // Calm again: readers gather once more, the killer's connection among them.
+    std::thread::sleep(Duration::from_millis(500));
+    get_many(&mut killer, "shared", 40);
+    assert_eq!(worker_of(&mut killer), 0);
+    for r in readers.iter_mut() {
+        assert_eq!(worker_of(r), 0);
+    }
+    assert_eq!(
+        common::info_field(&mut setup, "stats", "io_threads_active"),
+        0
+    );
 }
 
 #[test]

@@ -58,6 +58,22 @@ pub struct TestServer {
     pub args: Vec<String>,
 }
 
+/// Given to every test server before the test's own arguments (which win): a
+/// migration's copy and RocksDB's compactions at the clients' priority. The tests of a
+/// binary run in parallel, and on a two-core machine their servers keep both cores
+/// busy: a copy in the idle scheduling class (the default) then waits for all of them
+/// to stop, and a compaction at nice 19 took minutes (seen: a million-member
+/// collection's garbage still on disk after 60 s). The tests of those defaults pass
+/// `yes` themselves.
+pub const BACKGROUND_AT_CLIENT_PRIORITY: &[&str] = &[
+    "--migrate-idle-class",
+    "no",
+    "--migrate-nice",
+    "0",
+    "--rocksdb.compaction_low_cpu_priority",
+    "no",
+];
+
 impl TestServer {
     pub fn start(extra: &[&str]) -> TestServer {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -81,6 +97,7 @@ impl TestServer {
             "--log-level".to_string(),
             "warning".to_string(),
         ];
+        args.extend(BACKGROUND_AT_CLIENT_PRIORITY.iter().map(|s| s.to_string()));
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut server = TestServer {
             child: None,
