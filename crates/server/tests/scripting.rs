@@ -382,8 +382,8 @@ fn functions_match_redis() {
 fn malformed_scripts_and_arguments_get_errors_not_crashes() {
     let server = TestServer::start(&[]);
     let mut c = server.raw();
-    // The first script grows a string to the 1 GiB memory limit: seconds on a machine
-    // whose fresh memory is slow to touch (15 s seen on a 2-core VM).
+    // The first script grows a string to the 1 GiB memory limit: seconds, and 15 s
+    // seen on a loaded two-core machine.
     c.stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");

@@ -59,12 +59,12 @@ pub struct TestServer {
 }
 
 /// Given to every test server before the test's own arguments (which win): a
-/// migration's copy and RocksDB's compactions at the clients' priority. The tests of a
-/// binary run in parallel, and on a two-core machine their servers keep both cores
-/// busy: a copy in the idle scheduling class (the default) then waits for all of them
-/// to stop, and a compaction at nice 19 took minutes (seen: a million-member
-/// collection's garbage still on disk after 60 s). The tests of those defaults pass
-/// `yes` themselves.
+/// migration's copy and RocksDB's compactions at the clients' priority. Whenever both
+/// cores of a small machine are busy (the tests of a binary run in parallel; other
+/// processes), a copy in the idle scheduling class (the default) waits for every
+/// other runnable thread, and a compaction at nice 19 crawls (seen with other
+/// processes spinning: seven migration and garbage-collection tests past their
+/// deadlines). The tests of those defaults pass `yes` themselves.
 pub const BACKGROUND_AT_CLIENT_PRIORITY: &[&str] = &[
     "--migrate-idle-class",
     "no",
