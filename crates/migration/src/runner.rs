@@ -91,8 +91,12 @@ pub trait ClusterControl: Send + Sync {
     /// node lowers that thread's CPU priority (`migrate-idle-class`, `migrate-nice`).
     /// The job's own thread, which takes the write gate, the fence and the commit,
     /// keeps its priority: a low-priority thread holding what client threads wait for
-    /// would make them wait for the CPU it cannot get.
-    fn bulk_thread_started(&self) {}
+    /// would make them wait for the CPU it cannot get. The job's thread calls the
+    /// returned watcher about every 20 ms while the copy runs (the node lifts a copy
+    /// that gets no CPU at its low priority).
+    fn bulk_thread_started(&self) -> Box<dyn FnMut() + Send> {
+        Box::new(|| {})
+    }
     /// Opens a link to a destination (a TCP connection; tests substitute their own).
     fn connect(
         &self,
@@ -419,7 +423,8 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
         return Err(Failure::Error("no snapshot".into()));
     };
     // The bulk of the work, on a thread of its own at the node's bulk priority; this
-    // thread keeps the copy's settings current meanwhile.
+    // thread keeps the copy's settings current meanwhile and calls its watcher.
+    let watcher: Mutex<Option<Box<dyn FnMut() + Send>>> = Mutex::new(None);
     let keys = std::thread::scope(|scope| {
         // Dropped when the copy ends, however it ends: wakes the loop below at once.
         let (running, ended) = std::sync::mpsc::channel::<()>();
@@ -427,7 +432,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             .name("migrate-copy".into())
             .spawn_scoped(scope, || {
                 let _running = running;
-                control.bulk_thread_started();
+                *watcher.lock() = Some(control.bulk_thread_started());
                 copy_snapshot(job, &mut sender, storage, &snapshot)
             })
             .map_err(|e| Failure::Error(format!("cannot start the copy thread: {e}")))?;
@@ -435,6 +440,9 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             ended.recv_timeout(Duration::from_millis(20))
         {
             pace.update(&control.options());
+            if let Some(watch) = watcher.lock().as_mut() {
+                watch();
+            }
         }
         copy.join()
             .unwrap_or_else(|_| Err(Failure::Error("the copy thread panicked".into())))

@@ -26,6 +26,7 @@ mod node;
 mod notify;
 mod pause;
 mod perflog;
+mod priority;
 mod pubsub;
 mod registry;
 mod replication;

@@ -104,7 +104,16 @@ pub struct Server {
 }
 
 impl Server {
+    /// Stops the node: SHUTDOWN, SIGTERM and SIGINT all come here. A script running now
+    /// would hold the shutdown up (the node joins its workers), so it is stopped the way
+    /// SHUTDOWN NOSAVE stops it; Redis exits without waiting for a busy script either.
     pub fn request_shutdown(&self) {
+        if self.scripting.status.running() {
+            self.scripting
+                .status
+                .killed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         let _ = self.shutdown_tx.send(true);
     }
 

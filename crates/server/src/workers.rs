@@ -443,39 +443,6 @@ impl Placement {
     }
 }
 
-/// Lowers the calling thread's priority for bulk migration work (Linux: per thread):
-/// a migration's copy on the source and its SST building on the destination then take
-/// the CPU that client connections leave, so that their latency on other slots stays
-/// near idle. `idle_class` (`migrate-idle-class`) puts the thread in the `SCHED_IDLE`
-/// scheduling class: it runs only on a core no other thread wants, and a waking client
-/// thread takes the core from it at once (with a nice value alone the bulk thread keeps
-/// its time slice, and clients on other slots waited up to several milliseconds:
-/// bench/migration.sh). Otherwise the thread runs at `nice` (`migrate-nice`, 0-19).
-/// A thread cannot raise its priority back without privileges: call it only on threads
-/// that do bulk work for their whole life (a migration's copy thread, the destination's
-/// build thread per shipped batch), and never on one that takes what client threads
-/// wait for (the write gate, a fence, RocksDB's ingestion, which stops writes).
-/// Failure is harmless (the work runs at normal priority).
-pub fn lower_priority(nice: i64, idle_class: bool) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread; `param` outlives the call.
-    unsafe {
-        if idle_class {
-            // The class has no nice levels of its own.
-            let param = libc::sched_param { sched_priority: 0 };
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
-        } else {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            let nice = nice.clamp(0, 19) as libc::c_int;
-            if libc::getpriority(libc::PRIO_PROCESS, tid) < nice {
-                libc::setpriority(libc::PRIO_PROCESS, tid, nice);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (nice, idle_class);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

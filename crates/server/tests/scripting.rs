@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::fixtures::{counter_value, fill_slot, key_in_slot, two_masters, RedirectedWriter};
 use common::{wait_until, Raw, RedisServer, Reply, TestServer};
@@ -524,6 +524,35 @@ fn busy_script_kill_and_unkillable() {
     );
     assert_eq!(runner.read(), Reply::Int(1));
     assert_eq!(other.cmd(&["MGET", "x", "y"]).strings(), vec!["1", "1"]);
+}
+
+/// SIGTERM stops a node even while a script loops forever, as SHUTDOWN NOSAVE does, and
+/// what was acknowledged before it is there after the restart.
+#[test]
+fn sigterm_stops_a_node_running_an_endless_script() {
+    let mut server = TestServer::start(&["--workers", "2", "--busy-script-time", "100"]);
+    let mut runner = server.raw();
+    let mut other = server.raw();
+    assert_eq!(other.cmd(&["SET", "before", "1"]), Reply::ok());
+    // It wrote, so SCRIPT KILL could not stop it.
+    runner.send(&Raw::encode(&[
+        b"EVAL",
+        b"redis.call('set','x','1') while true do end",
+        b"0",
+    ]));
+    wait_until("the script is running", Duration::from_secs(10), || {
+        other.cmd(&["PING"]) != Reply::Status("PONG".into())
+    });
+    let started = Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    server.start_again();
+    assert_eq!(server.raw().cmd(&["GET", "before"]), Reply::bulk("1"));
 }
 
 #[test]

@@ -435,15 +435,7 @@ fn shutdown(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
-    // A script running now would hold the node up: SHUTDOWN stops it (Redis exits
-    // without waiting for it either).
-    if ctx.server.scripting.status.running() {
-        ctx.server
-            .scripting
-            .status
-            .killed
-            .store(true, std::sync::atomic::Ordering::Release);
-    }
+    // A running script is stopped by Server::request_shutdown, once the reply is out.
     ctx.client.action = Some(Action::Shutdown);
     Ok(Frame::ok())
 }

@@ -304,20 +304,14 @@ fn ingest_step(
             let config = server.config.read();
             (config.migrate_nice, config.migrate_idle_class)
         };
-        std::thread::scope(|scope| {
-            std::thread::Builder::new()
-                .name("import-build".into())
-                .spawn_scoped(scope, || {
-                    crate::workers::lower_priority(nice, idle_class);
-                    import.add(storage, data, &allowed)
-                })
-                .map_err(|e| CommandError::err(format!("cannot start a build thread: {e}")))?
-                .join()
-                .unwrap_or(Err(ferrokv_storage::StorageError::Refused(
-                    "the SST build thread panicked",
-                )))
-                .map_err(failed)
-        })?;
+        crate::priority::run_bulk("import-build", nice, idle_class, || {
+            import.add(storage, data, &allowed)
+        })
+        .map_err(|e| CommandError::err(format!("cannot start a build thread: {e}")))?
+        .unwrap_or(Err(ferrokv_storage::StorageError::Refused(
+            "the SST build thread panicked",
+        )))
+        .map_err(failed)?;
         if !import.full() {
             return Ok(());
         }

@@ -798,3 +798,26 @@ fn relay(
         let _ = in_write.shutdown(std::net::Shutdown::Both);
     });
 }
+
+/// `(nice, scheduling policy)` of each thread of process `pid` whose name starts with
+/// `prefix`, from /proc (`stat` fields 19 and 41; policy 0 = SCHED_OTHER, 5 = SCHED_IDLE).
+pub fn thread_priorities(pid: u32, prefix: &str) -> Vec<(i64, i64)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised name start at field 3.
+        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push((rest[16].parse().unwrap(), rest[38].parse().unwrap()));
+    }
+    found
+}
