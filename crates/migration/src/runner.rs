@@ -91,11 +91,12 @@ pub trait ClusterControl: Send + Sync {
     /// node lowers that thread's CPU priority (`migrate-idle-class`, `migrate-nice`).
     /// The job's own thread, which takes the write gate, the fence and the commit,
     /// keeps its priority: a low-priority thread holding what client threads wait for
-    /// would make them wait for the CPU it cannot get. The job's thread calls the
-    /// returned watcher about every 20 ms while the copy runs (the node lifts a copy
-    /// that gets no CPU at its low priority).
-    fn bulk_thread_started(&self) -> Box<dyn FnMut() + Send> {
-        Box::new(|| {})
+    /// would make them wait for the CPU it cannot get. Before lowering, the node may
+    /// hand `watch` a watcher, which the job's thread then calls about every 20 ms
+    /// while the copy runs (the node lifts a copy that gets no CPU at its low
+    /// priority).
+    fn bulk_thread_started(&self, watch: &mut dyn FnMut(Box<dyn FnMut() + Send>)) {
+        let _ = watch;
     }
     /// Opens a link to a destination (a TCP connection; tests substitute their own).
     fn connect(
@@ -432,7 +433,7 @@ fn migrate(job: &Job, control: &dyn ClusterControl, fenced: &mut bool) -> Result
             .name("migrate-copy".into())
             .spawn_scoped(scope, || {
                 let _running = running;
-                *watcher.lock() = Some(control.bulk_thread_started());
+                control.bulk_thread_started(&mut |watch| *watcher.lock() = Some(watch));
                 copy_snapshot(job, &mut sender, storage, &snapshot)
             })
             .map_err(|e| Failure::Error(format!("cannot start the copy thread: {e}")))?;

@@ -2,10 +2,11 @@
 //! destination): low, so that clients on other slots keep their latency, and watched,
 //! so that the work still moves while clients keep every core busy.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 /// Lowers the calling thread's priority for bulk migration work (Linux: per thread):
 /// a migration's copy on the source and its SST building on the destination then take
@@ -20,7 +21,7 @@ use tracing::{info, warn};
 /// takes what client threads wait for (the write gate, a fence, RocksDB's ingestion,
 /// which stops writes). A [`StarvationGuard`] lifts an idle-class thread that gets no
 /// CPU. Failure is harmless (the work runs at normal priority).
-pub fn lower_priority(nice: i64, idle_class: bool) {
+fn lower_priority(nice: i64, idle_class: bool) {
     #[cfg(target_os = "linux")]
     {
         let tid = current_tid();
@@ -35,10 +36,35 @@ pub fn lower_priority(nice: i64, idle_class: bool) {
     let _ = (nice, idle_class);
 }
 
-/// Runs `work` on a new thread named `name` at the bulk priority ([`lower_priority`])
-/// and waits for it, lifting it while it starves in the idle class
-/// ([`StarvationGuard`]). `Ok(None)` if the thread panicked; `Err` if it could not
-/// start.
+/// Puts the calling thread at the bulk priority ([`lower_priority`]), after handing
+/// `watch` the [`StarvationGuard`] that a thread at the clients' priority must then
+/// tick (`None` without `idle_class`: nothing to guard). The guard is built and handed
+/// over first, while this thread still has the clients' priority: a thread already in
+/// the idle class might wait long for the CPU to do it. On a node where a bulk thread
+/// was lifted within the last second the thread starts lifted (the destination builds
+/// each shipped batch on a new thread, which would otherwise starve a whole window
+/// again).
+pub fn enter_bulk(nice: i64, idle_class: bool, watch: impl FnOnce(Option<StarvationGuard>)) {
+    if !idle_class {
+        watch(None);
+        lower_priority(nice, false);
+        return;
+    }
+    let mut guard = StarvationGuard::for_current_thread(nice);
+    let lifted = recently_lifted();
+    if lifted {
+        set_nice(guard.tid, nice);
+        guard.boosted_at = Some(Instant::now());
+    }
+    watch(Some(guard));
+    if !lifted {
+        lower_priority(nice, true);
+    }
+}
+
+/// Runs `work` on a new thread named `name` at the bulk priority ([`enter_bulk`]) and
+/// waits for it, ticking its guard. `Ok(None)` if the thread panicked; `Err` if it
+/// could not start.
 pub fn run_bulk<T: Send>(
     name: &str,
     nice: i64,
@@ -51,8 +77,9 @@ pub fn run_bulk<T: Send>(
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn_scoped(scope, move || {
-                    lower_priority(nice, idle_class);
-                    let _ = tx.send(idle_class.then(|| StarvationGuard::for_current_thread(nice)));
+                    enter_bulk(nice, idle_class, |guard| {
+                        let _ = tx.send(guard);
+                    });
                     // Dropped when the work ends, however it ends: wakes the watcher.
                     let _running = tx;
                     work()
@@ -78,6 +105,25 @@ const STARVED: f64 = 0.9;
 /// goes back to the idle class.
 const BOOST: Duration = Duration::from_millis(500);
 
+/// When a guard last lifted a thread, in milliseconds since [`epoch`] (0: never).
+static LAST_LIFT_MS: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn since_epoch_ms(at: Instant) -> u64 {
+    // Never 0, which means "never".
+    at.duration_since(epoch()).as_millis() as u64 + 1
+}
+
+/// Whether a guard lifted a thread within the last window and boost.
+fn recently_lifted() -> bool {
+    let last = LAST_LIFT_MS.load(Ordering::Relaxed);
+    last != 0 && since_epoch_ms(Instant::now()) < last + (WINDOW + BOOST).as_millis() as u64
+}
+
 /// Watches one bulk thread in the idle class from a thread at the clients' priority
 /// (call [`StarvationGuard::tick`] every few milliseconds there). In the idle class a
 /// thread gets almost no CPU while clients keep every core busy (its weight is 3
@@ -87,8 +133,9 @@ const BOOST: Duration = Duration::from_millis(500);
 /// normal class at `migrate-nice` for 500 ms, then back: under a saturating load the
 /// work goes on at about half a niced thread's share, and clients on an idle-ish node
 /// never see it. Leaving the idle class needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of at
-/// least 20 − `migrate-nice` (systemd's `LimitNICE=`); without either the guard says so
-/// once in the log and the thread stays where it is.
+/// least 20 − `migrate-nice` (systemd's `LimitNICE=`); without either, or without
+/// Linux' scheduler statistics, the guard says so once in the log and the thread stays
+/// where it is.
 #[derive(Debug)]
 pub struct StarvationGuard {
     tid: i32,
@@ -96,29 +143,32 @@ pub struct StarvationGuard {
     window_start: Instant,
     waited_at_start: u64,
     boosted_at: Option<Instant>,
-    /// Times the thread was lifted, for the log.
-    lifts: u32,
     refused: bool,
 }
 
 impl StarvationGuard {
-    /// A guard for the calling thread, which runs in the idle class at `nice` (call it
-    /// after [`lower_priority`] on the bulk thread, then hand the guard to a watcher).
-    pub fn for_current_thread(nice: i64) -> StarvationGuard {
+    /// A guard for the calling thread, which is to run in the idle class at `nice`.
+    fn for_current_thread(nice: i64) -> StarvationGuard {
         let tid = current_tid();
+        let waited = run_queue_wait_ns(tid);
+        if waited.is_none() {
+            say_once(format_args!(
+                "cannot read /proc/self/task/{tid}/schedstat: a bulk migration thread that \
+                 gets no CPU in the idle class will not be lifted"
+            ));
+        }
         StarvationGuard {
             tid,
             nice,
             window_start: Instant::now(),
-            waited_at_start: run_queue_wait_ns(tid).unwrap_or(0),
+            waited_at_start: waited.unwrap_or(0),
             boosted_at: None,
-            lifts: 0,
-            refused: false,
+            refused: waited.is_none(),
         }
     }
 
-    /// Judges the thread when a window has passed: boosts it if it starved, ends a
-    /// boost that has run its time.
+    /// Judges the thread when a window has passed: lifts it if it starved, ends a lift
+    /// that has run its time. Call only while the thread runs (its id is then its own).
     pub fn tick(&mut self) {
         if self.refused {
             return;
@@ -152,19 +202,19 @@ impl StarvationGuard {
         set_nice(self.tid, self.nice);
         if set_idle_class(self.tid, false) {
             self.boosted_at = Some(now);
-            self.lifts += 1;
+            LAST_LIFT_MS.store(since_epoch_ms(now), Ordering::Relaxed);
+            debug!(
+                "a starved bulk migration thread runs at nice {} for a while",
+                self.nice
+            );
         } else {
             self.refused = true;
-            static SAID: AtomicBool = AtomicBool::new(false);
-            if SAID.swap(true, Ordering::Relaxed) {
-                return;
-            }
-            warn!(
+            say_once(format_args!(
                 "a bulk migration thread gets no CPU in the idle class and cannot be lifted \
                  out of it (needs CAP_SYS_NICE or RLIMIT_NICE >= {}); set \
                  migrate-idle-class no for migrations under a saturating load",
                 20 - self.nice.clamp(0, 19)
-            );
+            ));
         }
     }
 
@@ -180,16 +230,11 @@ impl StarvationGuard {
     }
 }
 
-impl Drop for StarvationGuard {
-    fn drop(&mut self) {
-        if self.lifts > 0 {
-            info!(
-                "a bulk migration thread starved in the idle class and was lifted to its \
-                 nice value {} times ({} ms each)",
-                self.lifts,
-                BOOST.as_millis()
-            );
-        }
+/// The guard's one warning, logged once per process.
+fn say_once(message: std::fmt::Arguments<'_>) {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        warn!("{message}");
     }
 }
 
@@ -258,21 +303,51 @@ mod tests {
         after_name.split_whitespace().nth(38)?.parse().ok()
     }
 
+    /// Whether this process may move a thread at `nice` out of the idle class:
+    /// `CAP_SYS_NICE` (bit 23 of CapEff) or a soft RLIMIT_NICE of 20 - `nice` or more.
+    fn can_leave_idle_class(nice: i64) -> bool {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let cap = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|caps| caps & (1 << 23) != 0);
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let rlimit = limits
+            .lines()
+            .find_map(|l| l.strip_prefix("Max nice priority"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
+            .unwrap_or(0);
+        cap || rlimit >= 20 - nice
+    }
+
     fn spin(stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             std::hint::black_box(0u64);
         }
     }
 
-    /// One test, in this order: the CPU hogs of the second part would starve the first.
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn the_guard_leaves_an_idle_thread_on_a_free_core_and_lifts_a_starved_one() {
-        an_idle_thread_on_a_free_core_is_left_alone();
-        an_idle_thread_that_gets_no_cpu_is_lifted_then_put_back();
+    /// A bulk thread spinning on its own, and its guard.
+    fn bulk_thread(stop: &Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, StarvationGuard) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = stop.clone();
+        let thread = std::thread::spawn(move || {
+            enter_bulk(10, true, |guard| {
+                let _ = tx.send(guard);
+            });
+            spin(&stop);
+        });
+        let guard = rx.recv().ok().flatten().expect("a guard in the idle class");
+        (thread, guard)
     }
 
-    fn an_idle_thread_that_gets_no_cpu_is_lifted_then_put_back() {
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_starved_idle_thread_is_lifted_then_put_back_and_the_next_starts_lifted() {
+        if !can_leave_idle_class(10) {
+            eprintln!("skipped: needs CAP_SYS_NICE or RLIMIT_NICE >= 10");
+            return;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Client-priority threads keeping every core busy.
@@ -282,64 +357,39 @@ mod tests {
                 std::thread::spawn(move || spin(&stop))
             })
             .collect();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let bulk = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                lower_priority(10, true);
-                let _ = tx.send(StarvationGuard::for_current_thread(10));
-                spin(&stop);
-            })
-        };
-        let mut guard = rx.recv().expect("the bulk thread starts");
-        assert_eq!(policy(guard.tid), Some(5));
+        let (bulk, mut guard) = bulk_thread(&stop);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut lifted = false;
+        let (mut idle_first, mut lifted) = (false, false);
         // Until the lift has come and gone.
         while Instant::now() < deadline && (!lifted || guard.boosted()) {
+            idle_first |= !lifted && policy(guard.tid) == Some(5);
             guard.tick();
             if guard.boosted() {
                 lifted = true;
                 assert_eq!(policy(guard.tid), Some(0));
             }
-            assert!(
-                !guard.refused,
-                "this test needs CAP_SYS_NICE or RLIMIT_NICE"
-            );
+            assert!(!guard.refused, "refused although privileged");
             std::thread::sleep(Duration::from_millis(20));
         }
         let back = policy(guard.tid);
+        // A bulk thread that starts now starts lifted, and goes idle after the boost.
+        let (next, mut next_guard) = bulk_thread(&stop);
+        let next_started = policy(next_guard.tid);
+        let next_lifted = next_guard.boosted();
+        std::thread::sleep(BOOST + Duration::from_millis(50));
+        next_guard.tick();
+        let next_after = policy(next_guard.tid);
         stop.store(true, Ordering::Relaxed);
-        for hog in hogs {
-            let _ = hog.join();
+        for thread in hogs.into_iter().chain([bulk, next]) {
+            let _ = thread.join();
         }
-        let _ = bulk.join();
+        assert!(
+            idle_first,
+            "the bulk thread was never seen in the idle class"
+        );
         assert!(lifted, "the starved thread was never lifted");
         assert_eq!(back, Some(5), "the boost ended in the idle class");
-    }
-
-    fn an_idle_thread_on_a_free_core_is_left_alone() {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let bulk = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                lower_priority(10, true);
-                let _ = tx.send(StarvationGuard::for_current_thread(10));
-                // Mostly asleep, as a copy waiting on its destination.
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        let mut guard = rx.recv().expect("the bulk thread starts");
-        let until = Instant::now() + WINDOW * 3;
-        while Instant::now() < until {
-            guard.tick();
-            assert!(!guard.boosted());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stop.store(true, Ordering::Relaxed);
-        let _ = bulk.join();
+        assert!(next_lifted && next_started == Some(0), "{next_started:?}");
+        assert_eq!(next_after, Some(5));
     }
 }

@@ -108,12 +108,7 @@ impl Server {
     /// would hold the shutdown up (the node joins its workers), so it is stopped the way
     /// SHUTDOWN NOSAVE stops it; Redis exits without waiting for a busy script either.
     pub fn request_shutdown(&self) {
-        if self.scripting.status.running() {
-            self.scripting
-                .status
-                .killed
-                .store(true, std::sync::atomic::Ordering::Release);
-        }
+        self.scripting.status.stop_for_shutdown();
         let _ = self.shutdown_tx.send(true);
     }
 

@@ -435,7 +435,9 @@ fn shutdown(ctx: &mut Context<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
-    // A running script is stopped by Server::request_shutdown, once the reply is out.
+    // A running script stops now, not once this connection is done (its output may
+    // wait on a client that does not read); Server::request_shutdown stops it too.
+    ctx.server.scripting.status.stop_for_shutdown();
     ctx.client.action = Some(Action::Shutdown);
     Ok(Frame::ok())
 }

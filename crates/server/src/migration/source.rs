@@ -27,18 +27,17 @@ impl ClusterControl for Host {
         super::options(&self.0)
     }
 
-    fn bulk_thread_started(&self) -> Box<dyn FnMut() + Send> {
+    fn bulk_thread_started(&self, watch: &mut dyn FnMut(Box<dyn FnMut() + Send>)) {
         // Read before lowering: a low-priority thread must not hold the config lock.
         let (nice, idle_class) = {
             let config = self.0.config.read();
             (config.migrate_nice, config.migrate_idle_class)
         };
-        crate::priority::lower_priority(nice, idle_class);
-        if !idle_class {
-            return Box::new(|| {});
-        }
-        let mut guard = crate::priority::StarvationGuard::for_current_thread(nice);
-        Box::new(move || guard.tick())
+        crate::priority::enter_bulk(nice, idle_class, |guard| {
+            if let Some(mut guard) = guard {
+                watch(Box::new(move || guard.tick()));
+            }
+        });
     }
 
     fn pause_writes(&self, f: &mut dyn FnMut()) {

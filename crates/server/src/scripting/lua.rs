@@ -6,7 +6,6 @@
 //! The interpreter knows nothing of the node: a run gets the command bridge as a
 //! closure (`Engine::run`), which executes one command and returns its reply.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -200,7 +199,7 @@ impl Engine {
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |lua, debug| {
-                if hook_status.killed.load(Ordering::Acquire) && in_user_code(&debug) {
+                if hook_status.must_stop() && in_user_code(&debug) {
                     // As Redis: from now on the hook fires at every line, so a pcall
                     // that catches the error cannot keep the script alive.
                     lua.set_hook(

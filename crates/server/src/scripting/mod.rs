@@ -165,6 +165,9 @@ pub struct RunStatus {
     pub killed: AtomicBool,
     /// The script ran a write command: it can no longer be killed.
     pub wrote: AtomicBool,
+    /// The node is shutting down: this script and any that starts after it stop at
+    /// once (unlike `killed`, never cleared).
+    stopping: AtomicBool,
     /// EVAL (true) or FCALL (false): which KILL stops it, which BUSY text others get.
     pub is_eval: AtomicBool,
     /// `busy-script-time` in milliseconds (0: never busy).
@@ -179,6 +182,7 @@ impl RunStatus {
             epoch: Instant::now(),
             killed: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
             is_eval: AtomicBool::new(true),
             busy_after_ms: AtomicU64::new(5000),
         }
@@ -202,6 +206,17 @@ impl RunStatus {
 
     pub fn running(&self) -> bool {
         self.running.load(Ordering::Acquire)
+    }
+
+    /// SHUTDOWN, SIGTERM, SIGINT: the running script and every later one stop at their
+    /// next hook, whether they wrote or not (as SHUTDOWN NOSAVE stops a Redis script).
+    pub fn stop_for_shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Whether the running script must raise the kill error now.
+    pub fn must_stop(&self) -> bool {
+        self.killed.load(Ordering::Acquire) || self.stopping.load(Ordering::Acquire)
     }
 
     /// When the running script started (the process start if none runs).

@@ -821,3 +821,22 @@ pub fn thread_priorities(pid: u32, prefix: &str) -> Vec<(i64, i64)> {
     }
     found
 }
+
+/// Whether processes started by this one may move a thread at `nice` out of Linux' idle
+/// scheduling class: `CAP_SYS_NICE` (bit 23 of CapEff) or a soft RLIMIT_NICE of
+/// 20 - `nice` or more (the kernel's `can_nice`).
+pub fn can_leave_idle_class(nice: i64) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let capable = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 23) != 0);
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let rlimit = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max nice priority"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
+        .unwrap_or(0);
+    capable || rlimit >= 20 - nice
+}
