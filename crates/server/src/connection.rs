@@ -397,7 +397,13 @@ async fn serve_one(
         None | Some(Action::Block(_)) => {}
         Some(Action::Shutdown) => {
             client.action = Some(Action::Shutdown);
-            let _ = send(server, socket, output).await;
+            // The replies before SHUTDOWN go out, but a client that does not read them
+            // must not hold the node up.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                send(server, socket, output),
+            )
+            .await;
             return Err("shutdown");
         }
         Some(Action::Close) => {
