@@ -399,11 +399,8 @@ async fn serve_one(
             client.action = Some(Action::Shutdown);
             // The replies before SHUTDOWN go out, but a client that does not read them
             // must not hold the node up.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                send(server, socket, output),
-            )
-            .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), send(server, socket, output)).await;
             return Err("shutdown");
         }
         Some(Action::Close) => {
