@@ -113,6 +113,9 @@ struct Run<'d, 'a> {
     /// Versions of collections this run created: nothing of them is stored yet, so
     /// their members are looked up in the overlay only.
     fresh: HashSet<u64>,
+    /// Stored members read ahead in one batch ([`Run::read_ahead`]), as they were
+    /// before the run (consulted after the overlay).
+    stored: HashMap<Vec<u8>, Option<Vec<u8>>>,
     batch: Batch<'d>,
 }
 
@@ -130,8 +133,10 @@ impl Database {
             held: Vec::with_capacity(keys.len()),
             members: HashMap::default(),
             fresh: HashSet::default(),
+            stored: HashMap::default(),
             batch: self.storage.batch(),
         };
+        run.read_ahead(writes);
         let outcomes: Vec<Result<Applied>> = writes.iter().map(|write| run.apply(write)).collect();
         let Run {
             held, mut batch, ..
@@ -288,6 +293,48 @@ impl<'d, 'a> Run<'d, 'a> {
         })
     }
 
+    /// Reads the stored members the run's HSET, SADD and ZADD writes will check, all
+    /// in one batched lookup rather than one point read each (they are a third of the
+    /// CPU of pipelined HSET of random fields). Only members of collections stored
+    /// before the run: what the run itself writes is in the overlay. A failed read
+    /// leaves the checks to their own reads.
+    fn read_ahead(&mut self, writes: &[RunWrite<'a>]) {
+        let mut keys = Vec::new();
+        for write in writes {
+            let (kind, members): (DataType, Vec<&[u8]>) = match write {
+                RunWrite::HSet { pairs, .. } => {
+                    (DataType::Hash, pairs.iter().map(|p| p.0).collect())
+                }
+                RunWrite::SAdd { members, .. } => (DataType::Set, members.clone()),
+                RunWrite::ZAdd { pairs, .. } => {
+                    (DataType::ZSet, pairs.iter().map(|p| p.1).collect())
+                }
+                RunWrite::Set { .. } | RunWrite::Push { .. } => continue,
+            };
+            let Ok(slot) = self.slot(write.key()) else {
+                continue;
+            };
+            if let Held::Collection { meta, .. } = &self.held[slot].1 {
+                if meta.kind == kind {
+                    keys.extend(
+                        members
+                            .into_iter()
+                            .map(|m| member_key(write.key(), meta.version, m)),
+                    );
+                }
+            }
+        }
+        // One member alone gains nothing from a batch.
+        if keys.len() < 2 {
+            return;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        if let Ok(values) = self.db.storage.multi_get_sorted(Cf::Members, &keys) {
+            self.stored = keys.into_iter().zip(values).collect();
+        }
+    }
+
     /// The position in `held` of `key`, read from storage on first use.
     fn slot(&mut self, key: &'a [u8]) -> Result<usize> {
         if let Some(&slot) = self.index.get(key) {
@@ -317,6 +364,9 @@ impl<'d, 'a> Run<'d, 'a> {
         if self.fresh.contains(&version) {
             return Ok(None);
         }
+        if let Some(value) = self.stored.get(stored) {
+            return Ok(value.clone());
+        }
         Ok(self
             .db
             .storage
@@ -330,6 +380,9 @@ impl<'d, 'a> Run<'d, 'a> {
         }
         if self.fresh.contains(&version) {
             return Ok(false);
+        }
+        if let Some(value) = self.stored.get(stored) {
+            return Ok(value.is_some());
         }
         Ok(self.db.storage.get(Cf::Members, stored)?.is_some())
     }
