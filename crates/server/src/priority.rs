@@ -303,22 +303,18 @@ mod tests {
         after_name.split_whitespace().nth(38)?.parse().ok()
     }
 
-    /// Whether this process may move a thread at `nice` out of the idle class:
-    /// `CAP_SYS_NICE` (bit 23 of CapEff) or a soft RLIMIT_NICE of 20 - `nice` or more.
+    /// Whether this process may move a thread at `nice` out of the idle class, tried
+    /// on a thread of its own.
     fn can_leave_idle_class(nice: i64) -> bool {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let cap = status
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .is_some_and(|caps| caps & (1 << 23) != 0);
-        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-        let rlimit = limits
-            .lines()
-            .find_map(|l| l.strip_prefix("Max nice priority"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
-            .unwrap_or(0);
-        cap || rlimit >= 20 - nice
+        std::thread::spawn(move || {
+            let tid = current_tid();
+            set_idle_class(tid, true) && {
+                set_nice(tid, nice);
+                set_idle_class(tid, false)
+            }
+        })
+        .join()
+        .unwrap_or(false)
     }
 
     fn spin(stop: &AtomicBool) {
