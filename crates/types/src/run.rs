@@ -275,11 +275,14 @@ impl<'d, 'a> Run<'d, 'a> {
                 changed: false,
             });
         };
+        // A list's elements are never read back within a run (a push only needs the
+        // metadata): only the other types' members go into the overlay.
+        let overlay = kind != DataType::List;
         for record in staged {
             match record {
                 Staged::Put(cf, stored, value) => {
                     self.batch.put(cf, &stored, &value);
-                    if cf == Cf::Members {
+                    if overlay && cf == Cf::Members {
                         self.members.insert(stored, value);
                     }
                 }
