@@ -330,30 +330,34 @@ impl Storage {
         }))
     }
 
-    /// Reads several keys of one column family at once.
+    /// Reads several keys of one column family at once (RocksDB's batched `MultiGet`:
+    /// the filters and blocks of each file are probed for all the keys together).
     pub fn multi_get(
         &self,
         cf: Cf,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        let db = self.db();
-        let handle = handle(&db, cf);
-        db.multi_get_cf(keys.iter().map(|k| (handle, k.as_slice())))
-            .into_iter()
-            .map(|r| r.map_err(StorageError::from))
-            .collect()
+        self.batched_get(cf, keys, false)
     }
 
-    /// Reads several keys of one column family at once, `keys` in ascending order
-    /// (RocksDB's batched `MultiGet`: the filters and blocks of each file are probed
-    /// for all the keys together).
+    /// [`Storage::multi_get`] of `keys` in ascending order (RocksDB then skips sorting
+    /// them).
     pub fn multi_get_sorted(
         &self,
         cf: Cf,
         keys: &[Vec<u8>],
     ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        self.batched_get(cf, keys, true)
+    }
+
+    fn batched_get(
+        &self,
+        cf: Cf,
+        keys: &[Vec<u8>],
+        sorted: bool,
+    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
         let db = self.db();
-        db.batched_multi_get_cf(handle(&db, cf), keys, true)
+        db.batched_multi_get_cf(handle(&db, cf), keys, sorted)
             .into_iter()
             .map(|r| {
                 r.map(|value| value.map(|v| v.to_vec()))
