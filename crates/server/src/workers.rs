@@ -222,15 +222,16 @@ impl Workers {
             };
             return (to != current).then_some(to);
         }
-        if placement.mostly_reads() && self.gathered() {
+        if !placement.mostly_reads() {
+            return None;
+        }
+        if self.gathered() {
             return (current != 0).then_some(0);
         }
-        if placement.mostly_reads() {
-            if let Some(to) = self.room_for_reader(current) {
-                return Some(to);
-            }
+        if let Some(to) = self.room_for_reader(current) {
+            return Some(to);
         }
-        if placement.mostly_reads() && current < self.write_workers {
+        if current < self.write_workers {
             let (to, load) = (self.write_workers..self.handles.len())
                 .map(|i| (i, self.load[i].load(Ordering::Relaxed)))
                 .min_by_key(|&(_, load)| load)?;
@@ -245,8 +246,8 @@ impl Workers {
     /// last window: a worker that was not and holds fewer connections by two or more
     /// (a write worker too). Without it, readers that all connected while the other
     /// worker was saturated (a pipelined write burst just ended) stayed together on
-    /// one worker while the other idled (GET P16: 360k requests/s against 550k-730k
-    /// when they were spread).
+    /// one worker while the other idled (A/B, GET P16: 375k-403k requests/s against
+    /// 618k-769k with this).
     fn room_for_reader(&self, current: usize) -> Option<usize> {
         let shared = self.balance.as_ref()?;
         if !shared.saturated[current].load(Ordering::Relaxed) {

@@ -331,26 +331,9 @@ impl Storage {
     }
 
     /// Reads several keys of one column family at once (RocksDB's batched `MultiGet`:
-    /// the filters and blocks of each file are probed for all the keys together).
+    /// the filters and blocks of each file are probed for all the keys together);
+    /// `sorted` when `keys` are in ascending order (RocksDB then skips sorting them).
     pub fn multi_get(
-        &self,
-        cf: Cf,
-        keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        self.batched_get(cf, keys, false)
-    }
-
-    /// [`Storage::multi_get`] of `keys` in ascending order (RocksDB then skips sorting
-    /// them).
-    pub fn multi_get_sorted(
-        &self,
-        cf: Cf,
-        keys: &[Vec<u8>],
-    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
-        self.batched_get(cf, keys, true)
-    }
-
-    fn batched_get(
         &self,
         cf: Cf,
         keys: &[Vec<u8>],

@@ -333,7 +333,7 @@ impl<'d, 'a> Run<'d, 'a> {
         }
         keys.sort_unstable();
         keys.dedup();
-        if let Ok(values) = self.db.storage.multi_get_sorted(Cf::Members, &keys) {
+        if let Ok(values) = self.db.storage.multi_get(Cf::Members, &keys, true) {
             self.stored = keys.into_iter().zip(values).collect();
         }
     }

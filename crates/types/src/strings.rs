@@ -135,7 +135,7 @@ impl Database {
         let now = now_ms();
         Ok(self
             .storage
-            .multi_get(Cf::Metadata, &stored)?
+            .multi_get(Cf::Metadata, &stored, false)?
             .into_iter()
             .map(|raw| {
                 let Some(raw) = raw else {
