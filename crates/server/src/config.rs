@@ -216,7 +216,7 @@ options! {
     profiling_sample_record_max_len: u64 = runtime("profiling-sample-record-max-len", "256", int(0, INT_MAX)) => Profiling,
     profiling_sample_record_threshold_ms: u64 = runtime("profiling-sample-record-threshold-ms", "100", int(0, INT_MAX)) => Profiling,
     profiling_sample_commands: String = runtime("profiling-sample-commands", "", STR) => Profiling,
-    rocksdb_block_size: u64 = kvrocks_only("rocksdb.block_size", "16384", int(0, INT_MAX)),
+    rocksdb_block_size: usize = startup("rocksdb.block_size", "16384", int(0, INT_MAX)),
     rocksdb_read_options_async_io: bool = kvrocks_only("rocksdb.read_options.async_io", "no", BOOL),
     rocksdb_write_options_write_batch_max_bytes: u64 = kvrocks_only("rocksdb.write_options.write_batch_max_bytes", "0", int(0, INT_MAX)),
     rocksdb_write_options_sync: bool = runtime("rocksdb.write_options.sync", "no", BOOL) => SyncWrites,

@@ -64,6 +64,7 @@ fn storage_options(config: &Config) -> StorageOptions {
         wal_size_limit_mb: config.rocksdb_wal_size_limit_mb,
         block_cache_mb: config.rocksdb_block_cache_size,
         write_buffer_mb: config.rocksdb_write_buffer_size,
+        block_size: config.rocksdb_block_size,
         compaction_low_cpu_priority: config.rocksdb_compaction_low_cpu_priority,
     }
 }

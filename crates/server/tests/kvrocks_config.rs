@@ -60,6 +60,17 @@ fn the_options_kvrocks_tests_write_load_and_read_back() {
         .cmd(&["CONFIG", "SET", "txn-context-enabled", "maybe"])
         .text()
         .contains("txn-context-enabled"));
+    // The block size shapes the files as they are written: read-only, as in Kvrocks.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "rocksdb.block_size", "4096"]).text(),
+        "ERR CONFIG SET failed (possibly related to argument 'rocksdb.block_size') - can't set immutable config"
+    );
+    // And the node with 100-byte blocks stores and reads back as any other.
+    let value = "v".repeat(1000);
+    for i in 0..200 {
+        assert_eq!(c.cmd(&["SET", &format!("k{i}"), &value]), Reply::ok());
+    }
+    assert_eq!(c.cmd(&["GET", "k199"]), Reply::bulk(&value));
 }
 
 #[test]

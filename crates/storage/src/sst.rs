@@ -11,11 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{
-    BlockBasedOptions, IngestExternalFileOptions, Options, SstFileWriter, WriteBatchIteratorCf, DB,
-};
+use rocksdb::{IngestExternalFileOptions, Options, SstFileWriter, WriteBatchIteratorCf, DB};
 
-use crate::{Cf, Storage, StorageError};
+use crate::{Cf, Storage, StorageError, StorageOptions};
 
 /// One column family's file being written.
 struct Open {
@@ -42,6 +40,8 @@ pub struct SstImport {
     /// File names start with this (one import's files never clash with another's).
     prefix: String,
     chunk_bytes: u64,
+    /// The node's storage options (the files' table format).
+    storage_options: StorageOptions,
     open: [Option<Open>; Cf::ALL.len()],
     files: u64,
     /// Records ingested so far.
@@ -75,6 +75,7 @@ impl Storage {
             dir: dir.to_path_buf(),
             prefix: prefix.to_string(),
             chunk_bytes: chunk_bytes.max(1 << 20),
+            storage_options: self.options.clone(),
             open: Default::default(),
             files: 0,
             ingested_records: 0,
@@ -97,11 +98,10 @@ impl Storage {
     }
 }
 
-/// The table format of the families (`db::open_db`), for files that will be ingested
-/// into them: same block format, bloom filter and compression.
-fn writer_options() -> Options {
-    let mut table = BlockBasedOptions::default();
-    table.set_bloom_filter(10.0, false);
+/// The table format of the families ([`crate::db::table_format`]), for files that will
+/// be ingested into them, LZ4-compressed as the levels they land in.
+fn writer_options(storage: &StorageOptions) -> Options {
+    let table = crate::db::table_format(storage);
     let mut options = Options::default();
     // Written back as it goes: finishing a file then syncs its last megabyte, not the
     // whole file (the importing link's worker thread waits for that).
@@ -172,7 +172,7 @@ impl SstImport {
     fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         let slot = &mut self.open[cf.index()];
         if slot.is_none() {
-            let options = Box::new(writer_options());
+            let options = Box::new(writer_options(&self.storage_options));
             // SAFETY: the writer borrows `options`, which is boxed (it does not move) and
             // dropped after the writer (field order of `Open`).
             let options_ref: &'static Options =
@@ -325,6 +325,52 @@ mod tests {
         storage.delete_slot_range(7, 7).unwrap();
         assert!(storage.get(Cf::Metadata, &key(7, 0)).unwrap().is_none());
         assert!(storage.slot_range_is_empty(7, 7).unwrap());
+    }
+
+    /// Data blocks in the live SST files of `cf` (RocksDB's aggregated table properties).
+    fn data_blocks(storage: &Storage, cf: Cf) -> u64 {
+        let db = storage.db();
+        let text = db
+            .property_value_cf(
+                crate::db::handle(&db, cf),
+                "rocksdb.aggregated-table-properties",
+            )
+            .unwrap()
+            .unwrap();
+        let count = text.split("# data blocks=").nth(1).unwrap();
+        count[..count.find(';').unwrap()].parse().unwrap()
+    }
+
+    #[test]
+    fn files_flushed_and_imported_take_the_configured_block_size() {
+        let keys: Vec<_> = (0..2000).map(|i| key(5, i)).collect();
+        let mut blocks = Vec::new();
+        for block_size in [1024, 64 * 1024] {
+            let options = StorageOptions {
+                block_size,
+                ..StorageOptions::default()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let flushed = Storage::open(&dir.path().join("flushed"), &options).unwrap();
+            let imported = Storage::open(&dir.path().join("imported"), &options).unwrap();
+            let data = batch(&flushed, Cf::Metadata, &keys);
+            flushed.write_raw(&data, &|_| true).unwrap();
+            flushed.flush().unwrap();
+            let mut import = imported
+                .sst_import(&dir.path().join("stage"), "t", 1 << 30)
+                .unwrap();
+            import.add(&imported, &data, &|_| true).unwrap();
+            import.finish().unwrap();
+            blocks.push([
+                data_blocks(&flushed, Cf::Metadata),
+                data_blocks(&imported, Cf::Metadata),
+            ]);
+        }
+        // 2,000 records of ~115 bytes: ~230 KB, a few hundred 1 KiB blocks, four 64 KiB.
+        let (small, large) = (blocks[0], blocks[1]);
+        for (small, large) in small.into_iter().zip(large) {
+            assert!(small >= 150 && large <= 6, "{blocks:?}");
+        }
     }
 
     #[test]
